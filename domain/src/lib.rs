@@ -1,0 +1,7 @@
+//! Carnet's pure school model. Nothing here does I/O or reads a clock: time and ids come
+//! in through commands, so every rule can be tested given / when / then.
+#![forbid(unsafe_code)]
+
+pub mod uai;
+
+pub use uai::{Uai, UaiError};

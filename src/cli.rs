@@ -1,0 +1,129 @@
+//! The subcommands of `carnet`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use carnet_domain::Uai;
+use carnet_store::{EventStore, Location, StoreOptions};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "carnet", version, about = "Carnet: the event-sourced vie scolaire backend")]
+pub struct Args {
+    /// PostgreSQL (`postgres://...`) or SQLite (`sqlite:...`) database; when absent, the
+    /// embedded SQLite database of the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    database_url: Option<String>,
+
+    /// Where the embedded database lives.
+    #[arg(long, env = "CARNET_DATA_DIR", default_value = "carnet-data", global = true)]
+    data_dir: PathBuf,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Applies the database migrations (also done by every other command at start).
+    Migrate,
+    /// Shows the database, its establishments and their logs (the default command).
+    Status,
+    /// Manages the establishments (tenants) of this database.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Tools over the whole log.
+    #[command(subcommand)]
+    Replay(ReplayCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Registers an establishment by its UAI.
+    Add {
+        uai: String,
+        name: String,
+        #[arg(long, default_value = "Europe/Paris")]
+        time_zone: String,
+    },
+    /// Lists the establishments.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReplayCommand {
+    /// Checks that positions are gap-free, versions contiguous and every hash links.
+    Verify {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let location = Location::from_env(args.database_url, args.data_dir);
+    let store = EventStore::open(&location, StoreOptions::default())
+        .await
+        .with_context(|| format!("opening the database ({})", describe(&location)))?;
+    match args.command.unwrap_or(Command::Status) {
+        Command::Migrate => {
+            println!("migrations applied to {}", describe(&location));
+        }
+        Command::Status => {
+            println!("database: {} ({})", describe(&location), store.kind());
+            let tenants = store.tenants().await?;
+            if tenants.is_empty() {
+                println!("no establishment yet: add one with `carnet tenant add <UAI> <name>`");
+            }
+            for t in tenants {
+                println!("{}  {}  ({}), {} events", t.tenant, t.name, t.time_zone, t.head);
+            }
+        }
+        Command::Tenant(TenantCommand::Add { uai, name, time_zone }) => {
+            let uai = Uai::parse(&uai)?;
+            store.create_tenant(&uai, &name, &time_zone).await?;
+            println!("establishment {uai} ({name}) added");
+        }
+        Command::Tenant(TenantCommand::List) => {
+            for t in store.tenants().await? {
+                println!("{}\t{}\t{}\t{}", t.tenant, t.name, t.time_zone, t.head);
+            }
+        }
+        Command::Replay(ReplayCommand::Verify { tenant }) => {
+            let tenant = tenant.map(|t| Uai::parse(&t)).transpose()?;
+            let started = std::time::Instant::now();
+            let reports = carnet_replay_tools::verify(&store, tenant.as_ref()).await?;
+            let events: u64 = reports.iter().map(|r| r.events).sum();
+            for report in &reports {
+                println!("{}", carnet_replay_tools::describe(report));
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!("{events} events checked in {seconds:.2} s");
+            if reports.iter().any(|r| !r.is_intact()) {
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(location: &Location) -> String {
+    match location {
+        Location::Url(url) => redact(url),
+        Location::DataDir(dir) => EventStore::sqlite_file(dir).display().to_string(),
+    }
+}
+
+/// The URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}

@@ -1,0 +1,138 @@
+//! The one trait both databases implement. Everything above it (group commit, the
+//! cqrs-es adapter, verification) is written once against this trait.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use carnet_domain::Uai;
+use futures::future::BoxFuture;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{
+    AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot, StreamRef,
+    TenantInfo,
+};
+use crate::plan::KnownCommand;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    Postgres,
+    Sqlite,
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            BackendKind::Postgres => "postgres",
+            BackendKind::Sqlite => "sqlite",
+        })
+    }
+}
+
+/// Awaited inside an append transaction after its rows are written and before it
+/// commits. Fault-injection tests use it to hold a transaction open (the late-commit
+/// case); production code leaves it unset.
+pub type CommitGate = Arc<dyn Fn(Uai) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Answers of a batch: one per request, in order.
+pub type BatchOutcome = Vec<Result<AppendOutcome, StoreError>>;
+
+#[async_trait]
+pub trait Backend: Send + Sync + fmt::Debug + 'static {
+    fn kind(&self) -> BackendKind;
+
+    /// Applies the migrations of this backend's folder under `migrations/`.
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str)
+        -> Result<(), StoreError>;
+
+    async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError>;
+
+    /// Appends `requests` in one transaction under the tenant's append lock. Each request
+    /// is decided on its own (a conflict refuses that request only) unless
+    /// `all_or_nothing`, where any refusal rolls everything back as
+    /// [`StoreError::BulkRejected`]. An error of the whole call means nothing was written.
+    async fn append_batch(
+        &self,
+        tenant: &Uai,
+        requests: &[AppendRequest],
+        all_or_nothing: bool,
+    ) -> Result<BatchOutcome, StoreError>;
+
+    /// The events of a stream with a version above `after_version`, in version order.
+    async fn read_stream(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    /// At most `limit` events of the tenant's log with a position above `after`, in
+    /// position order.
+    async fn read_log(
+        &self,
+        tenant: &Uai,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
+    async fn find_command(&self, tenant: &Uai, id: Uuid)
+        -> Result<Option<KnownCommand>, StoreError>;
+
+    async fn load_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<Option<Snapshot>, StoreError>;
+
+    async fn save_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError>;
+
+    /// Forwards to `sink` the commits of every process writing to this database, until
+    /// `sink` has no receiver left.
+    async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError>;
+}
+
+/// The distinct streams and command ids a batch touches, sorted so that lookups are
+/// deterministic.
+pub(crate) fn batch_keys(requests: &[AppendRequest]) -> (Vec<StreamRef>, Vec<Uuid>) {
+    let streams: BTreeSet<&StreamRef> = requests.iter().map(|r| &r.stream).collect();
+    let commands: BTreeSet<Uuid> = requests.iter().filter_map(|r| r.command.map(|c| c.id)).collect();
+    (
+        streams.into_iter().cloned().collect(),
+        commands.into_iter().collect(),
+    )
+}
+
+pub(crate) fn hash_from_bytes(bytes: &[u8], tenant: &Uai, position: Position) -> Result<[u8; 32], StoreError> {
+    bytes.try_into().map_err(|_| StoreError::Corrupt {
+        tenant: tenant.clone(),
+        position,
+        reason: format!("stored hash has {} bytes, not 32", bytes.len()),
+    })
+}
+
+pub(crate) fn metadata_from_value(
+    value: serde_json::Value,
+    tenant: &Uai,
+    position: Position,
+) -> Result<crate::model::EventMetadata, StoreError> {
+    serde_json::from_value(value).map_err(|e| StoreError::Corrupt {
+        tenant: tenant.clone(),
+        position,
+        reason: format!("unreadable metadata: {e}"),
+    })
+}
+
+pub(crate) fn tenant_from_db(text: &str) -> Result<Uai, StoreError> {
+    Uai::parse(text).map_err(|e| StoreError::Config(format!("a tenant row holds an invalid UAI: {e}")))
+}

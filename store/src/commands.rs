@@ -1,0 +1,120 @@
+//! Running a domain command idempotently: the path the API and the importers take.
+//!
+//! cqrs-es's `CqrsFramework` answers `()`; this bus answers what was appended and where,
+//! and handles the retry whose command the new state refuses (a teacher's phone sending
+//! "record absence" twice may be told "already recorded" by the aggregate the second
+//! time; it must get the first answer instead).
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::aggregate::AggregateStore;
+use crate::error::StoreError;
+use crate::hash::request_hash;
+use crate::model::{AppendOutcome, CommandKey, EventMetadata, Source};
+
+/// Who sends a command, and the id that makes it idempotent.
+#[derive(Clone, Debug, Default)]
+pub struct CommandContext {
+    pub command_id: Option<Uuid>,
+    pub actor: Option<String>,
+    pub role: Option<String>,
+    pub correlation_id: Option<Uuid>,
+    pub causation_id: Option<Uuid>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandOutcome {
+    /// Events were appended (or, with `replayed`, had been by the same command before).
+    Appended(AppendOutcome),
+    /// The command changed nothing.
+    Unchanged { stream_version: i64 },
+}
+
+/// A command's failure: the school rule that refused it, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error> {
+    #[error("{0}")]
+    Rejected(E),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+pub struct CommandBus<A: Aggregate> {
+    aggregates: AggregateStore<A>,
+    services: A::Services,
+}
+
+impl<A> CommandBus<A>
+where
+    A: Aggregate + std::fmt::Debug + 'static,
+    A::Command: Serialize,
+{
+    pub fn new(aggregates: AggregateStore<A>, services: A::Services) -> Self {
+        CommandBus { aggregates, services }
+    }
+
+    #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, stream_id, command_id = ?context.command_id))]
+    pub async fn execute(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<CommandOutcome, CommandError<A::Error>> {
+        let stream = self.aggregates.stream(stream_id);
+        let key = match context.command_id {
+            Some(id) => {
+                let value = serde_json::to_value(&command).map_err(|e| StoreError::InvalidInput {
+                    field: "command",
+                    reason: format!("cannot be written as JSON: {e}"),
+                })?;
+                Some(CommandKey { id, request_hash: request_hash(&stream, &value) })
+            }
+            None => None,
+        };
+        let mut loaded = self.aggregates.load(stream_id).await?;
+        let sink = EventSink::<A>::default();
+        if let Err(refusal) = loaded.aggregate.handle(command, &self.services, &sink).await {
+            return match self.earlier_answer(key).await? {
+                Some(outcome) => Ok(outcome),
+                None => Err(CommandError::Rejected(refusal)),
+            };
+        }
+        let events = sink.collect().await;
+        if events.is_empty() {
+            if let Some(outcome) = self.earlier_answer(key).await? {
+                return Ok(outcome);
+            }
+        }
+        let version = loaded.version;
+        let metadata = EventMetadata {
+            actor: context.actor.clone(),
+            role: context.role.clone(),
+            command_id: context.command_id,
+            correlation_id: context.correlation_id,
+            causation_id: context.causation_id,
+            source: context.source,
+            extra: Default::default(),
+        };
+        match self.aggregates.commit_events(events, loaded, metadata, key).await? {
+            Some((outcome, _)) => Ok(CommandOutcome::Appended(outcome)),
+            None => Ok(CommandOutcome::Unchanged { stream_version: version }),
+        }
+    }
+
+    /// The recorded answer of this command id, if it ran before; an error if the id was
+    /// used for another request.
+    async fn earlier_answer(&self, key: Option<CommandKey>) -> Result<Option<CommandOutcome>, StoreError> {
+        let Some(key) = key else { return Ok(None) };
+        let store = self.aggregates.event_store();
+        match store.find_command(self.aggregates.tenant(), key.id).await? {
+            Some(known) if known.request_hash == key.request_hash => Ok(Some(CommandOutcome::Appended(known.outcome))),
+            Some(known) => Err(StoreError::CommandIdReused { id: key.id, stream: known.stream }),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,418 @@
+//! The PostgreSQL backend: production, and the one every storage test also runs on.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use carnet_domain::Uai;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::backend::{
+    batch_keys, hash_from_bytes, metadata_from_value, tenant_from_db, Backend, BackendKind,
+    BatchOutcome, CommitGate,
+};
+use crate::error::StoreError;
+use crate::model::{
+    now_micros, AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot,
+    StreamRef, TenantInfo,
+};
+use crate::plan::{plan, CommandRow, EventRow, KnownCommand, StreamHead};
+
+/// The NOTIFY channel of commits; the payload is `<tenant>:<head position>`.
+const CHANNEL: &str = "carnet_events";
+
+/// Rows per INSERT statement: large enough to amortize round trips, small enough to keep
+/// the bound arrays reasonable.
+const INSERT_CHUNK: usize = 5_000;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+#[derive(Clone)]
+pub struct PgBackend {
+    pool: PgPool,
+    gate: Option<CommitGate>,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBackend").finish_non_exhaustive()
+    }
+}
+
+impl PgBackend {
+    pub async fn connect(url: &str, max_connections: u32, gate: Option<CommitGate>) -> Result<Self, StoreError> {
+        let options: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("bad Postgres URL: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await?;
+        Ok(PgBackend { pool, gate })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    async fn heads(
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &Uai,
+        streams: &[StreamRef],
+    ) -> Result<HashMap<StreamRef, StreamHead>, StoreError> {
+        let mut heads = HashMap::with_capacity(streams.len());
+        for chunk in streams.chunks(INSERT_CHUNK) {
+            let types: Vec<&str> = chunk.iter().map(|s| s.stream_type.as_str()).collect();
+            let ids: Vec<&str> = chunk.iter().map(|s| s.stream_id.as_str()).collect();
+            let rows = sqlx::query(
+                "SELECT s.stream_type, s.stream_id, e.stream_version, e.hash
+                 FROM UNNEST($2::text[], $3::text[]) AS s(stream_type, stream_id)
+                 CROSS JOIN LATERAL (
+                     SELECT stream_version, hash FROM events
+                     WHERE tenant_id = $1 AND stream_type = s.stream_type AND stream_id = s.stream_id
+                     ORDER BY stream_version DESC LIMIT 1) e",
+            )
+            .bind(tenant.as_str())
+            .bind(&types)
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?;
+            for row in rows {
+                let version: i64 = row.try_get("stream_version")?;
+                let hash: Vec<u8> = row.try_get("hash")?;
+                heads.insert(
+                    StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+                    StreamHead { version, hash: hash_from_bytes(&hash, tenant, 0)? },
+                );
+            }
+        }
+        Ok(heads)
+    }
+
+    async fn known_commands(
+        executor: impl sqlx::PgExecutor<'_>,
+        tenant: &Uai,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, KnownCommand>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = sqlx::query(
+            "SELECT command_id, request_hash, stream_type, stream_id, stream_version,
+                    first_position, last_position, recorded_at
+             FROM commands WHERE tenant_id = $1 AND command_id = ANY($2)",
+        )
+        .bind(tenant.as_str())
+        .bind(ids)
+        .fetch_all(executor)
+        .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("command_id")?, known_command(row, tenant)?)))
+            .collect()
+    }
+
+    async fn insert_events(
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &Uai,
+        rows: &[EventRow],
+        recorded_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let positions: Vec<i64> = chunk.iter().map(|r| r.position).collect();
+            let types: Vec<&str> = chunk.iter().map(|r| r.stream.stream_type.as_str()).collect();
+            let ids: Vec<&str> = chunk.iter().map(|r| r.stream.stream_id.as_str()).collect();
+            let versions: Vec<i64> = chunk.iter().map(|r| r.stream_version).collect();
+            let event_types: Vec<&str> = chunk.iter().map(|r| r.event_type.as_str()).collect();
+            let event_versions: Vec<i32> = chunk.iter().map(|r| r.event_version).collect();
+            let payloads: Vec<&str> = chunk.iter().map(|r| r.payload.as_str()).collect();
+            let metadata: Vec<&str> = chunk.iter().map(|r| r.metadata.as_str()).collect();
+            let command_ids: Vec<Option<Uuid>> = chunk.iter().map(|r| r.command_id).collect();
+            let hashes: Vec<&[u8]> = chunk.iter().map(|r| r.hash.as_slice()).collect();
+            sqlx::query(
+                "INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version,
+                                     event_type, event_version, payload, metadata, command_id,
+                                     recorded_at, hash)
+                 SELECT $1, position, stream_type, stream_id, stream_version, event_type,
+                        event_version, payload::jsonb, metadata::jsonb, command_id, $12, hash
+                 FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                             $7::int[], $8::text[], $9::text[], $10::uuid[], $11::bytea[])
+                      AS t(position, stream_type, stream_id, stream_version, event_type,
+                           event_version, payload, metadata, command_id, hash)",
+            )
+            .bind(tenant.as_str())
+            .bind(&positions)
+            .bind(&types)
+            .bind(&ids)
+            .bind(&versions)
+            .bind(&event_types)
+            .bind(&event_versions)
+            .bind(&payloads)
+            .bind(&metadata)
+            .bind(&command_ids)
+            .bind(&hashes)
+            .bind(recorded_at)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Records the commands, moves the tenant's next position and notifies listeners (the
+    /// notification is delivered at commit), in one statement.
+    async fn finish_batch(
+        tx: &mut Transaction<'_, Postgres>,
+        tenant: &Uai,
+        commands: &[CommandRow],
+        next_position: Position,
+    ) -> Result<(), StoreError> {
+        let ids: Vec<Uuid> = commands.iter().map(|c| c.id).collect();
+        let hashes: Vec<&[u8]> = commands.iter().map(|c| c.request_hash.as_slice()).collect();
+        let types: Vec<&str> = commands.iter().map(|c| c.stream.stream_type.as_str()).collect();
+        let stream_ids: Vec<&str> = commands.iter().map(|c| c.stream.stream_id.as_str()).collect();
+        let versions: Vec<i64> = commands.iter().map(|c| c.outcome.stream_version).collect();
+        let firsts: Vec<i64> = commands.iter().map(|c| c.outcome.first_position).collect();
+        let lasts: Vec<i64> = commands.iter().map(|c| c.outcome.last_position).collect();
+        let ats: Vec<DateTime<Utc>> = commands.iter().map(|c| c.outcome.recorded_at).collect();
+        sqlx::query(
+            "WITH recorded AS (
+                 INSERT INTO commands (tenant_id, command_id, request_hash, stream_type, stream_id,
+                                       stream_version, first_position, last_position, recorded_at)
+                 SELECT $1, * FROM UNNEST($3::uuid[], $4::bytea[], $5::text[], $6::text[],
+                                          $7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[]))
+             UPDATE tenants SET next_position = $2 WHERE tenant_id = $1
+             RETURNING pg_notify($11, $1 || ':' || ($2 - 1))",
+        )
+        .bind(tenant.as_str())
+        .bind(next_position)
+        .bind(&ids)
+        .bind(&hashes)
+        .bind(&types)
+        .bind(&stream_ids)
+        .bind(&versions)
+        .bind(&firsts)
+        .bind(&lasts)
+        .bind(&ats)
+        .bind(CHANNEL)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Backend for PgBackend {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Postgres
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (tenant_id, name, time_zone) VALUES ($1, $2, $3)
+             ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant.as_str())
+        .bind(name)
+        .bind(time_zone)
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::TenantExists(tenant.clone()));
+        }
+        Ok(())
+    }
+
+    async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
+        let rows = sqlx::query("SELECT tenant_id, name, time_zone, next_position FROM tenants ORDER BY tenant_id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(TenantInfo {
+                    tenant: tenant_from_db(row.try_get("tenant_id")?)?,
+                    name: row.try_get("name")?,
+                    time_zone: row.try_get("time_zone")?,
+                    head: row.try_get::<i64, _>("next_position")? - 1,
+                })
+            })
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = "postgres", %tenant, requests = requests.len()), err)]
+    async fn append_batch(
+        &self,
+        tenant: &Uai,
+        requests: &[AppendRequest],
+        all_or_nothing: bool,
+    ) -> Result<BatchOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // The append lock of this tenant: held until commit, it orders the transactions
+        // that take positions, so they commit in position order.
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next_position FROM tenants WHERE tenant_id = $1 FOR UPDATE")
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(next) = next else {
+            return Err(StoreError::UnknownTenant(tenant.clone()));
+        };
+        let (streams, command_ids) = batch_keys(requests);
+        let heads = Self::heads(&mut tx, tenant, &streams).await?;
+        let known = Self::known_commands(&mut *tx, tenant, &command_ids).await?;
+        let recorded_at = now_micros();
+        let plan = plan(tenant, next, heads, known, requests, recorded_at);
+        if all_or_nothing && plan.has_refusals() {
+            return Err(StoreError::BulkRejected { errors: plan.into_refusals() });
+        }
+        if plan.rows.is_empty() {
+            // Only refusals and replays: nothing to write.
+            return Ok(plan.outcomes);
+        }
+        Self::insert_events(&mut tx, tenant, &plan.rows, recorded_at).await?;
+        Self::finish_batch(&mut tx, tenant, &plan.commands, plan.next_position).await?;
+        if let Some(gate) = &self.gate {
+            gate(tenant.clone()).await;
+        }
+        tx.commit().await?;
+        Ok(plan.outcomes)
+    }
+
+    async fn read_stream(&self, tenant: &Uai, stream: &StreamRef, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                    payload, metadata, recorded_at, hash
+             FROM events WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3 AND stream_version > $4
+             ORDER BY stream_version",
+        )
+        .bind(tenant.as_str())
+        .bind(&stream.stream_type)
+        .bind(&stream.stream_id)
+        .bind(after_version)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| recorded_event(row, tenant)).collect()
+    }
+
+    async fn read_log(&self, tenant: &Uai, after: Position, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                    payload, metadata, recorded_at, hash
+             FROM events WHERE tenant_id = $1 AND position > $2
+             ORDER BY position LIMIT $3",
+        )
+        .bind(tenant.as_str())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| recorded_event(row, tenant)).collect()
+    }
+
+    async fn find_command(&self, tenant: &Uai, id: Uuid) -> Result<Option<KnownCommand>, StoreError> {
+        Ok(Self::known_commands(&self.pool, tenant, &[id]).await?.remove(&id))
+    }
+
+    async fn load_snapshot(&self, tenant: &Uai, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
+        let row = sqlx::query(
+            "SELECT stream_version, state FROM snapshots
+             WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3",
+        )
+        .bind(tenant.as_str())
+        .bind(&stream.stream_type)
+        .bind(&stream.stream_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| Ok(Snapshot { stream_version: row.try_get("stream_version")?, state: row.try_get("state")? }))
+            .transpose()
+    }
+
+    async fn save_snapshot(&self, tenant: &Uai, stream: &StreamRef, snapshot: &Snapshot) -> Result<(), StoreError> {
+        // Keep the newest: a slow writer of an older snapshot must not replace a newer one.
+        sqlx::query(
+            "INSERT INTO snapshots (tenant_id, stream_type, stream_id, stream_version, state)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (tenant_id, stream_type, stream_id) DO UPDATE
+             SET stream_version = EXCLUDED.stream_version, state = EXCLUDED.state, saved_at = now()
+             WHERE snapshots.stream_version < EXCLUDED.stream_version",
+        )
+        .bind(tenant.as_str())
+        .bind(&stream.stream_type)
+        .bind(&stream.stream_id)
+        .bind(snapshot.stream_version)
+        .bind(&snapshot.state)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANNEL).await?;
+        tokio::spawn(async move {
+            // PgListener reconnects by itself after a lost connection; a notification
+            // sent meanwhile is lost, which readers cover by re-reading from their
+            // checkpoint on every wake-up and on a timer.
+            while sink.receiver_count() > 0 {
+                match listener.recv().await {
+                    Ok(notification) => {
+                        if let Some(committed) = parse_notification(notification.payload()) {
+                            let _ = sink.send(committed);
+                        }
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "listening for commits failed; retrying");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+fn parse_notification(payload: &str) -> Option<Committed> {
+    let (tenant, head) = payload.split_once(':')?;
+    Some(Committed { tenant: Uai::parse(tenant).ok()?, head: head.parse().ok()? })
+}
+
+fn known_command(row: &PgRow, tenant: &Uai) -> Result<KnownCommand, StoreError> {
+    let first_position: i64 = row.try_get("first_position")?;
+    let hash: Vec<u8> = row.try_get("request_hash")?;
+    Ok(KnownCommand {
+        request_hash: hash_from_bytes(&hash, tenant, first_position)?,
+        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        outcome: AppendOutcome {
+            stream_version: row.try_get("stream_version")?,
+            first_position,
+            last_position: row.try_get("last_position")?,
+            recorded_at: row.try_get("recorded_at")?,
+            replayed: true,
+        },
+    })
+}
+
+fn recorded_event(row: &PgRow, tenant: &Uai) -> Result<RecordedEvent, StoreError> {
+    let position: i64 = row.try_get("position")?;
+    let hash: Vec<u8> = row.try_get("hash")?;
+    Ok(RecordedEvent {
+        tenant: tenant.clone(),
+        position,
+        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        stream_version: row.try_get("stream_version")?,
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        payload: row.try_get("payload")?,
+        metadata: metadata_from_value(row.try_get("metadata")?, tenant, position)?,
+        recorded_at: row.try_get("recorded_at")?,
+        hash: hash_from_bytes(&hash, tenant, position)?,
+    })
+}

@@ -1,0 +1,231 @@
+//! [`EventStore`]: the handle the rest of Carnet holds. It validates requests, routes
+//! command appends through the establishment's group-commit writer, runs bulk appends as
+//! one all-or-nothing transaction, and fans out commit notifications.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use carnet_domain::Uai;
+use tokio::sync::{broadcast, oneshot, OnceCell};
+use uuid::Uuid;
+
+use crate::backend::{Backend, BackendKind, CommitGate};
+use crate::error::StoreError;
+use crate::model::{
+    AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot, StreamRef,
+    TenantInfo,
+};
+use crate::plan::KnownCommand;
+use crate::postgres::PgBackend;
+use crate::sqlite::SqliteBackend;
+use crate::validate::{check_request, check_stream, Limits};
+use crate::writer::{self, Job};
+
+/// How to open a store.
+#[derive(Clone, Default)]
+pub struct StoreOptions {
+    pub limits: Limits,
+    /// Connections of the Postgres pool (SQLite uses its own fixed pool).
+    pub max_connections: Option<u32>,
+    /// See [`CommitGate`]: fault-injection tests only.
+    pub commit_gate: Option<CommitGate>,
+}
+
+impl std::fmt::Debug for StoreOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreOptions")
+            .field("limits", &self.limits)
+            .field("max_connections", &self.max_connections)
+            .field("commit_gate", &self.commit_gate.is_some())
+            .finish()
+    }
+}
+
+/// Where the log lives: a `postgres://` or `sqlite:` URL, or else the embedded SQLite file
+/// `carnet.sqlite` in the data directory.
+#[derive(Clone, Debug)]
+pub enum Location {
+    Url(String),
+    DataDir(PathBuf),
+}
+
+impl Location {
+    /// `DATABASE_URL` when given, the data directory otherwise.
+    pub fn from_env(database_url: Option<String>, data_dir: PathBuf) -> Self {
+        match database_url.filter(|u| !u.trim().is_empty()) {
+            Some(url) => Location::Url(url),
+            None => Location::DataDir(data_dir),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    writers: Mutex<HashMap<Uai, tokio::sync::mpsc::Sender<Job>>>,
+    commits: broadcast::Sender<Committed>,
+    watching: OnceCell<()>,
+}
+
+impl EventStore {
+    /// Opens the store at `location` and applies pending migrations.
+    pub async fn open(location: &Location, options: StoreOptions) -> Result<Self, StoreError> {
+        let backend: Arc<dyn Backend> = match location {
+            Location::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Arc::new(PgBackend::connect(url, options.max_connections.unwrap_or(16), options.commit_gate.clone()).await?)
+            }
+            Location::Url(url) if url.starts_with("sqlite:") => {
+                Arc::new(SqliteBackend::connect(url, options.commit_gate.clone()).await?)
+            }
+            Location::Url(url) => {
+                return Err(StoreError::Config(format!(
+                    "DATABASE_URL must start with postgres://, postgresql:// or sqlite:, not `{}`",
+                    url.split(':').next().unwrap_or_default()
+                )))
+            }
+            Location::DataDir(dir) => Arc::new(SqliteBackend::open(&Self::sqlite_file(dir), options.commit_gate.clone()).await?),
+        };
+        let store = Self::with_backend(backend, options.limits);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The embedded database file of a data directory.
+    pub fn sqlite_file(data_dir: &Path) -> PathBuf {
+        data_dir.join("carnet.sqlite")
+    }
+
+    pub fn with_backend(backend: Arc<dyn Backend>, limits: Limits) -> Self {
+        let (commits, _) = broadcast::channel(1024);
+        EventStore {
+            inner: Arc::new(Inner {
+                backend,
+                limits,
+                writers: Mutex::new(HashMap::new()),
+                commits,
+                watching: OnceCell::new(),
+            }),
+        }
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        self.inner.backend.kind()
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.inner.backend
+    }
+
+    #[tracing::instrument(skip_all, fields(backend = %self.kind()), err)]
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        self.inner.backend.migrate().await
+    }
+
+    pub async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str) -> Result<(), StoreError> {
+        if name.trim().is_empty() {
+            return Err(StoreError::InvalidInput { field: "name", reason: "an establishment needs a name".into() });
+        }
+        self.inner.backend.create_tenant(tenant, name.trim(), time_zone).await
+    }
+
+    pub async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
+        self.inner.backend.tenants().await
+    }
+
+    /// Appends one request (a command's events), committed together with whatever else
+    /// this establishment is appending at the same moment.
+    #[tracing::instrument(skip_all, fields(%tenant, stream = %request.stream, events = request.events.len()), err(level = "debug"))]
+    pub async fn append(&self, tenant: &Uai, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        check_request(&request, &self.inner.limits)?;
+        let (reply, answer) = oneshot::channel();
+        let mut job = Job { request, reply };
+        // A writer whose task ended (its runtime stopped) is replaced once.
+        for _ in 0..2 {
+            let sender = self.writer(tenant);
+            match sender.send(job).await {
+                Ok(()) => return answer.await.map_err(|_| StoreError::WriterStopped(tenant.clone()))?,
+                Err(returned) => {
+                    job = returned.0;
+                    self.forget_writer(tenant);
+                }
+            }
+        }
+        Err(StoreError::WriterStopped(tenant.clone()))
+    }
+
+    /// Appends all `requests` in one transaction, or nothing: an import. Every refused
+    /// request is listed in [`StoreError::BulkRejected`].
+    #[tracing::instrument(skip_all, fields(%tenant, requests = requests.len()), err(level = "debug"))]
+    pub async fn append_bulk(&self, tenant: &Uai, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
+        if requests.is_empty() {
+            return Err(StoreError::EmptyBatch);
+        }
+        let refusals: Vec<(usize, StoreError)> = requests
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| check_request(r, &self.inner.limits).err().map(|e| (i, e)))
+            .collect();
+        if !refusals.is_empty() {
+            return Err(StoreError::BulkRejected { errors: refusals });
+        }
+        let outcomes = self.inner.backend.append_batch(tenant, &requests, true).await?;
+        let outcomes: Vec<AppendOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
+        if let Some(head) = outcomes.iter().map(|o| o.last_position).max() {
+            let _ = self.inner.commits.send(Committed { tenant: tenant.clone(), head });
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn read_stream(&self, tenant: &Uai, stream: &StreamRef, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        check_stream(stream)?;
+        self.inner.backend.read_stream(tenant, stream, after_version).await
+    }
+
+    /// Reads the establishment's log after `after`, at most `limit` events, in order.
+    pub async fn read_log(&self, tenant: &Uai, after: Position, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner.backend.read_log(tenant, after, limit.clamp(1, 100_000)).await
+    }
+
+    pub async fn find_command(&self, tenant: &Uai, id: Uuid) -> Result<Option<KnownCommand>, StoreError> {
+        self.inner.backend.find_command(tenant, id).await
+    }
+
+    pub async fn load_snapshot(&self, tenant: &Uai, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
+        self.inner.backend.load_snapshot(tenant, stream).await
+    }
+
+    pub async fn save_snapshot(&self, tenant: &Uai, stream: &StreamRef, snapshot: &Snapshot) -> Result<(), StoreError> {
+        self.inner.backend.save_snapshot(tenant, stream, snapshot).await
+    }
+
+    /// Wake-ups for new commits, from this process at once and from other processes
+    /// writing to the same database (LISTEN/NOTIFY on Postgres, polling on SQLite).
+    pub async fn subscribe(&self) -> Result<broadcast::Receiver<Committed>, StoreError> {
+        let receiver = self.inner.commits.subscribe();
+        self.inner
+            .watching
+            .get_or_try_init(|| self.inner.backend.watch_commits(self.inner.commits.clone()))
+            .await?;
+        Ok(receiver)
+    }
+
+    fn writer(&self, tenant: &Uai) -> tokio::sync::mpsc::Sender<Job> {
+        let mut writers = self.inner.writers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        writers
+            .entry(tenant.clone())
+            .or_insert_with(|| writer::spawn(self.inner.backend.clone(), tenant.clone(), self.inner.commits.clone()))
+            .clone()
+    }
+
+    fn forget_writer(&self, tenant: &Uai) {
+        let mut writers = self.inner.writers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        writers.remove(tenant);
+    }
+}
