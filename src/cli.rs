@@ -9,7 +9,11 @@ use carnet_store::{EventStore, Location, StoreOptions};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "carnet", version, about = "Carnet: the event-sourced vie scolaire backend")]
+#[command(
+    name = "carnet",
+    version,
+    about = "Carnet: the event-sourced vie scolaire backend"
+)]
 pub struct Args {
     /// PostgreSQL (`postgres://...`) or SQLite (`sqlite:...`) database; when absent, the
     /// embedded SQLite database of the data directory.
@@ -17,7 +21,12 @@ pub struct Args {
     database_url: Option<String>,
 
     /// Where the embedded database lives.
-    #[arg(long, env = "CARNET_DATA_DIR", default_value = "carnet-data", global = true)]
+    #[arg(
+        long,
+        env = "CARNET_DATA_DIR",
+        default_value = "carnet-data",
+        global = true
+    )]
     data_dir: PathBuf,
 
     #[command(subcommand)]
@@ -76,10 +85,17 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("no establishment yet: add one with `carnet tenant add <UAI> <name>`");
             }
             for t in tenants {
-                println!("{}  {}  ({}), {} events", t.tenant, t.name, t.time_zone, t.head);
+                println!(
+                    "{}  {}  ({}), {} events",
+                    t.tenant, t.name, t.time_zone, t.head
+                );
             }
         }
-        Command::Tenant(TenantCommand::Add { uai, name, time_zone }) => {
+        Command::Tenant(TenantCommand::Add {
+            uai,
+            name,
+            time_zone,
+        }) => {
             let uai = Uai::parse(&uai)?;
             store.create_tenant(&uai, &name, &time_zone).await?;
             println!("establishment {uai} ({name}) added");

@@ -46,7 +46,7 @@ impl Uai {
             .parse()
             .map_err(|_| UaiError::NotDigits(value.clone()))?;
         let expected = char::from(CHECK_LETTERS[(number % 23) as usize]);
-        if letter.chars().next() != Some(expected) {
+        if letter != expected.to_string() {
             return Err(UaiError::CheckLetter { value, expected });
         }
         Ok(Uai(value))
@@ -127,8 +127,14 @@ mod tests {
     #[test]
     fn refuses_bad_shapes() {
         assert!(matches!(Uai::parse("075065E"), Err(UaiError::Length(_, 7))));
-        assert!(matches!(Uai::parse("07506X5E"), Err(UaiError::NotDigits(_))));
-        assert!(matches!(Uai::parse("0750655É"), Err(UaiError::Length(..)) | Err(UaiError::CheckLetter { .. })));
+        assert!(matches!(
+            Uai::parse("07506X5E"),
+            Err(UaiError::NotDigits(_))
+        ));
+        assert!(matches!(
+            Uai::parse("0750655É"),
+            Err(UaiError::Length(..)) | Err(UaiError::CheckLetter { .. })
+        ));
         assert!(matches!(Uai::parse(""), Err(UaiError::Length(_, 0))));
     }
 

@@ -54,7 +54,9 @@ impl<A> std::fmt::Debug for AggregateCache<A> {
 impl<A> AggregateCache<A> {
     pub fn new(capacity: usize) -> Arc<Self> {
         let capacity = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
-        Arc::new(AggregateCache { entries: Mutex::new(LruCache::new(capacity)) })
+        Arc::new(AggregateCache {
+            entries: Mutex::new(LruCache::new(capacity)),
+        })
     }
 
     /// Takes the entry out: the command that loads it owns it until it commits.
@@ -71,7 +73,9 @@ impl<A> AggregateCache<A> {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<(Uai, String), (i64, A)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -99,7 +103,9 @@ pub struct AggregateStore<A> {
 
 impl<A> std::fmt::Debug for AggregateStore<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AggregateStore").field("tenant", &self.tenant).finish_non_exhaustive()
+        f.debug_struct("AggregateStore")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
     }
 }
 
@@ -116,7 +122,12 @@ impl<A> Clone for AggregateStore<A> {
 
 impl<A: Aggregate + 'static> AggregateStore<A> {
     pub fn new(store: EventStore, tenant: Uai, cache: Arc<AggregateCache<A>>) -> Self {
-        AggregateStore { store, tenant, cache, snapshot_every: SNAPSHOT_EVERY }
+        AggregateStore {
+            store,
+            tenant,
+            cache,
+            snapshot_every: SNAPSHOT_EVERY,
+        }
     }
 
     pub fn with_snapshot_every(mut self, events: i64) -> Self {
@@ -143,18 +154,26 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
     /// The current state of an aggregate, from the cache, a snapshot or its stream.
     pub async fn load(&self, stream_id: &str) -> Result<LoadedAggregate<A>, StoreError> {
         if let Some((version, aggregate)) = self.cache.take(&self.key(stream_id)) {
-            return Ok(LoadedAggregate { stream_id: stream_id.to_string(), version, aggregate });
+            return Ok(LoadedAggregate {
+                stream_id: stream_id.to_string(),
+                version,
+                aggregate,
+            });
         }
         let stream = self.stream(stream_id);
-        let (mut aggregate, mut version) = match self.store.load_snapshot(&self.tenant, &stream).await? {
-            // A snapshot of an older shape of the aggregate is ignored, not trusted.
-            Some(s) => match serde_json::from_value::<A>(s.state) {
-                Ok(state) => (state, s.stream_version),
-                Err(_) => (A::default(), 0),
-            },
-            None => (A::default(), 0),
-        };
-        let events = self.store.read_stream(&self.tenant, &stream, version).await?;
+        let (mut aggregate, mut version) =
+            match self.store.load_snapshot(&self.tenant, &stream).await? {
+                // A snapshot of an older shape of the aggregate is ignored, not trusted.
+                Some(s) => match serde_json::from_value::<A>(s.state) {
+                    Ok(state) => (state, s.stream_version),
+                    Err(_) => (A::default(), 0),
+                },
+                None => (A::default(), 0),
+            };
+        let events = self
+            .store
+            .read_stream(&self.tenant, &stream, version)
+            .await?;
         let folded = events.len() as i64;
         for event in events {
             version = event.stream_version;
@@ -163,7 +182,11 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         if folded >= self.snapshot_every {
             self.save_snapshot(&stream, version, &aggregate);
         }
-        Ok(LoadedAggregate { stream_id: stream_id.to_string(), version, aggregate })
+        Ok(LoadedAggregate {
+            stream_id: stream_id.to_string(),
+            version,
+            aggregate,
+        })
     }
 
     /// Appends the events a command produced on `loaded`, and keeps the new state.
@@ -175,15 +198,23 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         metadata: EventMetadata,
         command: Option<CommandKey>,
     ) -> Result<Option<(AppendOutcome, Vec<EventEnvelope<A>>)>, StoreError> {
-        let LoadedAggregate { stream_id, version, aggregate } = loaded;
+        let LoadedAggregate {
+            stream_id,
+            version,
+            aggregate,
+        } = loaded;
         if events.is_empty() {
             self.cache.put(self.key(&stream_id), version, aggregate);
             return Ok(None);
         }
         let stream = self.stream(&stream_id);
         let new_events = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let mut request = AppendRequest::new(stream.clone(), ExpectedVersion::Exactly(version), new_events)
-            .with_metadata(metadata.clone());
+        let mut request = AppendRequest::new(
+            stream.clone(),
+            ExpectedVersion::Exactly(version),
+            new_events,
+        )
+        .with_metadata(metadata.clone());
         if let Some(command) = command {
             request = request.with_command(command);
         }
@@ -206,17 +237,23 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         if outcome.stream_version / self.snapshot_every > version / self.snapshot_every {
             self.save_snapshot(&stream, outcome.stream_version, &aggregate);
         }
-        self.cache.put(self.key(&stream_id), outcome.stream_version, aggregate);
+        self.cache
+            .put(self.key(&stream_id), outcome.stream_version, aggregate);
         Ok(Some((outcome, envelopes)))
     }
 
     /// Saves a snapshot in the background: it is a shortcut, and a lost one costs only a
     /// longer fold later.
     fn save_snapshot(&self, stream: &StreamRef, version: i64, aggregate: &A) {
-        let Ok(state) = serde_json::to_value(aggregate) else { return };
+        let Ok(state) = serde_json::to_value(aggregate) else {
+            return;
+        };
         let (store, tenant, stream) = (self.store.clone(), self.tenant.clone(), stream.clone());
         tokio::spawn(async move {
-            let snapshot = Snapshot { stream_version: version, state };
+            let snapshot = Snapshot {
+                stream_version: version,
+                state,
+            };
             if let Err(error) = store.save_snapshot(&tenant, &stream, &snapshot).await {
                 tracing::warn!(%error, %stream, "saving a snapshot failed");
             }
@@ -227,9 +264,16 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
 impl<A: Aggregate + 'static> cqrs_es::EventStore<A> for AggregateStore<A> {
     type AC = LoadedAggregate<A>;
 
-    async fn load_events(&self, aggregate_id: &str) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
         let stream = self.stream(aggregate_id);
-        let events = self.store.read_stream(&self.tenant, &stream, 0).await.map_err(to_aggregate_error)?;
+        let events = self
+            .store
+            .read_stream(&self.tenant, &stream, 0)
+            .await
+            .map_err(to_aggregate_error)?;
         events
             .into_iter()
             .map(|event| {
@@ -246,7 +290,10 @@ impl<A: Aggregate + 'static> cqrs_es::EventStore<A> for AggregateStore<A> {
             .map_err(to_aggregate_error)
     }
 
-    async fn load_aggregate(&self, aggregate_id: &str) -> Result<LoadedAggregate<A>, AggregateError<A::Error>> {
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<LoadedAggregate<A>, AggregateError<A::Error>> {
         self.load(aggregate_id).await.map_err(to_aggregate_error)
     }
 
@@ -257,30 +304,49 @@ impl<A: Aggregate + 'static> cqrs_es::EventStore<A> for AggregateStore<A> {
         metadata: HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
         let (metadata, command) = parse_metadata_map(metadata).map_err(to_aggregate_error)?;
-        let committed = self.commit_events(events, context, metadata, command).await.map_err(to_aggregate_error)?;
-        Ok(committed.map(|(_, envelopes)| envelopes).unwrap_or_default())
+        let committed = self
+            .commit_events(events, context, metadata, command)
+            .await
+            .map_err(to_aggregate_error)?;
+        Ok(committed
+            .map(|(_, envelopes)| envelopes)
+            .unwrap_or_default())
     }
 }
 
 fn encode<E: DomainEvent>(event: &E) -> Result<NewEvent, StoreError> {
     let event_type = event.event_type();
     let version = event.event_version();
-    let event_version = version.trim().parse::<i32>().map_err(|_| StoreError::InvalidInput {
-        field: "event version",
-        reason: format!("{event_type} has version `{version}`; Carnet's event versions are whole numbers"),
-    })?;
+    let event_version = version
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| StoreError::InvalidInput {
+            field: "event version",
+            reason: format!(
+                "{event_type} has version `{version}`; Carnet's event versions are whole numbers"
+            ),
+        })?;
     let payload = serde_json::to_value(event).map_err(|e| StoreError::InvalidInput {
         field: "event",
         reason: format!("{event_type} cannot be written as JSON: {e}"),
     })?;
-    Ok(NewEvent { event_type, event_version, payload })
+    Ok(NewEvent {
+        event_type,
+        event_version,
+        payload,
+    })
 }
 
 fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
     serde_json::from_value(event.payload).map_err(|e| StoreError::Corrupt {
         tenant: event.tenant,
         position: event.position,
-        reason: format!("{} v{} cannot be read as a {} event: {e}", event.event_type, event.event_version, A::TYPE),
+        reason: format!(
+            "{} v{} cannot be read as a {} event: {e}",
+            event.event_type,
+            event.event_version,
+            A::TYPE
+        ),
     })
 }
 
@@ -290,17 +356,28 @@ fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError
             tracing::debug!(%error, "optimistic concurrency conflict");
             AggregateError::AggregateConflict
         }
-        StoreError::Database(_) | StoreError::WriterStopped(_) => AggregateError::DatabaseConnectionError(Box::new(error)),
+        StoreError::Database(_) | StoreError::WriterStopped(_) => {
+            AggregateError::DatabaseConnectionError(Box::new(error))
+        }
         StoreError::Corrupt { .. } => AggregateError::DeserializationError(Box::new(error)),
         other => AggregateError::UnexpectedError(Box::new(other)),
     }
 }
 
 /// Reads the cqrs-es metadata map into the store's metadata and command key.
-pub fn parse_metadata_map(mut map: HashMap<String, String>) -> Result<(EventMetadata, Option<CommandKey>), StoreError> {
-    let uuid = |map: &mut HashMap<String, String>, key: &'static str| -> Result<Option<Uuid>, StoreError> {
+pub fn parse_metadata_map(
+    mut map: HashMap<String, String>,
+) -> Result<(EventMetadata, Option<CommandKey>), StoreError> {
+    let uuid = |map: &mut HashMap<String, String>,
+                key: &'static str|
+     -> Result<Option<Uuid>, StoreError> {
         map.remove(key)
-            .map(|v| Uuid::parse_str(&v).map_err(|e| StoreError::InvalidInput { field: key, reason: format!("`{v}` is not a UUID: {e}") }))
+            .map(|v| {
+                Uuid::parse_str(&v).map_err(|e| StoreError::InvalidInput {
+                    field: key,
+                    reason: format!("`{v}` is not a UUID: {e}"),
+                })
+            })
             .transpose()
     };
     let command_id = uuid(&mut map, meta::COMMAND_ID)?;
@@ -318,16 +395,19 @@ pub fn parse_metadata_map(mut map: HashMap<String, String>) -> Result<(EventMeta
         (None, _) => None,
         (Some(id), Some(hex_hash)) => {
             let mut request_hash = [0u8; 32];
-            hex::decode_to_slice(hex_hash.trim(), &mut request_hash).map_err(|e| StoreError::InvalidInput {
-                field: meta::REQUEST_HASH,
-                reason: format!("not 64 hex digits: {e}"),
+            hex::decode_to_slice(hex_hash.trim(), &mut request_hash).map_err(|e| {
+                StoreError::InvalidInput {
+                    field: meta::REQUEST_HASH,
+                    reason: format!("not 64 hex digits: {e}"),
+                }
             })?;
             Some(CommandKey { id, request_hash })
         }
         (Some(_), None) => {
             return Err(StoreError::InvalidInput {
                 field: meta::REQUEST_HASH,
-                reason: "a command id needs the hash of its request, to tell a retry from a reuse".into(),
+                reason: "a command id needs the hash of its request, to tell a retry from a reuse"
+                    .into(),
             })
         }
     };
@@ -354,9 +434,18 @@ pub fn metadata_map(metadata: &EventMetadata) -> HashMap<String, String> {
     put(meta::ACTOR, metadata.actor.clone());
     put(meta::ROLE, metadata.role.clone());
     put(meta::COMMAND_ID, metadata.command_id.map(|u| u.to_string()));
-    put(meta::CORRELATION_ID, metadata.correlation_id.map(|u| u.to_string()));
-    put(meta::CAUSATION_ID, metadata.causation_id.map(|u| u.to_string()));
-    map.insert(meta::SOURCE.to_string(), metadata.source.as_str().to_string());
+    put(
+        meta::CORRELATION_ID,
+        metadata.correlation_id.map(|u| u.to_string()),
+    );
+    put(
+        meta::CAUSATION_ID,
+        metadata.causation_id.map(|u| u.to_string()),
+    );
+    map.insert(
+        meta::SOURCE.to_string(),
+        metadata.source.as_str().to_string(),
+    );
     map
 }
 
@@ -375,7 +464,10 @@ pub fn command_metadata<C: serde::Serialize>(
     })?;
     let mut map = HashMap::new();
     map.insert(meta::COMMAND_ID.to_string(), command_id.to_string());
-    map.insert(meta::REQUEST_HASH.to_string(), hex::encode(request_hash(stream, &value)));
+    map.insert(
+        meta::REQUEST_HASH.to_string(),
+        hex::encode(request_hash(stream, &value)),
+    );
     if let Some(actor) = actor {
         map.insert(meta::ACTOR.to_string(), actor.to_string());
     }

@@ -48,8 +48,12 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
     /// Applies the migrations of this backend's folder under `migrations/`.
     async fn migrate(&self) -> Result<(), StoreError>;
 
-    async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str)
-        -> Result<(), StoreError>;
+    async fn create_tenant(
+        &self,
+        tenant: &Uai,
+        name: &str,
+        time_zone: &str,
+    ) -> Result<(), StoreError>;
 
     async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError>;
 
@@ -81,8 +85,11 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
-    async fn find_command(&self, tenant: &Uai, id: Uuid)
-        -> Result<Option<KnownCommand>, StoreError>;
+    async fn find_command(
+        &self,
+        tenant: &Uai,
+        id: Uuid,
+    ) -> Result<Option<KnownCommand>, StoreError>;
 
     async fn load_snapshot(
         &self,
@@ -106,14 +113,21 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
 /// deterministic.
 pub(crate) fn batch_keys(requests: &[AppendRequest]) -> (Vec<StreamRef>, Vec<Uuid>) {
     let streams: BTreeSet<&StreamRef> = requests.iter().map(|r| &r.stream).collect();
-    let commands: BTreeSet<Uuid> = requests.iter().filter_map(|r| r.command.map(|c| c.id)).collect();
+    let commands: BTreeSet<Uuid> = requests
+        .iter()
+        .filter_map(|r| r.command.map(|c| c.id))
+        .collect();
     (
         streams.into_iter().cloned().collect(),
         commands.into_iter().collect(),
     )
 }
 
-pub(crate) fn hash_from_bytes(bytes: &[u8], tenant: &Uai, position: Position) -> Result<[u8; 32], StoreError> {
+pub(crate) fn hash_from_bytes(
+    bytes: &[u8],
+    tenant: &Uai,
+    position: Position,
+) -> Result<[u8; 32], StoreError> {
     bytes.try_into().map_err(|_| StoreError::Corrupt {
         tenant: tenant.clone(),
         position,
@@ -134,5 +148,6 @@ pub(crate) fn metadata_from_value(
 }
 
 pub(crate) fn tenant_from_db(text: &str) -> Result<Uai, StoreError> {
-    Uai::parse(text).map_err(|e| StoreError::Config(format!("a tenant row holds an invalid UAI: {e}")))
+    Uai::parse(text)
+        .map_err(|e| StoreError::Config(format!("a tenant row holds an invalid UAI: {e}")))
 }

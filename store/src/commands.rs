@@ -55,7 +55,10 @@ where
     A::Command: Serialize,
 {
     pub fn new(aggregates: AggregateStore<A>, services: A::Services) -> Self {
-        CommandBus { aggregates, services }
+        CommandBus {
+            aggregates,
+            services,
+        }
     }
 
     #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, stream_id, command_id = ?context.command_id))]
@@ -68,17 +71,25 @@ where
         let stream = self.aggregates.stream(stream_id);
         let key = match context.command_id {
             Some(id) => {
-                let value = serde_json::to_value(&command).map_err(|e| StoreError::InvalidInput {
-                    field: "command",
-                    reason: format!("cannot be written as JSON: {e}"),
-                })?;
-                Some(CommandKey { id, request_hash: request_hash(&stream, &value) })
+                let value =
+                    serde_json::to_value(&command).map_err(|e| StoreError::InvalidInput {
+                        field: "command",
+                        reason: format!("cannot be written as JSON: {e}"),
+                    })?;
+                Some(CommandKey {
+                    id,
+                    request_hash: request_hash(&stream, &value),
+                })
             }
             None => None,
         };
         let mut loaded = self.aggregates.load(stream_id).await?;
         let sink = EventSink::<A>::default();
-        if let Err(refusal) = loaded.aggregate.handle(command, &self.services, &sink).await {
+        if let Err(refusal) = loaded
+            .aggregate
+            .handle(command, &self.services, &sink)
+            .await
+        {
             return match self.earlier_answer(key).await? {
                 Some(outcome) => Ok(outcome),
                 None => Err(CommandError::Rejected(refusal)),
@@ -100,20 +111,34 @@ where
             source: context.source,
             extra: Default::default(),
         };
-        match self.aggregates.commit_events(events, loaded, metadata, key).await? {
+        match self
+            .aggregates
+            .commit_events(events, loaded, metadata, key)
+            .await?
+        {
             Some((outcome, _)) => Ok(CommandOutcome::Appended(outcome)),
-            None => Ok(CommandOutcome::Unchanged { stream_version: version }),
+            None => Ok(CommandOutcome::Unchanged {
+                stream_version: version,
+            }),
         }
     }
 
     /// The recorded answer of this command id, if it ran before; an error if the id was
     /// used for another request.
-    async fn earlier_answer(&self, key: Option<CommandKey>) -> Result<Option<CommandOutcome>, StoreError> {
+    async fn earlier_answer(
+        &self,
+        key: Option<CommandKey>,
+    ) -> Result<Option<CommandOutcome>, StoreError> {
         let Some(key) = key else { return Ok(None) };
         let store = self.aggregates.event_store();
         match store.find_command(self.aggregates.tenant(), key.id).await? {
-            Some(known) if known.request_hash == key.request_hash => Ok(Some(CommandOutcome::Appended(known.outcome))),
-            Some(known) => Err(StoreError::CommandIdReused { id: key.id, stream: known.stream }),
+            Some(known) if known.request_hash == key.request_hash => {
+                Ok(Some(CommandOutcome::Appended(known.outcome)))
+            }
+            Some(known) => Err(StoreError::CommandIdReused {
+                id: key.id,
+                stream: known.stream,
+            }),
             None => Ok(None),
         }
     }

@@ -147,15 +147,69 @@ mod tests {
         let h = event_hash(&GENESIS, &base);
         let variants = [
             event_hash(&[1; 32], &base),
-            event_hash(&GENESIS, &HashedFields { tenant: &other_tenant, ..base }),
-            event_hash(&GENESIS, &HashedFields { position: 2, ..base }),
-            event_hash(&GENESIS, &HashedFields { stream: &other_stream, ..base }),
-            event_hash(&GENESIS, &HashedFields { stream_version: 2, ..base }),
-            event_hash(&GENESIS, &HashedFields { event_type: "LatenessRecorded", ..base }),
-            event_hash(&GENESIS, &HashedFields { event_version: 2, ..base }),
-            event_hash(&GENESIS, &HashedFields { canonical_payload: "{\"a\":1}", ..base }),
-            event_hash(&GENESIS, &HashedFields { canonical_metadata: "{\"a\":1}", ..base }),
-            event_hash(&GENESIS, &HashedFields { recorded_at: at + chrono::Duration::microseconds(1), ..base }),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    tenant: &other_tenant,
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    position: 2,
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    stream: &other_stream,
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    stream_version: 2,
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    event_type: "LatenessRecorded",
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    event_version: 2,
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    canonical_payload: "{\"a\":1}",
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    canonical_metadata: "{\"a\":1}",
+                    ..base
+                },
+            ),
+            event_hash(
+                &GENESIS,
+                &HashedFields {
+                    recorded_at: at + chrono::Duration::microseconds(1),
+                    ..base
+                },
+            ),
         ];
         for (i, v) in variants.iter().enumerate() {
             assert_ne!(&h, v, "variant {i} hashes like the original");

@@ -36,8 +36,8 @@ pub use backend::{Backend, BackendKind, CommitGate};
 pub use commands::{CommandBus, CommandContext, CommandError, CommandOutcome};
 pub use error::StoreError;
 pub use model::{
-    AppendOutcome, AppendRequest, CommandKey, Committed, EventMetadata, ExpectedVersion,
-    NewEvent, Position, RecordedEvent, Snapshot, Source, StreamRef, TenantInfo,
+    AppendOutcome, AppendRequest, CommandKey, Committed, EventMetadata, ExpectedVersion, NewEvent,
+    Position, RecordedEvent, Snapshot, Source, StreamRef, TenantInfo,
 };
 pub use store::{EventStore, Location, StoreOptions};
 pub use validate::Limits;

@@ -94,7 +94,14 @@ pub fn plan(
         next_position,
     };
     for request in requests {
-        let outcome = plan_one(tenant, &mut plan, &mut heads, &mut known, request, recorded_at);
+        let outcome = plan_one(
+            tenant,
+            &mut plan,
+            &mut heads,
+            &mut known,
+            request,
+            recorded_at,
+        );
         plan.outcomes.push(outcome);
     }
     plan
@@ -226,9 +233,23 @@ mod tests {
     #[test]
     fn positions_follow_each_other_across_requests_and_versions_per_stream() {
         let reqs = [request("a", 0, 2), request("b", 0, 1), request("a", 2, 1)];
-        let p = plan(&tenant(), 10, HashMap::new(), HashMap::new(), &reqs, Utc::now());
-        let positions: Vec<_> = p.rows.iter().map(|r| (r.position, r.stream.stream_id.as_str(), r.stream_version)).collect();
-        assert_eq!(positions, [(10, "a", 1), (11, "a", 2), (12, "b", 1), (13, "a", 3)]);
+        let p = plan(
+            &tenant(),
+            10,
+            HashMap::new(),
+            HashMap::new(),
+            &reqs,
+            Utc::now(),
+        );
+        let positions: Vec<_> = p
+            .rows
+            .iter()
+            .map(|r| (r.position, r.stream.stream_id.as_str(), r.stream_version))
+            .collect();
+        assert_eq!(
+            positions,
+            [(10, "a", 1), (11, "a", 2), (12, "b", 1), (13, "a", 3)]
+        );
         assert_eq!(p.next_position, 14);
         // The third event of `a` chains to its second, not to `b`'s.
         assert_ne!(p.rows[3].hash, p.rows[2].hash);
@@ -238,24 +259,70 @@ mod tests {
     #[test]
     fn a_stale_request_is_refused_alone_and_takes_no_position() {
         let reqs = [request("a", 0, 1), request("a", 0, 1), request("b", 0, 1)];
-        let p = plan(&tenant(), 1, HashMap::new(), HashMap::new(), &reqs, Utc::now());
-        assert!(matches!(p.outcomes[1], Err(StoreError::Conflict { expected: 0, current: 1, .. })));
+        let p = plan(
+            &tenant(),
+            1,
+            HashMap::new(),
+            HashMap::new(),
+            &reqs,
+            Utc::now(),
+        );
+        assert!(matches!(
+            p.outcomes[1],
+            Err(StoreError::Conflict {
+                expected: 0,
+                current: 1,
+                ..
+            })
+        ));
         assert_eq!(p.rows.len(), 2);
         assert_eq!(p.outcomes[2].as_ref().unwrap().first_position, 2);
     }
 
     #[test]
     fn the_same_command_twice_in_a_batch_appends_once() {
-        let key = CommandKey { id: Uuid::new_v4(), request_hash: [7; 32] };
-        let reqs = [request("a", 0, 1).with_command(key), request("a", 1, 1).with_command(key)];
-        let p = plan(&tenant(), 1, HashMap::new(), HashMap::new(), &reqs, Utc::now());
+        let key = CommandKey {
+            id: Uuid::new_v4(),
+            request_hash: [7; 32],
+        };
+        let reqs = [
+            request("a", 0, 1).with_command(key),
+            request("a", 1, 1).with_command(key),
+        ];
+        let p = plan(
+            &tenant(),
+            1,
+            HashMap::new(),
+            HashMap::new(),
+            &reqs,
+            Utc::now(),
+        );
         let first = p.outcomes[0].as_ref().unwrap();
         let second = p.outcomes[1].as_ref().unwrap();
         assert!(second.replayed);
-        assert_eq!((first.first_position, first.stream_version), (second.first_position, second.stream_version));
+        assert_eq!(
+            (first.first_position, first.stream_version),
+            (second.first_position, second.stream_version)
+        );
         assert_eq!(p.rows.len(), 1);
-        let other = CommandKey { request_hash: [8; 32], ..key };
-        let p = plan(&tenant(), 1, HashMap::new(), HashMap::new(), &[request("a", 0, 1).with_command(key), request("b", 0, 1).with_command(other)], Utc::now());
-        assert!(matches!(p.outcomes[1], Err(StoreError::CommandIdReused { .. })));
+        let other = CommandKey {
+            request_hash: [8; 32],
+            ..key
+        };
+        let p = plan(
+            &tenant(),
+            1,
+            HashMap::new(),
+            HashMap::new(),
+            &[
+                request("a", 0, 1).with_command(key),
+                request("b", 0, 1).with_command(other),
+            ],
+            Utc::now(),
+        );
+        assert!(matches!(
+            p.outcomes[1],
+            Err(StoreError::CommandIdReused { .. })
+        ));
     }
 }

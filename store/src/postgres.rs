@@ -44,7 +44,11 @@ impl std::fmt::Debug for PgBackend {
 }
 
 impl PgBackend {
-    pub async fn connect(url: &str, max_connections: u32, gate: Option<CommitGate>) -> Result<Self, StoreError> {
+    pub async fn connect(
+        url: &str,
+        max_connections: u32,
+        gate: Option<CommitGate>,
+    ) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Config(format!("bad Postgres URL: {e}")))?;
@@ -86,8 +90,14 @@ impl PgBackend {
                 let version: i64 = row.try_get("stream_version")?;
                 let hash: Vec<u8> = row.try_get("hash")?;
                 heads.insert(
-                    StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
-                    StreamHead { version, hash: hash_from_bytes(&hash, tenant, 0)? },
+                    StreamRef::new(
+                        row.try_get::<String, _>("stream_type")?,
+                        row.try_get::<String, _>("stream_id")?,
+                    ),
+                    StreamHead {
+                        version,
+                        hash: hash_from_bytes(&hash, tenant, 0)?,
+                    },
                 );
             }
         }
@@ -124,7 +134,10 @@ impl PgBackend {
     ) -> Result<(), StoreError> {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let positions: Vec<i64> = chunk.iter().map(|r| r.position).collect();
-            let types: Vec<&str> = chunk.iter().map(|r| r.stream.stream_type.as_str()).collect();
+            let types: Vec<&str> = chunk
+                .iter()
+                .map(|r| r.stream.stream_type.as_str())
+                .collect();
             let ids: Vec<&str> = chunk.iter().map(|r| r.stream.stream_id.as_str()).collect();
             let versions: Vec<i64> = chunk.iter().map(|r| r.stream_version).collect();
             let event_types: Vec<&str> = chunk.iter().map(|r| r.event_type.as_str()).collect();
@@ -172,8 +185,14 @@ impl PgBackend {
     ) -> Result<(), StoreError> {
         let ids: Vec<Uuid> = commands.iter().map(|c| c.id).collect();
         let hashes: Vec<&[u8]> = commands.iter().map(|c| c.request_hash.as_slice()).collect();
-        let types: Vec<&str> = commands.iter().map(|c| c.stream.stream_type.as_str()).collect();
-        let stream_ids: Vec<&str> = commands.iter().map(|c| c.stream.stream_id.as_str()).collect();
+        let types: Vec<&str> = commands
+            .iter()
+            .map(|c| c.stream.stream_type.as_str())
+            .collect();
+        let stream_ids: Vec<&str> = commands
+            .iter()
+            .map(|c| c.stream.stream_id.as_str())
+            .collect();
         let versions: Vec<i64> = commands.iter().map(|c| c.outcome.stream_version).collect();
         let firsts: Vec<i64> = commands.iter().map(|c| c.outcome.first_position).collect();
         let lasts: Vec<i64> = commands.iter().map(|c| c.outcome.last_position).collect();
@@ -215,7 +234,12 @@ impl Backend for PgBackend {
         Ok(())
     }
 
-    async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str) -> Result<(), StoreError> {
+    async fn create_tenant(
+        &self,
+        tenant: &Uai,
+        name: &str,
+        time_zone: &str,
+    ) -> Result<(), StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO tenants (tenant_id, name, time_zone) VALUES ($1, $2, $3)
              ON CONFLICT (tenant_id) DO NOTHING",
@@ -232,9 +256,11 @@ impl Backend for PgBackend {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, name, time_zone, next_position FROM tenants ORDER BY tenant_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT tenant_id, name, time_zone, next_position FROM tenants ORDER BY tenant_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(TenantInfo {
@@ -271,7 +297,9 @@ impl Backend for PgBackend {
         let recorded_at = now_micros();
         let plan = plan(tenant, next, heads, known, requests, recorded_at);
         if all_or_nothing && plan.has_refusals() {
-            return Err(StoreError::BulkRejected { errors: plan.into_refusals() });
+            return Err(StoreError::BulkRejected {
+                errors: plan.into_refusals(),
+            });
         }
         if plan.rows.is_empty() {
             // Only refusals and replays: nothing to write.
@@ -286,7 +314,12 @@ impl Backend for PgBackend {
         Ok(plan.outcomes)
     }
 
-    async fn read_stream(&self, tenant: &Uai, stream: &StreamRef, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
                     payload, metadata, recorded_at, hash
@@ -302,7 +335,12 @@ impl Backend for PgBackend {
         rows.iter().map(|row| recorded_event(row, tenant)).collect()
     }
 
-    async fn read_log(&self, tenant: &Uai, after: Position, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_log(
+        &self,
+        tenant: &Uai,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
                     payload, metadata, recorded_at, hash
@@ -317,11 +355,21 @@ impl Backend for PgBackend {
         rows.iter().map(|row| recorded_event(row, tenant)).collect()
     }
 
-    async fn find_command(&self, tenant: &Uai, id: Uuid) -> Result<Option<KnownCommand>, StoreError> {
-        Ok(Self::known_commands(&self.pool, tenant, &[id]).await?.remove(&id))
+    async fn find_command(
+        &self,
+        tenant: &Uai,
+        id: Uuid,
+    ) -> Result<Option<KnownCommand>, StoreError> {
+        Ok(Self::known_commands(&self.pool, tenant, &[id])
+            .await?
+            .remove(&id))
     }
 
-    async fn load_snapshot(&self, tenant: &Uai, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
+    async fn load_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<Option<Snapshot>, StoreError> {
         let row = sqlx::query(
             "SELECT stream_version, state FROM snapshots
              WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3",
@@ -331,11 +379,21 @@ impl Backend for PgBackend {
         .bind(&stream.stream_id)
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|row| Ok(Snapshot { stream_version: row.try_get("stream_version")?, state: row.try_get("state")? }))
-            .transpose()
+        row.map(|row| {
+            Ok(Snapshot {
+                stream_version: row.try_get("stream_version")?,
+                state: row.try_get("state")?,
+            })
+        })
+        .transpose()
     }
 
-    async fn save_snapshot(&self, tenant: &Uai, stream: &StreamRef, snapshot: &Snapshot) -> Result<(), StoreError> {
+    async fn save_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
         // Keep the newest: a slow writer of an older snapshot must not replace a newer one.
         sqlx::query(
             "INSERT INTO snapshots (tenant_id, stream_type, stream_id, stream_version, state)
@@ -381,7 +439,10 @@ impl Backend for PgBackend {
 
 fn parse_notification(payload: &str) -> Option<Committed> {
     let (tenant, head) = payload.split_once(':')?;
-    Some(Committed { tenant: Uai::parse(tenant).ok()?, head: head.parse().ok()? })
+    Some(Committed {
+        tenant: Uai::parse(tenant).ok()?,
+        head: head.parse().ok()?,
+    })
 }
 
 fn known_command(row: &PgRow, tenant: &Uai) -> Result<KnownCommand, StoreError> {
@@ -389,7 +450,10 @@ fn known_command(row: &PgRow, tenant: &Uai) -> Result<KnownCommand, StoreError> 
     let hash: Vec<u8> = row.try_get("request_hash")?;
     Ok(KnownCommand {
         request_hash: hash_from_bytes(&hash, tenant, first_position)?,
-        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        stream: StreamRef::new(
+            row.try_get::<String, _>("stream_type")?,
+            row.try_get::<String, _>("stream_id")?,
+        ),
         outcome: AppendOutcome {
             stream_version: row.try_get("stream_version")?,
             first_position,
@@ -406,7 +470,10 @@ fn recorded_event(row: &PgRow, tenant: &Uai) -> Result<RecordedEvent, StoreError
     Ok(RecordedEvent {
         tenant: tenant.clone(),
         position,
-        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        stream: StreamRef::new(
+            row.try_get::<String, _>("stream_type")?,
+            row.try_get::<String, _>("stream_id")?,
+        ),
         stream_version: row.try_get("stream_version")?,
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,

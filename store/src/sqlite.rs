@@ -10,7 +10,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use carnet_domain::Uai;
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+};
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -50,7 +52,10 @@ impl SqliteBackend {
     pub async fn open(path: &Path, gate: Option<CommitGate>) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Config(format!("cannot create the data directory {}: {e}", dir.display()))
+                StoreError::Config(format!(
+                    "cannot create the data directory {}: {e}",
+                    dir.display()
+                ))
             })?;
         }
         let options = SqliteConnectOptions::new()
@@ -75,7 +80,10 @@ impl SqliteBackend {
         Self::with_options(options, gate).await
     }
 
-    async fn with_options(options: SqliteConnectOptions, gate: Option<CommitGate>) -> Result<Self, StoreError> {
+    async fn with_options(
+        options: SqliteConnectOptions,
+        gate: Option<CommitGate>,
+    ) -> Result<Self, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
@@ -117,8 +125,14 @@ impl SqliteBackend {
             for row in rows {
                 let hash: Vec<u8> = row.try_get("hash")?;
                 heads.insert(
-                    StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
-                    StreamHead { version: row.try_get("stream_version")?, hash: hash_from_bytes(&hash, tenant, 0)? },
+                    StreamRef::new(
+                        row.try_get::<String, _>("stream_type")?,
+                        row.try_get::<String, _>("stream_id")?,
+                    ),
+                    StreamHead {
+                        version: row.try_get("stream_version")?,
+                        hash: hash_from_bytes(&hash, tenant, 0)?,
+                    },
                 );
             }
         }
@@ -133,7 +147,9 @@ impl SqliteBackend {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let ids_json = serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>()).to_string();
+        let ids_json =
+            serde_json::Value::from(ids.iter().map(|id| id.to_string()).collect::<Vec<_>>())
+                .to_string();
         let rows = sqlx::query(
             "SELECT command_id, request_hash, stream_type, stream_id, stream_version,
                     first_position, last_position, recorded_at
@@ -227,7 +243,12 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str) -> Result<(), StoreError> {
+    async fn create_tenant(
+        &self,
+        tenant: &Uai,
+        name: &str,
+        time_zone: &str,
+    ) -> Result<(), StoreError> {
         let inserted = sqlx::query(
             "INSERT INTO tenants (tenant_id, name, time_zone) VALUES (?1, ?2, ?3)
              ON CONFLICT (tenant_id) DO NOTHING",
@@ -244,9 +265,11 @@ impl Backend for SqliteBackend {
     }
 
     async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
-        let rows = sqlx::query("SELECT tenant_id, name, time_zone, next_position FROM tenants ORDER BY tenant_id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT tenant_id, name, time_zone, next_position FROM tenants ORDER BY tenant_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|row| {
                 Ok(TenantInfo {
@@ -269,10 +292,11 @@ impl Backend for SqliteBackend {
         // IMMEDIATE takes the write lock now, before anything is read, so the state this
         // transaction decides on cannot change under it.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let next: Option<i64> = sqlx::query_scalar("SELECT next_position FROM tenants WHERE tenant_id = ?1")
-            .bind(tenant.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT next_position FROM tenants WHERE tenant_id = ?1")
+                .bind(tenant.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
         let Some(next) = next else {
             return Err(StoreError::UnknownTenant(tenant.clone()));
         };
@@ -282,7 +306,9 @@ impl Backend for SqliteBackend {
         let recorded_at = now_micros();
         let plan = plan(tenant, next, heads, known, requests, recorded_at);
         if all_or_nothing && plan.has_refusals() {
-            return Err(StoreError::BulkRejected { errors: plan.into_refusals() });
+            return Err(StoreError::BulkRejected {
+                errors: plan.into_refusals(),
+            });
         }
         if plan.rows.is_empty() {
             return Ok(plan.outcomes);
@@ -301,7 +327,12 @@ impl Backend for SqliteBackend {
         Ok(plan.outcomes)
     }
 
-    async fn read_stream(&self, tenant: &Uai, stream: &StreamRef, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_stream(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
                     payload, metadata, recorded_at, hash
@@ -317,7 +348,12 @@ impl Backend for SqliteBackend {
         rows.iter().map(|row| recorded_event(row, tenant)).collect()
     }
 
-    async fn read_log(&self, tenant: &Uai, after: Position, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    async fn read_log(
+        &self,
+        tenant: &Uai,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
                     payload, metadata, recorded_at, hash
@@ -332,11 +368,21 @@ impl Backend for SqliteBackend {
         rows.iter().map(|row| recorded_event(row, tenant)).collect()
     }
 
-    async fn find_command(&self, tenant: &Uai, id: Uuid) -> Result<Option<KnownCommand>, StoreError> {
-        Ok(Self::known_commands(&self.pool, tenant, &[id]).await?.remove(&id))
+    async fn find_command(
+        &self,
+        tenant: &Uai,
+        id: Uuid,
+    ) -> Result<Option<KnownCommand>, StoreError> {
+        Ok(Self::known_commands(&self.pool, tenant, &[id])
+            .await?
+            .remove(&id))
     }
 
-    async fn load_snapshot(&self, tenant: &Uai, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
+    async fn load_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<Option<Snapshot>, StoreError> {
         let row = sqlx::query(
             "SELECT stream_version, state FROM snapshots
              WHERE tenant_id = ?1 AND stream_type = ?2 AND stream_id = ?3",
@@ -349,12 +395,18 @@ impl Backend for SqliteBackend {
         let Some(row) = row else { return Ok(None) };
         let state: String = row.try_get("state")?;
         // An unreadable snapshot is only a lost shortcut: the stream is folded instead.
-        Ok(serde_json::from_str(&state)
-            .ok()
-            .map(|state| Snapshot { stream_version: row.get("stream_version"), state }))
+        Ok(serde_json::from_str(&state).ok().map(|state| Snapshot {
+            stream_version: row.get("stream_version"),
+            state,
+        }))
     }
 
-    async fn save_snapshot(&self, tenant: &Uai, stream: &StreamRef, snapshot: &Snapshot) -> Result<(), StoreError> {
+    async fn save_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO snapshots (tenant_id, stream_type, stream_id, stream_version, state)
              VALUES (?1, ?2, ?3, ?4, ?5)
@@ -391,13 +443,18 @@ impl Backend for SqliteBackend {
                     }
                 };
                 for row in rows {
-                    let (Ok(tenant), Ok(next)) = (row.try_get::<String, _>(0), row.try_get::<i64, _>(1)) else {
+                    let (Ok(tenant), Ok(next)) =
+                        (row.try_get::<String, _>(0), row.try_get::<i64, _>(1))
+                    else {
                         continue;
                     };
                     if seen.get(&tenant) != Some(&next) {
                         seen.insert(tenant.clone(), next);
                         if let Ok(tenant) = Uai::parse(&tenant) {
-                            let _ = sink.send(Committed { tenant, head: next - 1 });
+                            let _ = sink.send(Committed {
+                                tenant,
+                                head: next - 1,
+                            });
                         }
                     }
                 }
@@ -416,7 +473,11 @@ fn format_time(at: DateTime<Utc>) -> String {
 fn parse_time(text: &str, tenant: &Uai, position: Position) -> Result<DateTime<Utc>, StoreError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| StoreError::Corrupt { tenant: tenant.clone(), position, reason: format!("unreadable time {text}: {e}") })
+        .map_err(|e| StoreError::Corrupt {
+            tenant: tenant.clone(),
+            position,
+            reason: format!("unreadable time {text}: {e}"),
+        })
 }
 
 fn known_command(row: &SqliteRow, tenant: &Uai) -> Result<KnownCommand, StoreError> {
@@ -425,7 +486,10 @@ fn known_command(row: &SqliteRow, tenant: &Uai) -> Result<KnownCommand, StoreErr
     let recorded_at: String = row.try_get("recorded_at")?;
     Ok(KnownCommand {
         request_hash: hash_from_bytes(&hash, tenant, first_position)?,
-        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        stream: StreamRef::new(
+            row.try_get::<String, _>("stream_type")?,
+            row.try_get::<String, _>("stream_id")?,
+        ),
         outcome: AppendOutcome {
             stream_version: row.try_get("stream_version")?,
             first_position,
@@ -450,7 +514,10 @@ fn recorded_event(row: &SqliteRow, tenant: &Uai) -> Result<RecordedEvent, StoreE
     Ok(RecordedEvent {
         tenant: tenant.clone(),
         position,
-        stream: StreamRef::new(row.try_get::<String, _>("stream_type")?, row.try_get::<String, _>("stream_id")?),
+        stream: StreamRef::new(
+            row.try_get::<String, _>("stream_type")?,
+            row.try_get::<String, _>("stream_id")?,
+        ),
         stream_version: row.try_get("stream_version")?,
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,

@@ -78,8 +78,17 @@ impl EventStore {
     /// Opens the store at `location` and applies pending migrations.
     pub async fn open(location: &Location, options: StoreOptions) -> Result<Self, StoreError> {
         let backend: Arc<dyn Backend> = match location {
-            Location::Url(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                Arc::new(PgBackend::connect(url, options.max_connections.unwrap_or(16), options.commit_gate.clone()).await?)
+            Location::Url(url)
+                if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
+            {
+                Arc::new(
+                    PgBackend::connect(
+                        url,
+                        options.max_connections.unwrap_or(16),
+                        options.commit_gate.clone(),
+                    )
+                    .await?,
+                )
             }
             Location::Url(url) if url.starts_with("sqlite:") => {
                 Arc::new(SqliteBackend::connect(url, options.commit_gate.clone()).await?)
@@ -90,7 +99,9 @@ impl EventStore {
                     url.split(':').next().unwrap_or_default()
                 )))
             }
-            Location::DataDir(dir) => Arc::new(SqliteBackend::open(&Self::sqlite_file(dir), options.commit_gate.clone()).await?),
+            Location::DataDir(dir) => Arc::new(
+                SqliteBackend::open(&Self::sqlite_file(dir), options.commit_gate.clone()).await?,
+            ),
         };
         let store = Self::with_backend(backend, options.limits);
         store.migrate().await?;
@@ -128,11 +139,22 @@ impl EventStore {
         self.inner.backend.migrate().await
     }
 
-    pub async fn create_tenant(&self, tenant: &Uai, name: &str, time_zone: &str) -> Result<(), StoreError> {
+    pub async fn create_tenant(
+        &self,
+        tenant: &Uai,
+        name: &str,
+        time_zone: &str,
+    ) -> Result<(), StoreError> {
         if name.trim().is_empty() {
-            return Err(StoreError::InvalidInput { field: "name", reason: "an establishment needs a name".into() });
+            return Err(StoreError::InvalidInput {
+                field: "name",
+                reason: "an establishment needs a name".into(),
+            });
         }
-        self.inner.backend.create_tenant(tenant, name.trim(), time_zone).await
+        self.inner
+            .backend
+            .create_tenant(tenant, name.trim(), time_zone)
+            .await
     }
 
     pub async fn tenants(&self) -> Result<Vec<TenantInfo>, StoreError> {
@@ -142,7 +164,11 @@ impl EventStore {
     /// Appends one request (a command's events), committed together with whatever else
     /// this establishment is appending at the same moment.
     #[tracing::instrument(skip_all, fields(%tenant, stream = %request.stream, events = request.events.len()), err(level = "debug"))]
-    pub async fn append(&self, tenant: &Uai, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+    pub async fn append(
+        &self,
+        tenant: &Uai,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
         check_request(&request, &self.inner.limits)?;
         let (reply, answer) = oneshot::channel();
         let mut job = Job { request, reply };
@@ -150,7 +176,11 @@ impl EventStore {
         for _ in 0..2 {
             let sender = self.writer(tenant);
             match sender.send(job).await {
-                Ok(()) => return answer.await.map_err(|_| StoreError::WriterStopped(tenant.clone()))?,
+                Ok(()) => {
+                    return answer
+                        .await
+                        .map_err(|_| StoreError::WriterStopped(tenant.clone()))?
+                }
                 Err(returned) => {
                     job = returned.0;
                     self.forget_writer(tenant);
@@ -163,7 +193,11 @@ impl EventStore {
     /// Appends all `requests` in one transaction, or nothing: an import. Every refused
     /// request is listed in [`StoreError::BulkRejected`].
     #[tracing::instrument(skip_all, fields(%tenant, requests = requests.len()), err(level = "debug"))]
-    pub async fn append_bulk(&self, tenant: &Uai, requests: Vec<AppendRequest>) -> Result<Vec<AppendOutcome>, StoreError> {
+    pub async fn append_bulk(
+        &self,
+        tenant: &Uai,
+        requests: Vec<AppendRequest>,
+    ) -> Result<Vec<AppendOutcome>, StoreError> {
         if requests.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
@@ -175,34 +209,73 @@ impl EventStore {
         if !refusals.is_empty() {
             return Err(StoreError::BulkRejected { errors: refusals });
         }
-        let outcomes = self.inner.backend.append_batch(tenant, &requests, true).await?;
+        let outcomes = self
+            .inner
+            .backend
+            .append_batch(tenant, &requests, true)
+            .await?;
         let outcomes: Vec<AppendOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
         if let Some(head) = outcomes.iter().map(|o| o.last_position).max() {
-            let _ = self.inner.commits.send(Committed { tenant: tenant.clone(), head });
+            let _ = self.inner.commits.send(Committed {
+                tenant: tenant.clone(),
+                head,
+            });
         }
         Ok(outcomes)
     }
 
-    pub async fn read_stream(&self, tenant: &Uai, stream: &StreamRef, after_version: i64) -> Result<Vec<RecordedEvent>, StoreError> {
+    pub async fn read_stream(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        after_version: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         check_stream(stream)?;
-        self.inner.backend.read_stream(tenant, stream, after_version).await
+        self.inner
+            .backend
+            .read_stream(tenant, stream, after_version)
+            .await
     }
 
     /// Reads the establishment's log after `after`, at most `limit` events, in order.
-    pub async fn read_log(&self, tenant: &Uai, after: Position, limit: i64) -> Result<Vec<RecordedEvent>, StoreError> {
-        self.inner.backend.read_log(tenant, after, limit.clamp(1, 100_000)).await
+    pub async fn read_log(
+        &self,
+        tenant: &Uai,
+        after: Position,
+        limit: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_log(tenant, after, limit.clamp(1, 100_000))
+            .await
     }
 
-    pub async fn find_command(&self, tenant: &Uai, id: Uuid) -> Result<Option<KnownCommand>, StoreError> {
+    pub async fn find_command(
+        &self,
+        tenant: &Uai,
+        id: Uuid,
+    ) -> Result<Option<KnownCommand>, StoreError> {
         self.inner.backend.find_command(tenant, id).await
     }
 
-    pub async fn load_snapshot(&self, tenant: &Uai, stream: &StreamRef) -> Result<Option<Snapshot>, StoreError> {
+    pub async fn load_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<Option<Snapshot>, StoreError> {
         self.inner.backend.load_snapshot(tenant, stream).await
     }
 
-    pub async fn save_snapshot(&self, tenant: &Uai, stream: &StreamRef, snapshot: &Snapshot) -> Result<(), StoreError> {
-        self.inner.backend.save_snapshot(tenant, stream, snapshot).await
+    pub async fn save_snapshot(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+        snapshot: &Snapshot,
+    ) -> Result<(), StoreError> {
+        self.inner
+            .backend
+            .save_snapshot(tenant, stream, snapshot)
+            .await
     }
 
     /// Wake-ups for new commits, from this process at once and from other processes
@@ -217,15 +290,29 @@ impl EventStore {
     }
 
     fn writer(&self, tenant: &Uai) -> tokio::sync::mpsc::Sender<Job> {
-        let mut writers = self.inner.writers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut writers = self
+            .inner
+            .writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         writers
             .entry(tenant.clone())
-            .or_insert_with(|| writer::spawn(self.inner.backend.clone(), tenant.clone(), self.inner.commits.clone()))
+            .or_insert_with(|| {
+                writer::spawn(
+                    self.inner.backend.clone(),
+                    tenant.clone(),
+                    self.inner.commits.clone(),
+                )
+            })
             .clone()
     }
 
     fn forget_writer(&self, tenant: &Uai) {
-        let mut writers = self.inner.writers.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut writers = self
+            .inner
+            .writers
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         writers.remove(tenant);
     }
 }

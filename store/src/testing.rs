@@ -32,9 +32,15 @@ impl PgTestDb {
         let admin = admin_url();
         let name = format!("carnet_test_{}", Uuid::new_v4().simple());
         let mut conn = PgConnection::connect(&admin).await?;
-        conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-        Ok(PgTestDb { url: format!("{base}/{name}"), name })
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await?;
+        let base = admin
+            .rsplit_once('/')
+            .map_or(admin.as_str(), |(base, _)| base);
+        Ok(PgTestDb {
+            url: format!("{base}/{name}"),
+            name,
+        })
     }
 }
 
@@ -43,10 +49,17 @@ impl Drop for PgTestDb {
         let name = self.name.clone();
         // Drop runs outside async code; a thread of its own can block on the cleanup.
         let cleanup = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
             runtime.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&admin_url()).await {
-                    let _ = conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                    let _ = conn
+                        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                        .await;
                 }
             });
         });
@@ -71,7 +84,9 @@ impl TestStore {
     pub async fn with_options(kind: BackendKind, options: StoreOptions) -> Self {
         let (location, pg, dir) = match kind {
             BackendKind::Postgres => {
-                let db = PgTestDb::create().await.expect("create a test database (is Postgres running?)");
+                let db = PgTestDb::create()
+                    .await
+                    .expect("create a test database (is Postgres running?)");
                 (Location::Url(db.url.clone()), Some(db), None)
             }
             BackendKind::Sqlite => {
@@ -79,17 +94,30 @@ impl TestStore {
                 (Location::DataDir(dir.path().to_path_buf()), None, Some(dir))
             }
         };
-        let store = EventStore::open(&location, options).await.expect("open the test store");
-        TestStore { store, location, pg, dir }
+        let store = EventStore::open(&location, options)
+            .await
+            .expect("open the test store");
+        TestStore {
+            store,
+            location,
+            pg,
+            dir,
+        }
     }
 
     pub fn kind(&self) -> BackendKind {
-        if self.pg.is_some() { BackendKind::Postgres } else { BackendKind::Sqlite }
+        if self.pg.is_some() {
+            BackendKind::Postgres
+        } else {
+            BackendKind::Sqlite
+        }
     }
 
     /// Another store on the same database: a second server instance.
     pub async fn open_another(&self, options: StoreOptions) -> EventStore {
-        EventStore::open(&self.location, options).await.expect("open a second store")
+        EventStore::open(&self.location, options)
+            .await
+            .expect("open a second store")
     }
 
     /// Runs SQL on a connection of its own, as a database superuser or someone holding
@@ -102,8 +130,16 @@ impl TestStore {
             }
             (None, Some(dir)) => {
                 let path = EventStore::sqlite_file(dir.path());
-                let mut conn = SqliteConnection::connect(&format!("sqlite:{}", path.display())).await?;
-                conn.execute(format!("PRAGMA busy_timeout = {};", Duration::from_secs(10).as_millis()).as_str()).await?;
+                let mut conn =
+                    SqliteConnection::connect(&format!("sqlite:{}", path.display())).await?;
+                conn.execute(
+                    format!(
+                        "PRAGMA busy_timeout = {};",
+                        Duration::from_secs(10).as_millis()
+                    )
+                    .as_str(),
+                )
+                .await?;
                 conn.execute(sql).await?;
             }
             (None, None) => unreachable!("a test store is on Postgres or SQLite"),

@@ -44,7 +44,10 @@ pub fn check_request(request: &AppendRequest, limits: &Limits) -> Result<(), Sto
         if event.event_version < 1 {
             return Err(StoreError::InvalidInput {
                 field: "event version",
-                reason: format!("event #{index} has version {}; versions start at 1", event.event_version),
+                reason: format!(
+                    "event #{index} has version {}; versions start at 1",
+                    event.event_version
+                ),
             });
         }
         let malformed = |reason: String| StoreError::MalformedPayload {
@@ -119,7 +122,9 @@ fn contains_nul(value: &serde_json::Value) -> bool {
     match value {
         serde_json::Value::String(s) => s.contains('\0'),
         serde_json::Value::Array(items) => items.iter().any(contains_nul),
-        serde_json::Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v))
+        }
         _ => false,
     }
 }

@@ -57,15 +57,27 @@ pub async fn verify_tenant(store: &EventStore, tenant: &Uai) -> Result<VerifyRep
         }
         for event in page {
             events += 1;
-            let broken = |what: String| Break { position: event.position, stream: Some(event.stream.clone()), what };
+            let broken = |what: String| Break {
+                position: event.position,
+                stream: Some(event.stream.clone()),
+                what,
+            };
             if event.position != last + 1 {
-                first_break = Some(broken(format!("position {} follows {last}: events {}..{} are missing", event.position, last + 1, event.position - 1)));
+                first_break = Some(broken(format!(
+                    "position {} follows {last}: events {}..{} are missing",
+                    event.position,
+                    last + 1,
+                    event.position - 1
+                )));
                 break 'pages;
             }
             last = event.position;
             let (version, previous) = streams.get(&event.stream).copied().unwrap_or((0, GENESIS));
             if event.stream_version != version + 1 {
-                first_break = Some(broken(format!("stream version {} follows {version}", event.stream_version)));
+                first_break = Some(broken(format!(
+                    "stream version {} follows {version}",
+                    event.stream_version
+                )));
                 break 'pages;
             }
             let payload = canonical_json(&event.payload);
@@ -104,5 +116,10 @@ pub async fn verify_tenant(store: &EventStore, tenant: &Uai) -> Result<VerifyRep
             what: format!("the log ends at position {last} but the establishment's head is {head}: events {}..{head} are missing", last + 1),
         });
     }
-    Ok(VerifyReport { tenant: tenant.clone(), events, streams: streams.len() as u64, first_break })
+    Ok(VerifyReport {
+        tenant: tenant.clone(),
+        events,
+        streams: streams.len() as u64,
+        first_break,
+    })
 }

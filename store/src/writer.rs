@@ -61,7 +61,10 @@ async fn run(
             .map(|o| o.last_position)
             .max()
         {
-            let _ = commits.send(Committed { tenant: tenant.clone(), head });
+            let _ = commits.send(Committed {
+                tenant: tenant.clone(),
+                head,
+            });
         }
         for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A caller that gave up waiting still has its append done; nobody to tell.
@@ -84,7 +87,10 @@ async fn commit_group(
             tracing::warn!(%error, requests = requests.len(), "group commit failed; committing its requests one by one");
             let mut outcomes = Vec::with_capacity(requests.len());
             for request in requests {
-                let outcome = match backend.append_batch(tenant, std::slice::from_ref(request), false).await {
+                let outcome = match backend
+                    .append_batch(tenant, std::slice::from_ref(request), false)
+                    .await
+                {
                     Ok(mut single) => single.pop().unwrap_or(Err(error.clone())),
                     Err(e) => Err(e),
                 };
