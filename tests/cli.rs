@@ -8,7 +8,10 @@ use carnet_store::testing::PgTestDb;
 
 fn carnet(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
-    command.args(args).env("CARNET_DATA_DIR", data_dir).env("RUST_LOG", "warn");
+    command
+        .args(args)
+        .env("CARNET_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
     match database_url {
         Some(url) => command.env("DATABASE_URL", url),
         None => command.env_remove("DATABASE_URL"),
@@ -27,26 +30,49 @@ fn stderr(output: &Output) -> String {
 fn administer(data_dir: &Path, url: Option<&str>) {
     let status = carnet(data_dir, url, &[]);
     assert!(status.status.success(), "{}", stderr(&status));
-    assert!(stdout(&status).contains("no establishment yet"), "{}", stdout(&status));
+    assert!(
+        stdout(&status).contains("no establishment yet"),
+        "{}",
+        stdout(&status)
+    );
 
-    let added = carnet(data_dir, url, &["tenant", "add", "0750655e", "Lycée Charlemagne"]);
+    let added = carnet(
+        data_dir,
+        url,
+        &["tenant", "add", "0750655e", "Lycée Charlemagne"],
+    );
     assert!(added.status.success(), "{}", stderr(&added));
     assert!(stdout(&added).contains("0750655E"));
 
     let wrong = carnet(data_dir, url, &["tenant", "add", "0750655F", "Faux"]);
     assert!(!wrong.status.success());
-    assert!(stderr(&wrong).contains("check letter of UAI `0750655F` should be `E`"), "{}", stderr(&wrong));
+    assert!(
+        stderr(&wrong).contains("check letter of UAI `0750655F` should be `E`"),
+        "{}",
+        stderr(&wrong)
+    );
 
     let again = carnet(data_dir, url, &["tenant", "add", "0750655E", "Again"]);
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already exists"),
+        "{}",
+        stderr(&again)
+    );
 
     let list = carnet(data_dir, url, &["tenant", "list"]);
-    assert_eq!(stdout(&list), "0750655E\tLycée Charlemagne\tEurope/Paris\t0\n");
+    assert_eq!(
+        stdout(&list),
+        "0750655E\tLycée Charlemagne\tEurope/Paris\t0\n"
+    );
 
     let verify = carnet(data_dir, url, &["replay", "verify"]);
     assert!(verify.status.success(), "{}", stderr(&verify));
-    assert!(stdout(&verify).contains("0750655E: intact, 0 events"), "{}", stdout(&verify));
+    assert!(
+        stdout(&verify).contains("0750655E: intact, 0 events"),
+        "{}",
+        stdout(&verify)
+    );
 }
 
 #[test]
@@ -63,7 +89,9 @@ async fn administers_a_postgres_database() {
     let db = PgTestDb::create().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = db.url.clone();
-    tokio::task::spawn_blocking(move || administer(dir.path(), Some(&url))).await.unwrap();
+    tokio::task::spawn_blocking(move || administer(dir.path(), Some(&url)))
+        .await
+        .unwrap();
 }
 
 #[test]
@@ -71,5 +99,9 @@ fn refuses_an_unknown_database_url_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let out = carnet(dir.path(), Some("mysql://root@localhost/x"), &["status"]);
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("DATABASE_URL must start with postgres://"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("DATABASE_URL must start with postgres://"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -59,6 +59,8 @@ pub struct Plan {
     pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
     /// The establishment's next free position after this batch.
     pub next_position: Position,
+    /// The head of every stream the batch touched, after it.
+    pub heads: HashMap<StreamRef, StreamHead>,
 }
 
 impl Plan {
@@ -92,6 +94,7 @@ pub fn plan(
         commands: Vec::new(),
         outcomes: Vec::with_capacity(requests.len()),
         next_position,
+        heads: HashMap::new(),
     };
     for request in requests {
         let outcome = plan_one(
@@ -104,6 +107,7 @@ pub fn plan(
         );
         plan.outcomes.push(outcome);
     }
+    plan.heads = heads;
     plan
 }
 

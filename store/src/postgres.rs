@@ -1,11 +1,14 @@
 //! The PostgreSQL backend: production, and the one every storage test also runs on.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use carnet_domain::Uai;
 use chrono::{DateTime, Utc};
+use lru::LruCache;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use tokio::sync::broadcast;
@@ -17,10 +20,10 @@ use crate::backend::{
 };
 use crate::error::StoreError;
 use crate::model::{
-    now_micros, AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot,
-    StreamRef, TenantInfo,
+    now_micros, AppendOutcome, AppendRequest, Committed, ExpectedVersion, Position, RecordedEvent,
+    Snapshot, StreamRef, TenantInfo,
 };
-use crate::plan::{plan, CommandRow, EventRow, KnownCommand, StreamHead};
+use crate::plan::{plan, CommandRow, EventRow, KnownCommand, Plan, StreamHead};
 
 /// The NOTIFY channel of commits; the payload is `<tenant>:<head position>`.
 const CHANNEL: &str = "carnet_events";
@@ -29,12 +32,31 @@ const CHANNEL: &str = "carnet_events";
 /// the bound arrays reasonable.
 const INSERT_CHUNK: usize = 5_000;
 
+/// Stream heads a writer remembers per establishment (about 100 bytes each).
+const VIEW_HEADS: usize = 50_000;
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
 #[derive(Clone)]
 pub struct PgBackend {
     pool: PgPool,
     gate: Option<CommitGate>,
+    views: Arc<Mutex<HashMap<Uai, TenantView>>>,
+}
+
+/// What this process last knew of an establishment's log: its next position and the
+/// heads of streams it appended to or read. Valid exactly while nobody else appends;
+/// `carnet_append_planned` checks that before trusting a plan made from it.
+struct TenantView {
+    next_position: Position,
+    heads: LruCache<StreamRef, StreamHead>,
+}
+
+/// Where a batch went.
+enum Planned {
+    Done(crate::backend::BatchOutcome),
+    /// The view was not enough to decide: decide from the database.
+    Undecided,
 }
 
 impl std::fmt::Debug for PgBackend {
@@ -55,13 +77,182 @@ impl PgBackend {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
+            // A checked-out connection that fails shows up on its first statement; a ping
+            // per checkout would add a round trip to every append.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        Ok(PgBackend { pool, gate })
+        Ok(PgBackend {
+            pool,
+            gate,
+            views: Arc::new(Mutex::new(HashMap::new())),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn lock_views(&self) -> std::sync::MutexGuard<'_, HashMap<Uai, TenantView>> {
+        self.views
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Remembers the state a committed (or decided) batch leaves behind.
+    fn remember(&self, tenant: &Uai, plan: &Plan) {
+        let mut views = self.lock_views();
+        let capacity = NonZeroUsize::new(VIEW_HEADS).unwrap_or(NonZeroUsize::MIN);
+        let view = views.entry(tenant.clone()).or_insert_with(|| TenantView {
+            next_position: plan.next_position,
+            heads: LruCache::new(capacity),
+        });
+        view.next_position = plan.next_position;
+        for (stream, head) in &plan.heads {
+            view.heads.put(stream.clone(), *head);
+        }
+    }
+
+    fn forget(&self, tenant: &Uai) {
+        self.lock_views().remove(tenant);
+    }
+
+    /// The fast path of a group-commit batch: planned from the view, checked and written
+    /// by `carnet_append_planned` in one round trip.
+    async fn append_planned(
+        &self,
+        tenant: &Uai,
+        requests: &[AppendRequest],
+    ) -> Result<Planned, StoreError> {
+        let (next, heads, assumed_new) = {
+            let mut views = self.lock_views();
+            let Some(view) = views.get_mut(tenant) else {
+                return Ok(Planned::Undecided);
+            };
+            let mut heads = HashMap::new();
+            let mut assumed_new = Vec::new();
+            for request in requests {
+                if heads.contains_key(&request.stream) || assumed_new.contains(&&request.stream) {
+                    continue;
+                }
+                match view.heads.get(&request.stream) {
+                    Some(head) => {
+                        heads.insert(request.stream.clone(), *head);
+                    }
+                    // A stream this process has not seen is new if the request says so;
+                    // the database confirms it.
+                    None if matches!(
+                        request.expected,
+                        ExpectedVersion::Exactly(0) | ExpectedVersion::Any
+                    ) =>
+                    {
+                        assumed_new.push(&request.stream);
+                    }
+                    None => return Ok(Planned::Undecided),
+                }
+            }
+            (view.next_position, heads, assumed_new)
+        };
+        let recorded_at = now_micros();
+        let plan = plan(tenant, next, heads, HashMap::new(), requests, recorded_at);
+        if plan.has_refusals() || plan.rows.is_empty() {
+            // A refusal is given on the database's word, not on this process's view.
+            return Ok(Planned::Undecided);
+        }
+        let rows = &plan.rows;
+        let commands = &plan.commands;
+        let answer: String = sqlx::query_scalar(
+            "SELECT carnet_append_planned($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+                                          $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+        )
+        .bind(tenant.as_str())
+        .bind(next)
+        .bind(plan.next_position)
+        .bind(
+            assumed_new
+                .iter()
+                .map(|s| s.stream_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            assumed_new
+                .iter()
+                .map(|s| s.stream_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.stream.stream_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            rows.iter()
+                .map(|r| r.stream.stream_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
+        .bind(
+            rows.iter()
+                .map(|r| r.event_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(rows.iter().map(|r| r.event_version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.command_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>())
+        .bind(recorded_at)
+        .bind(commands.iter().map(|c| c.id).collect::<Vec<_>>())
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.request_hash.as_slice())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.stream.stream_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.stream.stream_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.outcome.stream_version)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.outcome.first_position)
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            commands
+                .iter()
+                .map(|c| c.outcome.last_position)
+                .collect::<Vec<_>>(),
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        match answer.as_str() {
+            "ok" => {
+                self.remember(tenant, &plan);
+                Ok(Planned::Done(plan.outcomes))
+            }
+            "unknown-tenant" => Err(StoreError::UnknownTenant(tenant.clone())),
+            _ => {
+                self.forget(tenant);
+                Ok(Planned::Undecided)
+            }
+        }
     }
 
     async fn heads(
@@ -280,6 +471,12 @@ impl Backend for PgBackend {
         requests: &[AppendRequest],
         all_or_nothing: bool,
     ) -> Result<BatchOutcome, StoreError> {
+        // The commit gate needs a transaction held open, which the one-statement path has not.
+        if !all_or_nothing && self.gate.is_none() {
+            if let Planned::Done(outcomes) = self.append_planned(tenant, requests).await? {
+                return Ok(outcomes);
+            }
+        }
         let mut tx = self.pool.begin().await?;
         // The append lock of this tenant: held until commit, it orders the transactions
         // that take positions, so they commit in position order.
@@ -303,6 +500,8 @@ impl Backend for PgBackend {
         }
         if plan.rows.is_empty() {
             // Only refusals and replays: nothing to write.
+            tx.commit().await?;
+            self.remember(tenant, &plan);
             return Ok(plan.outcomes);
         }
         Self::insert_events(&mut tx, tenant, &plan.rows, recorded_at).await?;
@@ -311,6 +510,7 @@ impl Backend for PgBackend {
             gate(tenant.clone()).await;
         }
         tx.commit().await?;
+        self.remember(tenant, &plan);
         Ok(plan.outcomes)
     }
 

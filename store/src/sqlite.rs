@@ -110,10 +110,12 @@ impl SqliteBackend {
                     .collect::<Vec<_>>(),
             )
             .to_string();
+            // CROSS JOIN keeps the keys as the outer loop, so each is an index probe;
+            // a plain JOIN lets SQLite scan the tenant's whole log instead.
             let rows = sqlx::query(
                 "SELECT e.stream_type, e.stream_id, e.stream_version, e.hash
                  FROM json_each(?2) AS k
-                 JOIN events AS e ON e.tenant_id = ?1
+                 CROSS JOIN events AS e ON e.tenant_id = ?1
                       AND e.stream_type = k.value ->> 0 AND e.stream_id = k.value ->> 1
                       AND e.stream_version = (SELECT max(stream_version) FROM events
                           WHERE tenant_id = ?1 AND stream_type = k.value ->> 0 AND stream_id = k.value ->> 1)",

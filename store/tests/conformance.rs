@@ -98,6 +98,7 @@ conformance!(
     two_instances_conflict_instead_of_overwriting,
     commits_wake_subscribers_of_another_instance,
     tenants_are_isolated,
+    what_another_instance_wrote_is_never_overwritten_or_repeated,
 );
 
 async fn append_and_read_back(kind: BackendKind) {
@@ -928,4 +929,42 @@ async fn tenants_are_isolated(kind: BackendKind) {
         [1, 1]
     );
     assert!(verify_tenant(&ts.store, &other).await.unwrap().is_intact());
+}
+
+/// Each instance plans from what it last saw; what another instance wrote since must be
+/// found by the database, not assumed away.
+async fn what_another_instance_wrote_is_never_overwritten_or_repeated(kind: BackendKind) {
+    let ts = store_with_tenant(kind).await;
+    let (a, b) = (&ts.store, ts.open_another(StoreOptions::default()).await);
+    let key = CommandKey {
+        id: Uuid::new_v4(),
+        request_hash: [9; 32],
+    };
+    b.append(&uai(), absence("s-x", 0, "l-1")).await.unwrap();
+    b.append(&uai(), absence("s-z", 0, "l-1").with_command(key))
+        .await
+        .unwrap();
+    // `a` learns the current head through a stream of its own...
+    a.append(&uai(), absence("s-y", 0, "l-1")).await.unwrap();
+    // ...but has never seen s-x: it must not take it for a new stream.
+    let err = a
+        .append(&uai(), absence("s-x", 0, "l-2"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict { current: 1, .. }),
+        "{err:?}"
+    );
+    // Nor a command id that `b` recorded.
+    let again = a
+        .append(&uai(), absence("s-z", 0, "l-1").with_command(key))
+        .await
+        .unwrap();
+    assert!(again.replayed && again.first_position == 2, "{again:?}");
+    // And after `b` appends again, `a` places its events after b's.
+    b.append(&uai(), absence("s-x", 1, "l-3")).await.unwrap();
+    let next = a.append(&uai(), absence("s-y", 1, "l-2")).await.unwrap();
+    assert_eq!(next.first_position, 5);
+    assert_eq!(head(a).await, 5);
+    assert!(verify_tenant(a, &uai()).await.unwrap().is_intact());
 }

@@ -1,0 +1,87 @@
+-- The append of a group-commit batch in one round trip.
+--
+-- The store's writer for an establishment plans a batch (positions, versions, hashes)
+-- from its view of the log: the next position and the heads of the streams it wrote,
+-- streams it has not seen being assumed new and command ids assumed unused. This
+-- function takes the establishment's append lock and checks every one of those
+-- assumptions against the database before writing. When one does not hold (another
+-- server instance appended meanwhile), it writes nothing and answers 'stale', and the
+-- writer decides the batch again from what the database holds.
+--
+-- In PL/pgSQL each statement sees the data committed before it started, so the checks
+-- after the lock see every append that committed before it.
+CREATE FUNCTION carnet_append_planned(
+    p_tenant           text,
+    p_expected_next    bigint,
+    p_new_next         bigint,
+    p_new_stream_types text[],
+    p_new_stream_ids   text[],
+    p_positions        bigint[],
+    p_stream_types     text[],
+    p_stream_ids       text[],
+    p_stream_versions  bigint[],
+    p_event_types      text[],
+    p_event_versions   integer[],
+    p_payloads         text[],
+    p_metadata         text[],
+    p_event_commands   uuid[],
+    p_hashes           bytea[],
+    p_recorded_at      timestamptz,
+    p_command_ids      uuid[],
+    p_request_hashes   bytea[],
+    p_command_types    text[],
+    p_command_streams  text[],
+    p_command_versions bigint[],
+    p_command_firsts   bigint[],
+    p_command_lasts    bigint[]
+) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+    current_next bigint;
+BEGIN
+    SELECT next_position INTO current_next FROM tenants WHERE tenant_id = p_tenant FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN 'unknown-tenant';
+    END IF;
+    IF current_next <> p_expected_next THEN
+        RETURN 'stale';
+    END IF;
+    -- LATERAL ... LIMIT 1 keeps each check an index probe: PL/pgSQL caches a generic
+    -- plan, which must not turn into a scan of the establishment's whole log.
+    IF EXISTS (
+        SELECT 1 FROM UNNEST(p_new_stream_types, p_new_stream_ids) AS s(stream_type, stream_id)
+        CROSS JOIN LATERAL (SELECT 1 FROM events e
+                            WHERE e.tenant_id = p_tenant AND e.stream_type = s.stream_type
+                              AND e.stream_id = s.stream_id
+                            LIMIT 1) AS existing
+    ) OR EXISTS (
+        SELECT 1 FROM UNNEST(p_command_ids) AS c(command_id)
+        CROSS JOIN LATERAL (SELECT 1 FROM commands k
+                            WHERE k.tenant_id = p_tenant AND k.command_id = c.command_id
+                            LIMIT 1) AS used
+    ) THEN
+        RETURN 'stale';
+    END IF;
+
+    INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version, event_type,
+                        event_version, payload, metadata, command_id, recorded_at, hash)
+    SELECT p_tenant, position, stream_type, stream_id, stream_version, event_type, event_version,
+           payload::jsonb, metadata::jsonb, command_id, p_recorded_at, hash
+    FROM UNNEST(p_positions, p_stream_types, p_stream_ids, p_stream_versions, p_event_types,
+                p_event_versions, p_payloads, p_metadata, p_event_commands, p_hashes)
+         AS t(position, stream_type, stream_id, stream_version, event_type, event_version,
+              payload, metadata, command_id, hash);
+
+    INSERT INTO commands (tenant_id, command_id, request_hash, stream_type, stream_id,
+                          stream_version, first_position, last_position, recorded_at)
+    SELECT p_tenant, command_id, request_hash, stream_type, stream_id, stream_version,
+           first_position, last_position, p_recorded_at
+    FROM UNNEST(p_command_ids, p_request_hashes, p_command_types, p_command_streams,
+                p_command_versions, p_command_firsts, p_command_lasts)
+         AS c(command_id, request_hash, stream_type, stream_id, stream_version,
+              first_position, last_position);
+
+    UPDATE tenants SET next_position = p_new_next WHERE tenant_id = p_tenant;
+    PERFORM pg_notify('carnet_events', p_tenant || ':' || (p_new_next - 1));
+    RETURN 'ok';
+END
+$$;
