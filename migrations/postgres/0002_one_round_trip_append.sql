@@ -2,11 +2,13 @@
 --
 -- The store's writer for an establishment plans a batch (positions, versions, hashes)
 -- from its view of the log: the next position and the heads of the streams it wrote,
--- streams it has not seen being assumed new and command ids assumed unused. This
--- function takes the establishment's append lock and checks every one of those
--- assumptions against the database before writing. When one does not hold (another
--- server instance appended meanwhile), it writes nothing and answers 'stale', and the
--- writer decides the batch again from what the database holds.
+-- streams it has not seen being assumed new and command ids assumed unused. This function
+-- takes the establishment's append lock and checks every one of those assumptions
+-- against the database before writing: the next position, the head (version and hash)
+-- of every stream the batch extends, the absence of the streams it creates and of its
+-- command ids. When one does not hold (another server instance appended meanwhile),
+-- it writes nothing and answers 'stale', and the writer decides the batch again from
+-- what the database holds. Answers: 'ok', 'stale', 'unknown-tenant'.
 --
 -- In PL/pgSQL each statement sees the data committed before it started, so the checks
 -- after the lock see every append that committed before it.
@@ -16,6 +18,10 @@ CREATE FUNCTION carnet_append_planned(
     p_new_next         bigint,
     p_new_stream_types text[],
     p_new_stream_ids   text[],
+    p_head_types       text[],
+    p_head_ids         text[],
+    p_head_versions    bigint[],
+    p_head_hashes      bytea[],
     p_positions        bigint[],
     p_stream_types     text[],
     p_stream_ids       text[],
@@ -53,6 +59,16 @@ BEGIN
                             WHERE e.tenant_id = p_tenant AND e.stream_type = s.stream_type
                               AND e.stream_id = s.stream_id
                             LIMIT 1) AS existing
+    ) OR EXISTS (
+        SELECT 1 FROM UNNEST(p_head_types, p_head_ids, p_head_versions, p_head_hashes)
+                      AS h(stream_type, stream_id, stream_version, hash)
+        LEFT JOIN LATERAL (SELECT e.stream_version, e.hash FROM events e
+                           WHERE e.tenant_id = p_tenant AND e.stream_type = h.stream_type
+                             AND e.stream_id = h.stream_id
+                           ORDER BY e.stream_version DESC
+                           LIMIT 1) AS cur ON true
+        WHERE cur.stream_version IS DISTINCT FROM h.stream_version
+           OR cur.hash IS DISTINCT FROM h.hash
     ) OR EXISTS (
         SELECT 1 FROM UNNEST(p_command_ids) AS c(command_id)
         CROSS JOIN LATERAL (SELECT 1 FROM commands k

@@ -10,6 +10,7 @@
 //!
 //!   cargo bench -p carnet-store --bench append                  # both backends
 //!   cargo bench -p carnet-store --bench append -- postgres      # or sqlite
+//!   CARNET_BENCH_COMMANDS_ONLY=1 cargo bench ...                # only the 1/8/32-client runs
 //!
 //! Postgres: the server at $BENCH_PG (default postgresql://root@127.0.0.1:5432), in a
 //! database `carnet_bench` recreated at each run. SQLite: a file in a temporary directory.
@@ -195,6 +196,9 @@ async fn bench(backend: &str, store: EventStore) {
             .expect("tenant");
         let figures = run_commands(cqrs_for(&store, &t), "student", 2000, 10, clients).await;
         figures.print(backend, &format!("1-event commands, {clients} clients"));
+    }
+    if std::env::var_os("CARNET_BENCH_COMMANDS_ONLY").is_some() {
+        return;
     }
 
     // Long streams against new streams, same shape.

@@ -107,6 +107,11 @@ impl PgBackend {
             next_position: plan.next_position,
             heads: LruCache::new(capacity),
         });
+        // Batches decided from the database may finish in another order than they
+        // committed: never move the view back.
+        if plan.next_position < view.next_position {
+            return;
+        }
         view.next_position = plan.next_position;
         for (stream, head) in &plan.heads {
             view.heads.put(stream.clone(), *head);
@@ -119,54 +124,53 @@ impl PgBackend {
 
     /// The fast path of a group-commit batch: planned from the view, checked and written
     /// by `carnet_append_planned` in one round trip.
+    ///
+    /// The view is advanced when the batch is planned; if the batch does not commit, the
+    /// view is dropped and the next batch is decided from the database.
     async fn append_planned(
         &self,
         tenant: &Uai,
         requests: &[AppendRequest],
     ) -> Result<Planned, StoreError> {
-        let (next, heads, assumed_new) = {
-            let mut views = self.lock_views();
-            let Some(view) = views.get_mut(tenant) else {
-                return Ok(Planned::Undecided);
-            };
-            let mut heads = HashMap::new();
-            let mut assumed_new = Vec::new();
-            for request in requests {
-                if heads.contains_key(&request.stream) || assumed_new.contains(&&request.stream) {
-                    continue;
-                }
-                match view.heads.get(&request.stream) {
-                    Some(head) => {
-                        heads.insert(request.stream.clone(), *head);
-                    }
-                    // A stream this process has not seen is new if the request says so;
-                    // the database confirms it.
-                    None if matches!(
-                        request.expected,
-                        ExpectedVersion::Exactly(0) | ExpectedVersion::Any
-                    ) =>
-                    {
-                        assumed_new.push(&request.stream);
-                    }
-                    None => return Ok(Planned::Undecided),
-                }
-            }
-            (view.next_position, heads, assumed_new)
-        };
-        let recorded_at = now_micros();
-        let plan = plan(tenant, next, heads, HashMap::new(), requests, recorded_at);
-        if plan.has_refusals() || plan.rows.is_empty() {
-            // A refusal is given on the database's word, not on this process's view.
+        let Some((plan, assumed_new, extended)) = self.plan_from_view(tenant, requests) else {
             return Ok(Planned::Undecided);
+        };
+        match self
+            .call_planned(tenant, &plan, &assumed_new, &extended)
+            .await
+        {
+            Ok(answer) if answer == "ok" => Ok(Planned::Done(plan.outcomes)),
+            Ok(answer) => {
+                self.forget(tenant);
+                if answer == "unknown-tenant" {
+                    return Err(StoreError::UnknownTenant(tenant.clone()));
+                }
+                Ok(Planned::Undecided)
+            }
+            Err(error) => {
+                // Whether it committed is unknown: trust the database from now on.
+                self.forget(tenant);
+                Err(error.into())
+            }
         }
+    }
+
+    async fn call_planned(
+        &self,
+        tenant: &Uai,
+        plan: &Plan,
+        assumed_new: &[StreamRef],
+        extended: &[(StreamRef, StreamHead)],
+    ) -> Result<String, sqlx::Error> {
         let rows = &plan.rows;
         let commands = &plan.commands;
-        let answer: String = sqlx::query_scalar(
+        sqlx::query_scalar(
             "SELECT carnet_append_planned($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
-                                          $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)",
+                                          $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
+                                          $24, $25, $26, $27)",
         )
         .bind(tenant.as_str())
-        .bind(next)
+        .bind(rows[0].position)
         .bind(plan.next_position)
         .bind(
             assumed_new
@@ -178,6 +182,25 @@ impl PgBackend {
             assumed_new
                 .iter()
                 .map(|s| s.stream_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            extended
+                .iter()
+                .map(|(s, _)| s.stream_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            extended
+                .iter()
+                .map(|(s, _)| s.stream_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(extended.iter().map(|(_, h)| h.version).collect::<Vec<_>>())
+        .bind(
+            extended
+                .iter()
+                .map(|(_, h)| h.hash.as_slice())
                 .collect::<Vec<_>>(),
         )
         .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
@@ -202,7 +225,12 @@ impl PgBackend {
         .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.command_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>())
-        .bind(recorded_at)
+        .bind(
+            plan.outcomes
+                .iter()
+                .find_map(|o| o.as_ref().ok())
+                .map(|o| o.recorded_at),
+        )
         .bind(commands.iter().map(|c| c.id).collect::<Vec<_>>())
         .bind(
             commands
@@ -241,18 +269,58 @@ impl PgBackend {
                 .collect::<Vec<_>>(),
         )
         .fetch_one(&self.pool)
-        .await?;
-        match answer.as_str() {
-            "ok" => {
-                self.remember(tenant, &plan);
-                Ok(Planned::Done(plan.outcomes))
+        .await
+    }
+
+    /// Plans `requests` from the view and advances the view as if they committed. `None`
+    /// when the view cannot decide: no view yet, a stream it has not seen that the request
+    /// does not create, or a refusal (refusals are given on the database's word).
+    #[allow(clippy::type_complexity)]
+    fn plan_from_view(
+        &self,
+        tenant: &Uai,
+        requests: &[AppendRequest],
+    ) -> Option<(Plan, Vec<StreamRef>, Vec<(StreamRef, StreamHead)>)> {
+        let mut views = self.lock_views();
+        let view = views.get_mut(tenant)?;
+        let mut heads = HashMap::new();
+        let mut assumed_new: Vec<StreamRef> = Vec::new();
+        for request in requests {
+            if heads.contains_key(&request.stream) || assumed_new.contains(&request.stream) {
+                continue;
             }
-            "unknown-tenant" => Err(StoreError::UnknownTenant(tenant.clone())),
-            _ => {
-                self.forget(tenant);
-                Ok(Planned::Undecided)
+            match view.heads.get(&request.stream) {
+                Some(head) => {
+                    heads.insert(request.stream.clone(), *head);
+                }
+                None if matches!(
+                    request.expected,
+                    ExpectedVersion::Exactly(0) | ExpectedVersion::Any
+                ) =>
+                {
+                    assumed_new.push(request.stream.clone());
+                }
+                None => return None,
             }
         }
+        let extended: Vec<(StreamRef, StreamHead)> =
+            heads.iter().map(|(s, h)| (s.clone(), *h)).collect();
+        let plan = plan(
+            tenant,
+            view.next_position,
+            heads,
+            HashMap::new(),
+            requests,
+            now_micros(),
+        );
+        if plan.has_refusals() || plan.rows.is_empty() {
+            return None;
+        }
+        view.next_position = plan.next_position;
+        for (stream, head) in &plan.heads {
+            view.heads.put(stream.clone(), *head);
+        }
+        Some((plan, assumed_new, extended))
     }
 
     async fn heads(
@@ -477,6 +545,9 @@ impl Backend for PgBackend {
                 return Ok(outcomes);
             }
         }
+        // Decided from the database: a batch planned from the view meanwhile would guess
+        // wrong, so there is no view until this one is done.
+        self.forget(tenant);
         let mut tx = self.pool.begin().await?;
         // The append lock of this tenant: held until commit, it orders the transactions
         // that take positions, so they commit in position order.
