@@ -61,6 +61,8 @@ pub struct Plan {
     pub next_position: Position,
     /// The head of every stream the batch touched, after it.
     pub heads: HashMap<StreamRef, StreamHead>,
+    /// When every event of the batch is recorded.
+    pub recorded_at: DateTime<Utc>,
 }
 
 impl Plan {
@@ -95,6 +97,7 @@ pub fn plan(
         outcomes: Vec::with_capacity(requests.len()),
         next_position,
         heads: HashMap::new(),
+        recorded_at,
     };
     for request in requests {
         let outcome = plan_one(

@@ -162,15 +162,15 @@ impl PgBackend {
         assumed_new: &[StreamRef],
         extended: &[(StreamRef, StreamHead)],
     ) -> Result<String, sqlx::Error> {
-        let rows = &plan.rows;
-        let commands = &plan.commands;
+        let events = EventColumns::of(&plan.rows);
+        let commands = CommandColumns::of(&plan.commands);
         sqlx::query_scalar(
             "SELECT carnet_append_planned($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                                           $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
                                           $24, $25, $26, $27)",
         )
         .bind(tenant.as_str())
-        .bind(rows[0].position)
+        .bind(plan.rows[0].position)
         .bind(plan.next_position)
         .bind(
             assumed_new
@@ -203,71 +203,24 @@ impl PgBackend {
                 .map(|(_, h)| h.hash.as_slice())
                 .collect::<Vec<_>>(),
         )
-        .bind(rows.iter().map(|r| r.position).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.stream.stream_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            rows.iter()
-                .map(|r| r.stream.stream_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.stream_version).collect::<Vec<_>>())
-        .bind(
-            rows.iter()
-                .map(|r| r.event_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(rows.iter().map(|r| r.event_version).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.payload.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.metadata.as_str()).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.command_id).collect::<Vec<_>>())
-        .bind(rows.iter().map(|r| r.hash.as_slice()).collect::<Vec<_>>())
-        .bind(
-            plan.outcomes
-                .iter()
-                .find_map(|o| o.as_ref().ok())
-                .map(|o| o.recorded_at),
-        )
-        .bind(commands.iter().map(|c| c.id).collect::<Vec<_>>())
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.request_hash.as_slice())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.stream.stream_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.stream.stream_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.outcome.stream_version)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.outcome.first_position)
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            commands
-                .iter()
-                .map(|c| c.outcome.last_position)
-                .collect::<Vec<_>>(),
-        )
+        .bind(events.positions)
+        .bind(events.stream_types)
+        .bind(events.stream_ids)
+        .bind(events.stream_versions)
+        .bind(events.event_types)
+        .bind(events.event_versions)
+        .bind(events.payloads)
+        .bind(events.metadata)
+        .bind(events.command_ids)
+        .bind(events.hashes)
+        .bind(plan.recorded_at)
+        .bind(commands.ids)
+        .bind(commands.request_hashes)
+        .bind(commands.stream_types)
+        .bind(commands.stream_ids)
+        .bind(commands.stream_versions)
+        .bind(commands.first_positions)
+        .bind(commands.last_positions)
         .fetch_one(&self.pool)
         .await
     }
@@ -392,19 +345,7 @@ impl PgBackend {
         recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let positions: Vec<i64> = chunk.iter().map(|r| r.position).collect();
-            let types: Vec<&str> = chunk
-                .iter()
-                .map(|r| r.stream.stream_type.as_str())
-                .collect();
-            let ids: Vec<&str> = chunk.iter().map(|r| r.stream.stream_id.as_str()).collect();
-            let versions: Vec<i64> = chunk.iter().map(|r| r.stream_version).collect();
-            let event_types: Vec<&str> = chunk.iter().map(|r| r.event_type.as_str()).collect();
-            let event_versions: Vec<i32> = chunk.iter().map(|r| r.event_version).collect();
-            let payloads: Vec<&str> = chunk.iter().map(|r| r.payload.as_str()).collect();
-            let metadata: Vec<&str> = chunk.iter().map(|r| r.metadata.as_str()).collect();
-            let command_ids: Vec<Option<Uuid>> = chunk.iter().map(|r| r.command_id).collect();
-            let hashes: Vec<&[u8]> = chunk.iter().map(|r| r.hash.as_slice()).collect();
+            let events = EventColumns::of(chunk);
             sqlx::query(
                 "INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version,
                                      event_type, event_version, payload, metadata, command_id,
@@ -417,16 +358,16 @@ impl PgBackend {
                            event_version, payload, metadata, command_id, hash)",
             )
             .bind(tenant.as_str())
-            .bind(&positions)
-            .bind(&types)
-            .bind(&ids)
-            .bind(&versions)
-            .bind(&event_types)
-            .bind(&event_versions)
-            .bind(&payloads)
-            .bind(&metadata)
-            .bind(&command_ids)
-            .bind(&hashes)
+            .bind(events.positions)
+            .bind(events.stream_types)
+            .bind(events.stream_ids)
+            .bind(events.stream_versions)
+            .bind(events.event_types)
+            .bind(events.event_versions)
+            .bind(events.payloads)
+            .bind(events.metadata)
+            .bind(events.command_ids)
+            .bind(events.hashes)
             .bind(recorded_at)
             .execute(&mut **tx)
             .await?;
@@ -441,44 +382,95 @@ impl PgBackend {
         tenant: &Uai,
         commands: &[CommandRow],
         next_position: Position,
+        recorded_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let ids: Vec<Uuid> = commands.iter().map(|c| c.id).collect();
-        let hashes: Vec<&[u8]> = commands.iter().map(|c| c.request_hash.as_slice()).collect();
-        let types: Vec<&str> = commands
-            .iter()
-            .map(|c| c.stream.stream_type.as_str())
-            .collect();
-        let stream_ids: Vec<&str> = commands
-            .iter()
-            .map(|c| c.stream.stream_id.as_str())
-            .collect();
-        let versions: Vec<i64> = commands.iter().map(|c| c.outcome.stream_version).collect();
-        let firsts: Vec<i64> = commands.iter().map(|c| c.outcome.first_position).collect();
-        let lasts: Vec<i64> = commands.iter().map(|c| c.outcome.last_position).collect();
-        let ats: Vec<DateTime<Utc>> = commands.iter().map(|c| c.outcome.recorded_at).collect();
+        let commands = CommandColumns::of(commands);
         sqlx::query(
             "WITH recorded AS (
                  INSERT INTO commands (tenant_id, command_id, request_hash, stream_type, stream_id,
                                        stream_version, first_position, last_position, recorded_at)
-                 SELECT $1, * FROM UNNEST($3::uuid[], $4::bytea[], $5::text[], $6::text[],
-                                          $7::bigint[], $8::bigint[], $9::bigint[], $10::timestamptz[]))
+                 SELECT $1, c.*, $10 FROM UNNEST($3::uuid[], $4::bytea[], $5::text[], $6::text[],
+                                                 $7::bigint[], $8::bigint[], $9::bigint[]) AS c)
              UPDATE tenants SET next_position = $2 WHERE tenant_id = $1
              RETURNING pg_notify($11, $1 || ':' || ($2 - 1))",
         )
         .bind(tenant.as_str())
         .bind(next_position)
-        .bind(&ids)
-        .bind(&hashes)
-        .bind(&types)
-        .bind(&stream_ids)
-        .bind(&versions)
-        .bind(&firsts)
-        .bind(&lasts)
-        .bind(&ats)
+        .bind(commands.ids)
+        .bind(commands.request_hashes)
+        .bind(commands.stream_types)
+        .bind(commands.stream_ids)
+        .bind(commands.stream_versions)
+        .bind(commands.first_positions)
+        .bind(commands.last_positions)
+        .bind(recorded_at)
         .bind(CHANNEL)
         .execute(&mut **tx)
         .await?;
         Ok(())
+    }
+}
+
+/// Event rows as the column arrays that `UNNEST` turns back into rows: one bound
+/// parameter a column, whatever the number of rows.
+struct EventColumns<'a> {
+    positions: Vec<i64>,
+    stream_types: Vec<&'a str>,
+    stream_ids: Vec<&'a str>,
+    stream_versions: Vec<i64>,
+    event_types: Vec<&'a str>,
+    event_versions: Vec<i32>,
+    payloads: Vec<&'a str>,
+    metadata: Vec<&'a str>,
+    command_ids: Vec<Option<Uuid>>,
+    hashes: Vec<&'a [u8]>,
+}
+
+impl<'a> EventColumns<'a> {
+    fn of(rows: &'a [EventRow]) -> Self {
+        EventColumns {
+            positions: rows.iter().map(|r| r.position).collect(),
+            stream_types: rows.iter().map(|r| r.stream.stream_type.as_str()).collect(),
+            stream_ids: rows.iter().map(|r| r.stream.stream_id.as_str()).collect(),
+            stream_versions: rows.iter().map(|r| r.stream_version).collect(),
+            event_types: rows.iter().map(|r| r.event_type.as_str()).collect(),
+            event_versions: rows.iter().map(|r| r.event_version).collect(),
+            payloads: rows.iter().map(|r| r.payload.as_str()).collect(),
+            metadata: rows.iter().map(|r| r.metadata.as_str()).collect(),
+            command_ids: rows.iter().map(|r| r.command_id).collect(),
+            hashes: rows.iter().map(|r| r.hash.as_slice()).collect(),
+        }
+    }
+}
+
+/// Command rows as column arrays, as [`EventColumns`].
+struct CommandColumns<'a> {
+    ids: Vec<Uuid>,
+    request_hashes: Vec<&'a [u8]>,
+    stream_types: Vec<&'a str>,
+    stream_ids: Vec<&'a str>,
+    stream_versions: Vec<i64>,
+    first_positions: Vec<i64>,
+    last_positions: Vec<i64>,
+}
+
+impl<'a> CommandColumns<'a> {
+    fn of(commands: &'a [CommandRow]) -> Self {
+        CommandColumns {
+            ids: commands.iter().map(|c| c.id).collect(),
+            request_hashes: commands.iter().map(|c| c.request_hash.as_slice()).collect(),
+            stream_types: commands
+                .iter()
+                .map(|c| c.stream.stream_type.as_str())
+                .collect(),
+            stream_ids: commands
+                .iter()
+                .map(|c| c.stream.stream_id.as_str())
+                .collect(),
+            stream_versions: commands.iter().map(|c| c.outcome.stream_version).collect(),
+            first_positions: commands.iter().map(|c| c.outcome.first_position).collect(),
+            last_positions: commands.iter().map(|c| c.outcome.last_position).collect(),
+        }
     }
 }
 
@@ -576,7 +568,14 @@ impl Backend for PgBackend {
             return Ok(plan.outcomes);
         }
         Self::insert_events(&mut tx, tenant, &plan.rows, recorded_at).await?;
-        Self::finish_batch(&mut tx, tenant, &plan.commands, plan.next_position).await?;
+        Self::finish_batch(
+            &mut tx,
+            tenant,
+            &plan.commands,
+            plan.next_position,
+            recorded_at,
+        )
+        .await?;
         if let Some(gate) = &self.gate {
             gate(tenant.clone()).await;
         }

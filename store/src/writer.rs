@@ -15,6 +15,8 @@ use crate::model::{AppendOutcome, AppendRequest, Committed};
 
 /// Most events committed in one group transaction.
 const MAX_BATCH_EVENTS: usize = 2_000;
+/// Scheduler turns the writer gives the commands it just answered to come back.
+const LINGER_TURNS: usize = 16;
 /// Appends that may wait for a writer before callers wait to queue (back-pressure).
 pub(crate) const QUEUE_DEPTH: usize = 4_096;
 
@@ -39,18 +41,32 @@ async fn run(
     mut queue: mpsc::Receiver<Job>,
     commits: broadcast::Sender<Committed>,
 ) {
+    // How many commands recent batches carried: the clients likely to be back soon.
+    let mut recent = 1;
     while let Some(first) = queue.recv().await {
         let mut events = first.request.events.len();
         let mut jobs = vec![first];
-        while events < MAX_BATCH_EVENTS {
-            match queue.try_recv() {
-                Ok(job) => {
-                    events += job.request.events.len();
-                    jobs.push(job);
+        let mut turns = 0;
+        loop {
+            while events < MAX_BATCH_EVENTS {
+                match queue.try_recv() {
+                    Ok(job) => {
+                        events += job.request.events.len();
+                        jobs.push(job);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
+            // The clients answered by the last batch are sending their next commands:
+            // waiting a few scheduler turns for them lets one commit carry them all,
+            // instead of two half-full batches taking turns.
+            if jobs.len() >= recent || events >= MAX_BATCH_EVENTS || turns == LINGER_TURNS {
+                break;
+            }
+            turns += 1;
+            tokio::task::yield_now().await;
         }
+        recent = jobs.len().max(recent.saturating_sub(1)).max(1);
         let (requests, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.request, j.reply)).unzip();
         let outcomes = commit_group(backend.as_ref(), &tenant, &requests).await;
