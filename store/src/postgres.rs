@@ -164,7 +164,7 @@ impl PgBackend {
     ) -> Result<String, sqlx::Error> {
         let events = EventColumns::of(&plan.rows);
         let commands = CommandColumns::of(&plan.commands);
-        sqlx::query_scalar(
+        let query = sqlx::query(
             "SELECT carnet_append_planned($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
                                           $14, $15, $16, $17, $18, $19, $20, $21, $22, $23,
                                           $24, $25, $26, $27)",
@@ -202,27 +202,20 @@ impl PgBackend {
                 .iter()
                 .map(|(_, h)| h.hash.as_slice())
                 .collect::<Vec<_>>(),
-        )
-        .bind(events.positions)
-        .bind(events.stream_types)
-        .bind(events.stream_ids)
-        .bind(events.stream_versions)
-        .bind(events.event_types)
-        .bind(events.event_versions)
-        .bind(events.payloads)
-        .bind(events.metadata)
-        .bind(events.command_ids)
-        .bind(events.hashes)
-        .bind(plan.recorded_at)
-        .bind(commands.ids)
-        .bind(commands.request_hashes)
-        .bind(commands.stream_types)
-        .bind(commands.stream_ids)
-        .bind(commands.stream_versions)
-        .bind(commands.first_positions)
-        .bind(commands.last_positions)
-        .fetch_one(&self.pool)
-        .await
+        );
+        events
+            .bind_to(query)
+            .bind(plan.recorded_at)
+            .bind(commands.ids)
+            .bind(commands.request_hashes)
+            .bind(commands.stream_types)
+            .bind(commands.stream_ids)
+            .bind(commands.stream_versions)
+            .bind(commands.first_positions)
+            .bind(commands.last_positions)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)
     }
 
     /// Plans `requests` from the view and advances the view as if they committed. `None`
@@ -346,7 +339,7 @@ impl PgBackend {
     ) -> Result<(), StoreError> {
         for chunk in rows.chunks(INSERT_CHUNK) {
             let events = EventColumns::of(chunk);
-            sqlx::query(
+            let query = sqlx::query(
                 "INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version,
                                      event_type, event_version, payload, metadata, command_id,
                                      recorded_at, hash)
@@ -357,20 +350,12 @@ impl PgBackend {
                       AS t(position, stream_type, stream_id, stream_version, event_type,
                            event_version, payload, metadata, command_id, hash)",
             )
-            .bind(tenant.as_str())
-            .bind(events.positions)
-            .bind(events.stream_types)
-            .bind(events.stream_ids)
-            .bind(events.stream_versions)
-            .bind(events.event_types)
-            .bind(events.event_versions)
-            .bind(events.payloads)
-            .bind(events.metadata)
-            .bind(events.command_ids)
-            .bind(events.hashes)
-            .bind(recorded_at)
-            .execute(&mut **tx)
-            .await?;
+            .bind(tenant.as_str());
+            events
+                .bind_to(query)
+                .bind(recorded_at)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
@@ -427,6 +412,24 @@ struct EventColumns<'a> {
 }
 
 impl<'a> EventColumns<'a> {
+    /// Binds the ten columns, in the order both statements that insert events take them.
+    fn bind_to(
+        self,
+        query: sqlx::query::Query<'a, Postgres, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::Query<'a, Postgres, sqlx::postgres::PgArguments> {
+        query
+            .bind(self.positions)
+            .bind(self.stream_types)
+            .bind(self.stream_ids)
+            .bind(self.stream_versions)
+            .bind(self.event_types)
+            .bind(self.event_versions)
+            .bind(self.payloads)
+            .bind(self.metadata)
+            .bind(self.command_ids)
+            .bind(self.hashes)
+    }
+
     fn of(rows: &'a [EventRow]) -> Self {
         EventColumns {
             positions: rows.iter().map(|r| r.position).collect(),
