@@ -161,19 +161,19 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
             });
         }
         let stream = self.stream(stream_id);
-        let (mut aggregate, mut version) =
-            match self.store.load_snapshot(&self.tenant, &stream).await? {
-                // A snapshot of an older shape of the aggregate is ignored, not trusted.
-                Some(s) => match serde_json::from_value::<A>(s.state) {
-                    Ok(state) => (state, s.stream_version),
-                    Err(_) => (A::default(), 0),
-                },
-                None => (A::default(), 0),
-            };
-        let events = self
-            .store
-            .read_stream(&self.tenant, &stream, version)
-            .await?;
+        let (snapshot, mut events) = self.store.load_latest(&self.tenant, &stream).await?;
+        let (mut aggregate, mut version) = match snapshot {
+            Some(s) => match serde_json::from_value::<A>(s.state) {
+                Ok(state) => (state, s.stream_version),
+                // A snapshot of an older shape of the aggregate is ignored, not trusted:
+                // fold the whole stream instead.
+                Err(_) => {
+                    events = self.store.read_stream(&self.tenant, &stream, 0).await?;
+                    (A::default(), 0)
+                }
+            },
+            None => (A::default(), 0),
+        };
         let folded = events.len() as i64;
         for event in events {
             version = event.stream_version;

@@ -104,6 +104,19 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         snapshot: &Snapshot,
     ) -> Result<(), StoreError>;
 
+    /// The latest snapshot of a stream and the events after it: what loading an aggregate
+    /// needs. Backends where a query costs a round trip answer it in one.
+    async fn load_latest(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        let snapshot = self.load_snapshot(tenant, stream).await?;
+        let after = snapshot.as_ref().map_or(0, |s| s.stream_version);
+        let events = self.read_stream(tenant, stream, after).await?;
+        Ok((snapshot, events))
+    }
+
     /// Forwards to `sink` the commits of every process writing to this database, until
     /// `sink` has no receiver left.
     async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError>;

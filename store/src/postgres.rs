@@ -685,6 +685,48 @@ impl Backend for PgBackend {
         Ok(())
     }
 
+    async fn load_latest(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        // One round trip: the snapshot row (position NULL) and the events after it.
+        let rows = sqlx::query(
+            "WITH snapshot AS (
+                 SELECT stream_version, state FROM snapshots
+                 WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3)
+             SELECT NULL::bigint AS position, $2 AS stream_type, $3 AS stream_id, stream_version,
+                    NULL::text AS event_type, NULL::integer AS event_version, state AS payload,
+                    NULL::jsonb AS metadata, NULL::timestamptz AS recorded_at, NULL::bytea AS hash
+             FROM snapshot
+             UNION ALL
+             SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                    payload, metadata, recorded_at, hash
+             FROM events
+             WHERE tenant_id = $1 AND stream_type = $2 AND stream_id = $3
+               AND stream_version > COALESCE((SELECT stream_version FROM snapshot), 0)",
+        )
+        .bind(tenant.as_str())
+        .bind(&stream.stream_type)
+        .bind(&stream.stream_id)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut snapshot = None;
+        let mut events = Vec::with_capacity(rows.len());
+        for row in &rows {
+            if row.try_get::<Option<i64>, _>("position")?.is_none() {
+                snapshot = Some(Snapshot {
+                    stream_version: row.try_get("stream_version")?,
+                    state: row.try_get("payload")?,
+                });
+            } else {
+                events.push(recorded_event(row, tenant)?);
+            }
+        }
+        events.sort_by_key(|e| e.stream_version);
+        Ok((snapshot, events))
+    }
+
     async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(CHANNEL).await?;

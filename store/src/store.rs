@@ -266,6 +266,16 @@ impl EventStore {
         self.inner.backend.load_snapshot(tenant, stream).await
     }
 
+    /// The latest snapshot of a stream and the events after it.
+    pub async fn load_latest(
+        &self,
+        tenant: &Uai,
+        stream: &StreamRef,
+    ) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+        check_stream(stream)?;
+        self.inner.backend.load_latest(tenant, stream).await
+    }
+
     pub async fn save_snapshot(
         &self,
         tenant: &Uai,
