@@ -396,9 +396,10 @@ impl Backend for SqliteBackend {
         .await?;
         let Some(row) = row else { return Ok(None) };
         let state: String = row.try_get("state")?;
+        let stream_version: i64 = row.try_get("stream_version")?;
         // An unreadable snapshot is only a lost shortcut: the stream is folded instead.
         Ok(serde_json::from_str(&state).ok().map(|state| Snapshot {
-            stream_version: row.get("stream_version"),
+            stream_version,
             state,
         }))
     }
