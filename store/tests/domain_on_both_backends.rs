@@ -1,0 +1,160 @@
+//! Domain aggregates through the real store, on Postgres and SQLite.
+
+use carnet_domain::grades::{Gradebook, GradebookCommand as C, GradebookError, Mark, NotHandedIn};
+use carnet_domain::Uai;
+use carnet_store::testing::TestStore;
+use carnet_store::{
+    AggregateCache, AggregateStore, BackendKind, CommandBus, CommandContext, CommandError,
+    StoreError, StoreOptions,
+};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+fn uai() -> Uai {
+    Uai::parse("0750655E").unwrap()
+}
+
+fn commands() -> Vec<C> {
+    let mut commands = vec![C::CreateEvaluation {
+        evaluation: "e1".into(),
+        class: "4A".into(),
+        period: "T1".into(),
+        subject: "MATHS".into(),
+        teacher: "m.martin".into(),
+        title: "Théorème de Pythagore".into(),
+        date: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+        scale: Decimal::from(20),
+        coefficient: Decimal::new(15, 1),
+        bonus: false,
+        not_handed_in: NotHandedIn::CountsAsZero,
+    }];
+    for (student, mark) in [
+        ("lea", Mark::Score(Decimal::new(145, 1))),
+        ("tom", Mark::Absent),
+        ("zoé", Mark::NotHandedIn),
+    ] {
+        commands.push(C::EnterMark {
+            evaluation: "e1".into(),
+            student: student.into(),
+            mark,
+            by: "m.martin".into(),
+        });
+    }
+    commands.push(C::CorrectMark {
+        evaluation: "e1".into(),
+        student: "lea".into(),
+        mark: Mark::Score(Decimal::new(155, 1)),
+        by: "m.martin".into(),
+        reason: "barème mal appliqué".into(),
+    });
+    commands.push(C::ClosePeriod {
+        by: "principal".into(),
+    });
+    commands
+}
+
+async fn events_of(kind: BackendKind) -> Vec<(String, i32, serde_json::Value)> {
+    let ts = TestStore::new(kind).await;
+    ts.store
+        .create_tenant(&uai(), "Collège", "Europe/Paris")
+        .await
+        .unwrap();
+    let bus = CommandBus::new(
+        AggregateStore::<Gradebook>::new(ts.store.clone(), uai(), AggregateCache::new(10)),
+        (),
+    );
+    for command in commands() {
+        let context = CommandContext {
+            command_id: Some(Uuid::new_v4()),
+            ..Default::default()
+        };
+        bus.execute("4A-T1", command, &context).await.unwrap();
+    }
+    ts.store
+        .read_log(&uai(), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.event_type, e.event_version, e.payload))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_commands_give_the_same_events_on_postgres_and_sqlite() {
+    let (pg, lite) = tokio::join!(
+        events_of(BackendKind::Postgres),
+        events_of(BackendKind::Sqlite)
+    );
+    assert_eq!(pg.len(), 6);
+    assert_eq!(pg, lite);
+    assert_eq!(pg[4].0, "MarkCorrected");
+    assert_eq!(pg[4].2["MarkCorrected"]["mark"]["Score"], "15.5");
+}
+
+/// A teacher's late mark racing the class council's close on another server instance:
+/// the store's optimistic concurrency decides, and the mark never lands after the close.
+async fn closing_races_a_late_mark(kind: BackendKind) {
+    let ts = TestStore::new(kind).await;
+    ts.store
+        .create_tenant(&uai(), "Collège", "Europe/Paris")
+        .await
+        .unwrap();
+    let teacher = CommandBus::new(
+        AggregateStore::<Gradebook>::new(ts.store.clone(), uai(), AggregateCache::new(10)),
+        (),
+    );
+    let other = ts.open_another(StoreOptions::default()).await;
+    let council = CommandBus::new(
+        AggregateStore::<Gradebook>::new(other, uai(), AggregateCache::new(10)),
+        (),
+    );
+    let ctx = CommandContext::default();
+    teacher
+        .execute("4A-T1", commands().remove(0), &ctx)
+        .await
+        .unwrap();
+    // The teacher's instance holds the gradebook in its cache; the council closes elsewhere.
+    council
+        .execute(
+            "4A-T1",
+            C::ClosePeriod {
+                by: "principal".into(),
+            },
+            &ctx,
+        )
+        .await
+        .unwrap();
+    let late = || C::EnterMark {
+        evaluation: "e1".into(),
+        student: "lea".into(),
+        mark: Mark::Score(Decimal::from(12)),
+        by: "m.martin".into(),
+    };
+    let first = teacher.execute("4A-T1", late(), &ctx).await.unwrap_err();
+    assert!(
+        matches!(
+            first,
+            CommandError::Store(StoreError::Conflict { current: 2, .. })
+        ),
+        "{first:?}"
+    );
+    // Retried on the current state, the rule refuses it in words the teacher understands.
+    match teacher.execute("4A-T1", late(), &ctx).await.unwrap_err() {
+        CommandError::Rejected(GradebookError::PeriodClosed { class, period }) => {
+            assert_eq!((class.as_str(), period.as_str()), ("4A", "T1"))
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(ts.store.read_log(&uai(), 0, 100).await.unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_closing_races_a_late_mark() {
+    closing_races_a_late_mark(BackendKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_closing_races_a_late_mark() {
+    closing_races_a_late_mark(BackendKind::Sqlite).await
+}
