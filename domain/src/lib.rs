@@ -2,6 +2,7 @@
 //! in through commands, so every rule can be tested given / when / then.
 #![forbid(unsafe_code)]
 
+pub mod attendance;
 pub mod grades;
 pub mod uai;
 

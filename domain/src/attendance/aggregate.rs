@@ -1,0 +1,537 @@
+//! A student's attendance over a school year.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{Datelike, NaiveDate, NaiveTime};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::policy::{AttendancePolicy, HalfDay};
+
+/// Code de l'éducation L131-8: from four half-days of absence in a month without a
+/// legitimate reason or valid excuse, the chef d'établissement must act (and report to
+/// the DASEN). Reaching it is recorded once per student and month.
+pub const ALERT_THRESHOLD: usize = 4;
+
+/// What the roll call says of a student in one lesson.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Status {
+    Present,
+    Absent,
+    Late {
+        minutes: u32,
+    },
+    EarlyDeparture {
+        at: NaiveTime,
+    },
+    /// Excluded from class (exclusion de cours): present in school, not absent.
+    Excluded,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Status::Present => f.write_str("present"),
+            Status::Absent => f.write_str("absent"),
+            Status::Late { minutes } => write!(f, "late by {minutes} min"),
+            Status::EarlyDeparture { at } => write!(f, "left at {}", at.format("%H:%M")),
+            Status::Excluded => f.write_str("excluded from class"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LessonEntry {
+    pub date: NaiveDate,
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    pub half_day: HalfDay,
+    pub status: Status,
+    /// Every value the entry had before its corrections.
+    pub previous: Vec<Status>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Justification {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub reason: String,
+    /// Whether the reason was legitimate when declared (the establishment's list then).
+    pub legitimate: bool,
+    pub comment: String,
+    pub declared_by: String,
+    /// The CPE's decision: `Some(true)` accepted, `Some(false)` refused.
+    pub accepted: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StudentAttendance {
+    pub student: Option<String>,
+    /// By lesson occurrence id.
+    pub lessons: BTreeMap<String, LessonEntry>,
+    pub justifications: BTreeMap<String, Justification>,
+    /// Months ("2026-11") whose alert threshold was reached.
+    pub alerted_months: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AttendanceCommand {
+    /// One student's line of a lesson's roll call.
+    RecordAttendance {
+        student: String,
+        lesson: String,
+        date: NaiveDate,
+        start: NaiveTime,
+        end: NaiveTime,
+        status: Status,
+        by: String,
+    },
+    CorrectAttendance {
+        lesson: String,
+        status: Status,
+        by: String,
+        reason: String,
+    },
+    /// A guardian (or the student, if of age) explains an absence.
+    DeclareJustification {
+        justification: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        reason: String,
+        comment: String,
+        by: String,
+    },
+    /// The CPE accepts or refuses a justification.
+    DecideJustification {
+        justification: String,
+        accept: bool,
+        by: String,
+        note: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum AttendanceEvent {
+    AttendanceRecorded {
+        student: String,
+        lesson: String,
+        date: NaiveDate,
+        start: NaiveTime,
+        end: NaiveTime,
+        half_day: HalfDay,
+        status: Status,
+        by: String,
+    },
+    AttendanceCorrected {
+        lesson: String,
+        previous: Status,
+        status: Status,
+        by: String,
+        reason: String,
+    },
+    JustificationDeclared {
+        justification: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        reason: String,
+        legitimate: bool,
+        comment: String,
+        by: String,
+    },
+    JustificationAccepted {
+        justification: String,
+        by: String,
+        note: String,
+    },
+    JustificationRefused {
+        justification: String,
+        by: String,
+        note: String,
+    },
+    /// L131-8: the month's unjustified half-days reached [`ALERT_THRESHOLD`].
+    AlertThresholdReached {
+        student: String,
+        month: String,
+        unjustified_half_days: usize,
+    },
+}
+
+impl DomainEvent for AttendanceEvent {
+    fn event_type(&self) -> String {
+        match self {
+            AttendanceEvent::AttendanceRecorded { .. } => "AttendanceRecorded",
+            AttendanceEvent::AttendanceCorrected { .. } => "AttendanceCorrected",
+            AttendanceEvent::JustificationDeclared { .. } => "JustificationDeclared",
+            AttendanceEvent::JustificationAccepted { .. } => "JustificationAccepted",
+            AttendanceEvent::JustificationRefused { .. } => "JustificationRefused",
+            AttendanceEvent::AlertThresholdReached { .. } => "AlertThresholdReached",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AttendanceError {
+    #[error("this record is for {expected}, not {given}")]
+    WrongStudent { expected: String, given: String },
+    #[error("the roll call of lesson {lesson} already says {status}; change it with a correction")]
+    AlreadyRecorded { lesson: String, status: Status },
+    #[error("there is nothing recorded for lesson {0} to correct")]
+    NothingToCorrect(String),
+    #[error("lesson {lesson} already says {status}")]
+    Unchanged { lesson: String, status: Status },
+    #[error("a roll call records who is not simply present; there is nothing to record")]
+    NothingToRecord,
+    #[error("a lesson must end after it starts ({start} to {end})")]
+    LessonTimes { start: NaiveTime, end: NaiveTime },
+    #[error("lateness is a number of minutes between 1 and the length of the lesson ({0} min)")]
+    LatenessOutOfLesson(i64),
+    #[error("an early departure happens during the lesson ({start} to {end})")]
+    DepartureOutOfLesson { start: NaiveTime, end: NaiveTime },
+    #[error("a correction must say why")]
+    ReasonRequired,
+    #[error("`{0}` is not a reason of this establishment's list")]
+    UnknownReason(String),
+    #[error("a justification covers dates from the first to the last: {from} is after {to}")]
+    DatesReversed { from: NaiveDate, to: NaiveDate },
+    #[error("a justification {0} already exists")]
+    JustificationExists(String),
+    #[error("there is no justification {0}")]
+    UnknownJustification(String),
+    #[error("justification {0} was already decided")]
+    AlreadyDecided(String),
+    #[error("{0} must not be empty")]
+    Missing(&'static str),
+}
+
+impl StudentAttendance {
+    /// Half-days with at least one lesson the student missed. Lateness, early departure
+    /// and exclusion from class are not absences.
+    pub fn absence_half_days(&self) -> BTreeSet<HalfDay> {
+        self.lessons
+            .values()
+            .filter(|l| l.status == Status::Absent)
+            .map(|l| l.half_day)
+            .collect()
+    }
+
+    /// Whether an accepted justification with a legitimate reason covers `half_day`.
+    pub fn is_justified(&self, half_day: &HalfDay) -> bool {
+        self.justifications.values().any(|j| {
+            j.accepted == Some(true)
+                && j.legitimate
+                && j.from <= half_day.date
+                && half_day.date <= j.to
+        })
+    }
+
+    /// Absence half-days of a month: (total, justified, unjustified or not legitimate).
+    pub fn month_counts(&self, year: i32, month: u32) -> (usize, usize, usize) {
+        let days: Vec<HalfDay> = self
+            .absence_half_days()
+            .into_iter()
+            .filter(|h| h.date.year() == year && h.date.month() == month)
+            .collect();
+        let justified = days.iter().filter(|h| self.is_justified(h)).count();
+        (days.len(), justified, days.len() - justified)
+    }
+
+    /// Absence half-days between two dates, inclusive (a period, a term).
+    pub fn range_counts(&self, from: NaiveDate, to: NaiveDate) -> (usize, usize, usize) {
+        let days: Vec<HalfDay> = self
+            .absence_half_days()
+            .into_iter()
+            .filter(|h| from <= h.date && h.date <= to)
+            .collect();
+        let justified = days.iter().filter(|h| self.is_justified(h)).count();
+        (days.len(), justified, days.len() - justified)
+    }
+
+    fn check_student(&self, student: &str) -> Result<(), AttendanceError> {
+        if student.trim().is_empty() {
+            return Err(AttendanceError::Missing("the student"));
+        }
+        match &self.student {
+            Some(expected) if expected != student => Err(AttendanceError::WrongStudent {
+                expected: expected.clone(),
+                given: student.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The alert events the current state calls for, for the months of `dates`.
+    fn alerts_for(&self, dates: impl IntoIterator<Item = NaiveDate>) -> Vec<AttendanceEvent> {
+        let months: BTreeSet<(i32, u32)> =
+            dates.into_iter().map(|d| (d.year(), d.month())).collect();
+        let Some(student) = &self.student else {
+            return Vec::new();
+        };
+        months
+            .into_iter()
+            .filter_map(|(year, month)| {
+                let key = format!("{year}-{month:02}");
+                let (_, _, unjustified) = self.month_counts(year, month);
+                (unjustified >= ALERT_THRESHOLD && !self.alerted_months.contains(&key)).then(|| {
+                    AttendanceEvent::AlertThresholdReached {
+                        student: student.clone(),
+                        month: key,
+                        unjustified_half_days: unjustified,
+                    }
+                })
+            })
+            .collect()
+    }
+
+    fn decide(
+        &self,
+        command: AttendanceCommand,
+        policy: &AttendancePolicy,
+    ) -> Result<AttendanceEvent, AttendanceError> {
+        match command {
+            AttendanceCommand::RecordAttendance {
+                student,
+                lesson,
+                date,
+                start,
+                end,
+                status,
+                by,
+            } => {
+                self.check_student(&student)?;
+                if lesson.trim().is_empty() {
+                    return Err(AttendanceError::Missing("the lesson"));
+                }
+                check_lesson(start, end, status)?;
+                if status == Status::Present {
+                    return Err(AttendanceError::NothingToRecord);
+                }
+                if let Some(entry) = self.lessons.get(&lesson) {
+                    return Err(AttendanceError::AlreadyRecorded {
+                        lesson,
+                        status: entry.status,
+                    });
+                }
+                let half_day = policy.half_day(date, start);
+                Ok(AttendanceEvent::AttendanceRecorded {
+                    student,
+                    lesson,
+                    date,
+                    start,
+                    end,
+                    half_day,
+                    status,
+                    by,
+                })
+            }
+            AttendanceCommand::CorrectAttendance {
+                lesson,
+                status,
+                by,
+                reason,
+            } => {
+                let entry = self
+                    .lessons
+                    .get(&lesson)
+                    .ok_or_else(|| AttendanceError::NothingToCorrect(lesson.clone()))?;
+                if reason.trim().is_empty() {
+                    return Err(AttendanceError::ReasonRequired);
+                }
+                check_lesson(entry.start, entry.end, status)?;
+                if entry.status == status {
+                    return Err(AttendanceError::Unchanged { lesson, status });
+                }
+                Ok(AttendanceEvent::AttendanceCorrected {
+                    lesson,
+                    previous: entry.status,
+                    status,
+                    by,
+                    reason,
+                })
+            }
+            AttendanceCommand::DeclareJustification {
+                justification,
+                from,
+                to,
+                reason,
+                comment,
+                by,
+            } => {
+                if justification.trim().is_empty() {
+                    return Err(AttendanceError::Missing("the justification id"));
+                }
+                if self.justifications.contains_key(&justification) {
+                    return Err(AttendanceError::JustificationExists(justification));
+                }
+                if from > to {
+                    return Err(AttendanceError::DatesReversed { from, to });
+                }
+                let legitimate = policy
+                    .reasons
+                    .get(&reason)
+                    .map(|r| r.legitimate)
+                    .ok_or_else(|| AttendanceError::UnknownReason(reason.clone()))?;
+                Ok(AttendanceEvent::JustificationDeclared {
+                    justification,
+                    from,
+                    to,
+                    reason,
+                    legitimate,
+                    comment,
+                    by,
+                })
+            }
+            AttendanceCommand::DecideJustification {
+                justification,
+                accept,
+                by,
+                note,
+            } => {
+                let found = self
+                    .justifications
+                    .get(&justification)
+                    .ok_or_else(|| AttendanceError::UnknownJustification(justification.clone()))?;
+                if found.accepted.is_some() {
+                    return Err(AttendanceError::AlreadyDecided(justification));
+                }
+                Ok(if accept {
+                    AttendanceEvent::JustificationAccepted {
+                        justification,
+                        by,
+                        note,
+                    }
+                } else {
+                    AttendanceEvent::JustificationRefused {
+                        justification,
+                        by,
+                        note,
+                    }
+                })
+            }
+        }
+    }
+}
+
+fn check_lesson(start: NaiveTime, end: NaiveTime, status: Status) -> Result<(), AttendanceError> {
+    if end <= start {
+        return Err(AttendanceError::LessonTimes { start, end });
+    }
+    let length = (end - start).num_minutes();
+    match status {
+        Status::Late { minutes } if minutes == 0 || i64::from(minutes) >= length => {
+            Err(AttendanceError::LatenessOutOfLesson(length))
+        }
+        Status::EarlyDeparture { at } if at <= start || at >= end => {
+            Err(AttendanceError::DepartureOutOfLesson { start, end })
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Aggregate for StudentAttendance {
+    const TYPE: &'static str = "attendance";
+    type Command = AttendanceCommand;
+    type Event = AttendanceEvent;
+    type Error = AttendanceError;
+    type Services = AttendancePolicy;
+
+    async fn handle(
+        &mut self,
+        command: AttendanceCommand,
+        policy: &AttendancePolicy,
+        sink: &EventSink<Self>,
+    ) -> Result<(), AttendanceError> {
+        let event = self.decide(command, policy)?;
+        let dates: Vec<NaiveDate> = match &event {
+            AttendanceEvent::AttendanceRecorded { date, .. } => vec![*date],
+            AttendanceEvent::AttendanceCorrected { lesson, .. } => self
+                .lessons
+                .get(lesson)
+                .map(|l| l.date)
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        sink.write(event, self).await;
+        // Only a new absence can make a month reach the threshold: a justification
+        // accepted or refused later does not retract an alert already given.
+        for alert in self.alerts_for(dates) {
+            sink.write(alert, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: AttendanceEvent) {
+        match event {
+            AttendanceEvent::AttendanceRecorded {
+                student,
+                lesson,
+                date,
+                start,
+                end,
+                half_day,
+                status,
+                ..
+            } => {
+                self.student.get_or_insert(student);
+                self.lessons.insert(
+                    lesson,
+                    LessonEntry {
+                        date,
+                        start,
+                        end,
+                        half_day,
+                        status,
+                        previous: Vec::new(),
+                    },
+                );
+            }
+            AttendanceEvent::AttendanceCorrected { lesson, status, .. } => {
+                if let Some(entry) = self.lessons.get_mut(&lesson) {
+                    entry.previous.push(entry.status);
+                    entry.status = status;
+                }
+            }
+            AttendanceEvent::JustificationDeclared {
+                justification,
+                from,
+                to,
+                reason,
+                legitimate,
+                comment,
+                by,
+            } => {
+                self.justifications.insert(
+                    justification,
+                    Justification {
+                        from,
+                        to,
+                        reason,
+                        legitimate,
+                        comment,
+                        declared_by: by,
+                        accepted: None,
+                    },
+                );
+            }
+            AttendanceEvent::JustificationAccepted { justification, .. } => {
+                if let Some(j) = self.justifications.get_mut(&justification) {
+                    j.accepted = Some(true);
+                }
+            }
+            AttendanceEvent::JustificationRefused { justification, .. } => {
+                if let Some(j) = self.justifications.get_mut(&justification) {
+                    j.accepted = Some(false);
+                }
+            }
+            AttendanceEvent::AlertThresholdReached { month, .. } => {
+                self.alerted_months.insert(month);
+            }
+        }
+    }
+}
