@@ -4,7 +4,8 @@ use carnet_domain::grades::averages::{
     evaluation_figures, overall_average, rounded, subject_average, subject_figures,
 };
 use carnet_domain::grades::{
-    Gradebook, GradebookCommand as C, GradebookError as E, GradebookEvent as V, Mark, NotHandedIn,
+    EvaluationSpec, Gradebook, GradebookCommand as C, GradebookError as E, GradebookEvent as V,
+    Mark, NotHandedIn,
 };
 use chrono::NaiveDate;
 use cqrs_es::test::TestFramework;
@@ -19,8 +20,8 @@ fn date(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
 }
 
-fn created(id: &str, subject: &str, scale: Decimal, coefficient: Decimal) -> V {
-    V::EvaluationCreated {
+fn spec(id: &str, subject: &str, scale: Decimal, coefficient: Decimal) -> EvaluationSpec {
+    EvaluationSpec {
         evaluation: id.into(),
         class: "4A".into(),
         period: "T1".into(),
@@ -35,20 +36,12 @@ fn created(id: &str, subject: &str, scale: Decimal, coefficient: Decimal) -> V {
     }
 }
 
+fn created(id: &str, subject: &str, scale: Decimal, coefficient: Decimal) -> V {
+    V::EvaluationCreated(spec(id, subject, scale, coefficient))
+}
+
 fn create(id: &str) -> C {
-    C::CreateEvaluation {
-        evaluation: id.into(),
-        class: "4A".into(),
-        period: "T1".into(),
-        subject: "MATHS".into(),
-        teacher: "m.martin".into(),
-        title: format!("Contrôle {id}"),
-        date: date(3),
-        scale: dec!(20),
-        coefficient: dec!(1),
-        bonus: false,
-        not_handed_in: NotHandedIn::CountsAsZero,
-    }
+    C::CreateEvaluation(spec(id, "MATHS", dec!(20), dec!(1)))
 }
 
 fn entered(evaluation: &str, student: &str, mark: Mark) -> V {
@@ -83,33 +76,7 @@ fn a_teacher_creates_an_evaluation() {
 
 #[test]
 fn an_evaluation_needs_a_positive_scale_and_no_negative_coefficient() {
-    let with = |scale, coefficient| match create("e1") {
-        C::CreateEvaluation {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            bonus,
-            not_handed_in,
-            ..
-        } => C::CreateEvaluation {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            bonus,
-            not_handed_in,
-        },
-        other => other,
-    };
+    let with = |scale, coefficient| C::CreateEvaluation(spec("e1", "MATHS", scale, coefficient));
     Test::with(())
         .given_no_previous_events()
         .when(with(dec!(0), dec!(1)))
@@ -127,34 +94,10 @@ fn an_evaluation_needs_a_positive_scale_and_no_negative_coefficient() {
 
 #[test]
 fn an_evaluation_belongs_to_the_class_and_period_of_its_gradebook() {
-    let other_class = match create("e2") {
-        C::CreateEvaluation {
-            evaluation,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            bonus,
-            not_handed_in,
-            ..
-        } => C::CreateEvaluation {
-            evaluation,
-            class: "4B".into(),
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            bonus,
-            not_handed_in,
-        },
-        other => other,
-    };
+    let other_class = C::CreateEvaluation(EvaluationSpec {
+        class: "4B".into(),
+        ..spec("e2", "MATHS", dec!(20), dec!(1))
+    });
     Test::with(())
         .given(vec![created("e1", "MATHS", dec!(20), dec!(1))])
         .when(other_class)
@@ -440,34 +383,10 @@ fn special_marks_count_each_in_their_own_way() {
         );
     }
     // An evaluation that leaves NR out.
-    events[1] = match created("e2", "MATHS", dec!(20), dec!(1)) {
-        V::EvaluationCreated {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            bonus,
-            ..
-        } => V::EvaluationCreated {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            bonus,
-            not_handed_in: NotHandedIn::Excluded,
-        },
-        other => other,
-    };
+    events[1] = V::EvaluationCreated(EvaluationSpec {
+        not_handed_in: NotHandedIn::Excluded,
+        ..spec("e2", "MATHS", dec!(20), dec!(1))
+    });
     events.push(entered("e2", "lea", Mark::NotHandedIn));
     assert_eq!(
         subject_average(&book(events), "lea", "MATHS"),
@@ -483,33 +402,11 @@ fn special_marks_count_each_in_their_own_way() {
 
 #[test]
 fn a_bonus_counts_only_when_it_raises_the_average() {
-    let bonus = |id: &str| match created(id, "MATHS", dec!(20), dec!(1)) {
-        V::EvaluationCreated {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
-            not_handed_in,
-            ..
-        } => V::EvaluationCreated {
-            evaluation,
-            class,
-            period,
-            subject,
-            teacher,
-            title,
-            date,
-            scale,
-            coefficient,
+    let bonus = |id: &str| {
+        V::EvaluationCreated(EvaluationSpec {
             bonus: true,
-            not_handed_in,
-        },
-        other => other,
+            ..spec(id, "MATHS", dec!(20), dec!(1))
+        })
     };
     let base = vec![
         created("e1", "MATHS", dec!(20), dec!(1)),

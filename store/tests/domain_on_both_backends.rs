@@ -1,6 +1,8 @@
 //! Domain aggregates through the real store, on Postgres and SQLite.
 
-use carnet_domain::grades::{Gradebook, GradebookCommand as C, GradebookError, Mark, NotHandedIn};
+use carnet_domain::grades::{
+    EvaluationSpec, Gradebook, GradebookCommand as C, GradebookError, Mark, NotHandedIn,
+};
 use carnet_domain::Uai;
 use carnet_store::testing::TestStore;
 use carnet_store::{
@@ -16,7 +18,7 @@ fn uai() -> Uai {
 }
 
 fn commands() -> Vec<C> {
-    let mut commands = vec![C::CreateEvaluation {
+    let mut commands = vec![C::CreateEvaluation(EvaluationSpec {
         evaluation: "e1".into(),
         class: "4A".into(),
         period: "T1".into(),
@@ -28,7 +30,7 @@ fn commands() -> Vec<C> {
         coefficient: Decimal::new(15, 1),
         bonus: false,
         not_handed_in: NotHandedIn::CountsAsZero,
-    }];
+    })];
     for (student, mark) in [
         ("lea", Mark::Score(Decimal::new(145, 1))),
         ("tom", Mark::Absent),

@@ -232,21 +232,19 @@ impl StudentAttendance {
 
     /// Absence half-days of a month: (total, justified, unjustified or not legitimate).
     pub fn month_counts(&self, year: i32, month: u32) -> (usize, usize, usize) {
-        let days: Vec<HalfDay> = self
-            .absence_half_days()
-            .into_iter()
-            .filter(|h| h.date.year() == year && h.date.month() == month)
-            .collect();
-        let justified = days.iter().filter(|h| self.is_justified(h)).count();
-        (days.len(), justified, days.len() - justified)
+        self.counts(|date| date.year() == year && date.month() == month)
     }
 
     /// Absence half-days between two dates, inclusive (a period, a term).
     pub fn range_counts(&self, from: NaiveDate, to: NaiveDate) -> (usize, usize, usize) {
+        self.counts(|date| from <= date && date <= to)
+    }
+
+    fn counts(&self, on: impl Fn(NaiveDate) -> bool) -> (usize, usize, usize) {
         let days: Vec<HalfDay> = self
             .absence_half_days()
             .into_iter()
-            .filter(|h| from <= h.date && h.date <= to)
+            .filter(|h| on(h.date))
             .collect();
         let justified = days.iter().filter(|h| self.is_justified(h)).count();
         (days.len(), justified, days.len() - justified)

@@ -45,21 +45,28 @@ pub struct MarkEntry {
     pub previous: Vec<Mark>,
 }
 
+/// What a teacher sets when creating an evaluation; the event records it as given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationSpec {
+    pub evaluation: String,
+    pub class: String,
+    pub period: String,
+    pub subject: String,
+    pub teacher: String,
+    pub title: String,
+    pub date: NaiveDate,
+    /// The maximum score, e.g. 20 or 10.
+    pub scale: Decimal,
+    /// Weight in the subject average; 0 keeps the evaluation out of averages.
+    pub coefficient: Decimal,
+    /// A bonus evaluation counts only where it raises the student's average.
+    pub bonus: bool,
+    pub not_handed_in: NotHandedIn,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum GradebookCommand {
-    CreateEvaluation {
-        evaluation: String,
-        class: String,
-        period: String,
-        subject: String,
-        teacher: String,
-        title: String,
-        date: NaiveDate,
-        scale: Decimal,
-        coefficient: Decimal,
-        bonus: bool,
-        not_handed_in: NotHandedIn,
-    },
+    CreateEvaluation(EvaluationSpec),
     EnterMark {
         evaluation: String,
         student: String,
@@ -78,26 +85,19 @@ pub enum GradebookCommand {
         coefficient: Decimal,
     },
     /// The class council has met: no mark of the period may change any more.
-    ClosePeriod { by: String },
+    ClosePeriod {
+        by: String,
+    },
     /// The administration reopens a closed period, saying why.
-    ReopenPeriod { by: String, reason: String },
+    ReopenPeriod {
+        by: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum GradebookEvent {
-    EvaluationCreated {
-        evaluation: String,
-        class: String,
-        period: String,
-        subject: String,
-        teacher: String,
-        title: String,
-        date: NaiveDate,
-        scale: Decimal,
-        coefficient: Decimal,
-        bonus: bool,
-        not_handed_in: NotHandedIn,
-    },
+    EvaluationCreated(EvaluationSpec),
     MarkEntered {
         evaluation: String,
         student: String,
@@ -128,7 +128,7 @@ pub enum GradebookEvent {
 impl DomainEvent for GradebookEvent {
     fn event_type(&self) -> String {
         match self {
-            GradebookEvent::EvaluationCreated { .. } => "EvaluationCreated",
+            GradebookEvent::EvaluationCreated(_) => "EvaluationCreated",
             GradebookEvent::MarkEntered { .. } => "MarkEntered",
             GradebookEvent::MarkCorrected { .. } => "MarkCorrected",
             GradebookEvent::SubjectCoefficientSet { .. } => "SubjectCoefficientSet",
@@ -216,62 +216,38 @@ impl Gradebook {
 
     fn decide(&self, command: GradebookCommand) -> Result<Vec<GradebookEvent>, GradebookError> {
         match command {
-            GradebookCommand::CreateEvaluation {
-                evaluation,
-                class,
-                period,
-                subject,
-                teacher,
-                title,
-                date,
-                scale,
-                coefficient,
-                bonus,
-                not_handed_in,
-            } => {
+            GradebookCommand::CreateEvaluation(spec) => {
                 self.check_open()?;
                 for (field, value) in [
-                    ("the evaluation id", &evaluation),
-                    ("the class", &class),
-                    ("the period", &period),
-                    ("the subject", &subject),
-                    ("the teacher", &teacher),
-                    ("the title", &title),
+                    ("the evaluation id", &spec.evaluation),
+                    ("the class", &spec.class),
+                    ("the period", &spec.period),
+                    ("the subject", &spec.subject),
+                    ("the teacher", &spec.teacher),
+                    ("the title", &spec.title),
                 ] {
                     if value.trim().is_empty() {
                         return Err(GradebookError::Missing(field));
                     }
                 }
                 if let (Some(c), Some(p)) = (&self.class, &self.period) {
-                    if (c, p) != (&class, &period) {
+                    if (c, p) != (&spec.class, &spec.period) {
                         return Err(GradebookError::WrongGradebook {
                             expected: format!("{c}, {p}"),
-                            given: format!("{class}, {period}"),
+                            given: format!("{}, {}", spec.class, spec.period),
                         });
                     }
                 }
-                if self.evaluations.contains_key(&evaluation) {
-                    return Err(GradebookError::EvaluationExists(evaluation));
+                if self.evaluations.contains_key(&spec.evaluation) {
+                    return Err(GradebookError::EvaluationExists(spec.evaluation));
                 }
-                if scale <= Decimal::ZERO {
-                    return Err(GradebookError::InvalidScale(scale));
+                if spec.scale <= Decimal::ZERO {
+                    return Err(GradebookError::InvalidScale(spec.scale));
                 }
-                if coefficient < Decimal::ZERO {
-                    return Err(GradebookError::NegativeCoefficient(coefficient));
+                if spec.coefficient < Decimal::ZERO {
+                    return Err(GradebookError::NegativeCoefficient(spec.coefficient));
                 }
-                Ok(vec![GradebookEvent::EvaluationCreated {
-                    evaluation,
-                    class,
-                    period,
-                    subject,
-                    teacher,
-                    title,
-                    date,
-                    scale,
-                    coefficient,
-                    bonus,
-                    not_handed_in,
-                }])
+                Ok(vec![GradebookEvent::EvaluationCreated(spec)])
             }
             GradebookCommand::EnterMark {
                 evaluation,
@@ -396,33 +372,21 @@ impl Aggregate for Gradebook {
 
     fn apply(&mut self, event: GradebookEvent) {
         match event {
-            GradebookEvent::EvaluationCreated {
-                evaluation,
-                class,
-                period,
-                subject,
-                teacher,
-                title,
-                date,
-                scale,
-                coefficient,
-                bonus,
-                not_handed_in,
-            } => {
-                self.class.get_or_insert(class);
-                self.period.get_or_insert(period);
+            GradebookEvent::EvaluationCreated(spec) => {
+                self.class.get_or_insert(spec.class);
+                self.period.get_or_insert(spec.period);
                 self.evaluations.insert(
-                    evaluation.clone(),
+                    spec.evaluation.clone(),
                     Evaluation {
-                        id: evaluation,
-                        subject,
-                        teacher,
-                        title,
-                        date,
-                        scale,
-                        coefficient,
-                        bonus,
-                        not_handed_in,
+                        id: spec.evaluation,
+                        subject: spec.subject,
+                        teacher: spec.teacher,
+                        title: spec.title,
+                        date: spec.date,
+                        scale: spec.scale,
+                        coefficient: spec.coefficient,
+                        bonus: spec.bonus,
+                        not_handed_in: spec.not_handed_in,
                         marks: BTreeMap::new(),
                     },
                 );

@@ -10,6 +10,7 @@ pub mod averages;
 mod values;
 
 pub use aggregate::{
-    Evaluation, Gradebook, GradebookCommand, GradebookError, GradebookEvent, MarkEntry,
+    Evaluation, EvaluationSpec, Gradebook, GradebookCommand, GradebookError, GradebookEvent,
+    MarkEntry,
 };
 pub use values::{Mark, NotHandedIn};
