@@ -3,7 +3,11 @@
 #![forbid(unsafe_code)]
 
 pub mod attendance;
+pub mod calendar;
+pub mod enrolment;
 pub mod grades;
+pub mod reservations;
+pub mod timetable;
 pub mod uai;
 
 pub use uai::{Uai, UaiError};

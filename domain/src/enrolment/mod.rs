@@ -1,0 +1,1 @@
+//! Enrolment (scolarité): filled in by the enrolment work.

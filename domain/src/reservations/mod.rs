@@ -1,0 +1,1 @@
+//! Reservations: filled in by the reservations work.

@@ -1,0 +1,1 @@
+//! Timetable (emploi du temps): filled in by the timetable work.
