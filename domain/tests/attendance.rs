@@ -30,6 +30,7 @@ fn record(lesson: &str, date: NaiveDate, start: NaiveTime, status: Status) -> C 
         end: start + chrono::Duration::minutes(55),
         status,
         by: "m.martin".into(),
+        notify: Vec::new(),
     }
 }
 
@@ -119,6 +120,7 @@ fn the_roll_call_refuses_what_cannot_be() {
         end: at(8, 0),
         status: Status::Absent,
         by: "x".into(),
+        notify: Vec::new(),
     };
     refuse(
         backwards,
@@ -138,6 +140,7 @@ fn the_roll_call_refuses_what_cannot_be() {
         end: at(9, 0),
         status: Status::Absent,
         by: "x".into(),
+        notify: Vec::new(),
     };
     test()
         .given(vec![recorded("l1", day(2), at(8, 0), Status::Absent)])
@@ -156,6 +159,7 @@ fn corrections_keep_the_previous_value_and_say_why() {
         status,
         by: "cpe".into(),
         reason: reason.into(),
+        notify: Vec::new(),
     };
     given()
         .when(correct(
@@ -390,6 +394,7 @@ fn four_unjustified_half_days_in_a_month_raise_the_alert_once() {
             status: Status::Absent,
             by: "cpe".into(),
             reason: "n'est jamais arrivée".into(),
+            notify: Vec::new(),
         })
         .then_expect_events(vec![
             V::AttendanceCorrected {
@@ -424,4 +429,70 @@ proptest! {
         for i in 0..n { let j = (seed as usize).wrapping_add(i * 7919) % n; events.swap(i, j); }
         prop_assert_eq!(state(&events).month_counts(2026, 11), (total, justified, unjustified));
     }
+}
+
+#[test]
+fn an_absence_notifies_the_guardians_who_have_that_right() {
+    let mut absent = record("l1", day(2), at(8, 0), Status::Absent);
+    if let C::RecordAttendance { notify, .. } = &mut absent {
+        *notify = vec!["mother".into(), "father".into(), "mother".into()];
+    }
+    test()
+        .given_no_previous_events()
+        .when(absent)
+        .then_expect_events(vec![
+            recorded("l1", day(2), at(8, 0), Status::Absent),
+            V::GuardiansNotified {
+                student: "lea".into(),
+                lesson: "l1".into(),
+                date: day(2),
+                start: at(8, 0),
+                guardians: vec!["father".into(), "mother".into()],
+            },
+        ]);
+    // Lateness is not an absence: nobody is notified.
+    let mut late = record("l1", day(2), at(8, 0), Status::Late { minutes: 5 });
+    if let C::RecordAttendance { notify, .. } = &mut late {
+        *notify = vec!["mother".into()];
+    }
+    test()
+        .given_no_previous_events()
+        .when(late)
+        .then_expect_events(vec![recorded(
+            "l1",
+            day(2),
+            at(8, 0),
+            Status::Late { minutes: 5 },
+        )]);
+    // A correction that makes the entry an absence notifies too.
+    test()
+        .given(vec![recorded(
+            "l1",
+            day(2),
+            at(8, 0),
+            Status::Late { minutes: 5 },
+        )])
+        .when(C::CorrectAttendance {
+            lesson: "l1".into(),
+            status: Status::Absent,
+            by: "cpe".into(),
+            reason: "jamais arrivée".into(),
+            notify: vec!["mother".into()],
+        })
+        .then_expect_events(vec![
+            V::AttendanceCorrected {
+                lesson: "l1".into(),
+                previous: Status::Late { minutes: 5 },
+                status: Status::Absent,
+                by: "cpe".into(),
+                reason: "jamais arrivée".into(),
+            },
+            V::GuardiansNotified {
+                student: "lea".into(),
+                lesson: "l1".into(),
+                date: day(2),
+                start: at(8, 0),
+                guardians: vec!["mother".into()],
+            },
+        ]);
 }

@@ -86,12 +86,19 @@ pub enum AttendanceCommand {
         end: NaiveTime,
         status: Status,
         by: String,
+        /// The guardians who have the right to be told of an absence, as the student's
+        /// record says when the roll call is taken (`Student::guardians_to_notify`).
+        #[serde(default)]
+        notify: Vec<String>,
     },
     CorrectAttendance {
         lesson: String,
         status: Status,
         by: String,
         reason: String,
+        /// As for a roll call: told when the correction makes the entry an absence.
+        #[serde(default)]
+        notify: Vec<String>,
     },
     /// A guardian (or the student, if of age) explains an absence.
     DeclareJustification {
@@ -149,6 +156,15 @@ pub enum AttendanceEvent {
         by: String,
         note: String,
     },
+    /// An absence was recorded and these guardians are to be told (the notifier sends
+    /// it by the channels each guardian chose; the event is the proof it was due).
+    GuardiansNotified {
+        student: String,
+        lesson: String,
+        date: NaiveDate,
+        start: NaiveTime,
+        guardians: Vec<String>,
+    },
     /// L131-8: the month's unjustified half-days reached [`ALERT_THRESHOLD`].
     AlertThresholdReached {
         student: String,
@@ -165,6 +181,7 @@ impl DomainEvent for AttendanceEvent {
             AttendanceEvent::JustificationDeclared { .. } => "JustificationDeclared",
             AttendanceEvent::JustificationAccepted { .. } => "JustificationAccepted",
             AttendanceEvent::JustificationRefused { .. } => "JustificationRefused",
+            AttendanceEvent::GuardiansNotified { .. } => "GuardiansNotified",
             AttendanceEvent::AlertThresholdReached { .. } => "AlertThresholdReached",
         }
         .to_string()
@@ -250,6 +267,43 @@ impl StudentAttendance {
         (days.len(), justified, days.len() - justified)
     }
 
+    /// The notification an event calls for: an entry that becomes an absence, when
+    /// some guardian has the right to be told.
+    fn notice(&self, event: &AttendanceEvent, guardians: Vec<String>) -> Option<AttendanceEvent> {
+        let (lesson, date, start) = match event {
+            AttendanceEvent::AttendanceRecorded {
+                lesson,
+                date,
+                start,
+                status: Status::Absent,
+                ..
+            } => (lesson, *date, *start),
+            AttendanceEvent::AttendanceCorrected {
+                lesson,
+                status: Status::Absent,
+                ..
+            } => {
+                let entry = self.lessons.get(lesson)?;
+                (lesson, entry.date, entry.start)
+            }
+            _ => return None,
+        };
+        let student = match event {
+            AttendanceEvent::AttendanceRecorded { student, .. } => student.clone(),
+            _ => self.student.clone()?,
+        };
+        let mut guardians = guardians;
+        guardians.sort();
+        guardians.dedup();
+        (!guardians.is_empty()).then(|| AttendanceEvent::GuardiansNotified {
+            student,
+            lesson: lesson.clone(),
+            date,
+            start,
+            guardians,
+        })
+    }
+
     fn check_student(&self, student: &str) -> Result<(), AttendanceError> {
         if student.trim().is_empty() {
             return Err(AttendanceError::Missing("the student"));
@@ -300,6 +354,7 @@ impl StudentAttendance {
                 end,
                 status,
                 by,
+                notify: _,
             } => {
                 self.check_student(&student)?;
                 if lesson.trim().is_empty() {
@@ -332,6 +387,7 @@ impl StudentAttendance {
                 status,
                 by,
                 reason,
+                notify: _,
             } => {
                 let entry = self
                     .lessons
@@ -444,7 +500,13 @@ impl Aggregate for StudentAttendance {
         policy: &AttendancePolicy,
         sink: &EventSink<Self>,
     ) -> Result<(), AttendanceError> {
+        let notify = match &command {
+            AttendanceCommand::RecordAttendance { notify, .. }
+            | AttendanceCommand::CorrectAttendance { notify, .. } => notify.clone(),
+            _ => Vec::new(),
+        };
         let event = self.decide(command, policy)?;
+        let notice = self.notice(&event, notify);
         let dates: Vec<NaiveDate> = match &event {
             AttendanceEvent::AttendanceRecorded { date, .. } => vec![*date],
             AttendanceEvent::AttendanceCorrected { lesson, .. } => self
@@ -456,6 +518,9 @@ impl Aggregate for StudentAttendance {
             _ => Vec::new(),
         };
         sink.write(event, self).await;
+        if let Some(notice) = notice {
+            sink.write(notice, self).await;
+        }
         // Only a new absence can make a month reach the threshold: a justification
         // accepted or refused later does not retract an alert already given.
         for alert in self.alerts_for(dates) {
@@ -527,6 +592,7 @@ impl Aggregate for StudentAttendance {
                     j.accepted = Some(false);
                 }
             }
+            AttendanceEvent::GuardiansNotified { .. } => {}
             AttendanceEvent::AlertThresholdReached { month, .. } => {
                 self.alerted_months.insert(month);
             }

@@ -1,0 +1,900 @@
+//! The establishment: its identity and settings, its school years with their periods,
+//! divisions and groups, its subjects, its staff and the teachers' services.
+//!
+//! One aggregate per establishment (its stream id is the UAI): these facts change a few
+//! times a year and their rules (periods that do not overlap, a division created once a
+//! year, a service naming a known teacher, subject and class) span all of them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{NaiveDate, NaiveTime};
+use chrono_tz::Tz;
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+
+use super::ids::{SchoolYear, SubjectCode};
+use crate::Uai;
+
+/// A trimestre or semestre: the unit of report cards (bulletins) and class councils.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Period {
+    pub id: String,
+    pub name: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+/// A school year's dates and periods.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct YearSpec {
+    pub year: SchoolYear,
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub periods: Vec<Period>,
+}
+
+/// A division (classe), e.g. `4A`, of one school year.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DivisionSpec {
+    pub id: String,
+    pub name: String,
+    /// The level (niveau), e.g. `6e`, `4e`, `2nde`: what the rollover moves students up.
+    pub level: String,
+}
+
+/// A group (groupe): half-class, language group, option, drawn from divisions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSpec {
+    pub id: String,
+    pub name: String,
+    pub divisions: Vec<String>,
+    /// Groups of the same partition are disjoint (the two halves of a class), as in
+    /// Pronote's "partitions"; groups of different partitions may share students.
+    pub partition: String,
+}
+
+/// Where a lesson or a service takes place: a whole division or a group.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ClassRef {
+    Division(String),
+    Group(String),
+}
+
+impl std::fmt::Display for ClassRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClassRef::Division(id) => write!(f, "division {id}"),
+            ClassRef::Group(id) => write!(f, "group {id}"),
+        }
+    }
+}
+
+/// The roles of the staff, as the ENT and STS-Web name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Role {
+    Teacher,
+    /// Conseiller principal d'éducation: heads vie scolaire, decides justifications.
+    Cpe,
+    /// Assistant d'éducation (surveillant): takes roll calls for vie scolaire.
+    Aed,
+    Secretariat,
+    /// Chef d'établissement (principal, proviseur) and deputies.
+    Principal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaffMember {
+    pub name: String,
+    pub roles: BTreeSet<Role>,
+    pub left_on: Option<NaiveDate>,
+}
+
+/// A teacher's service: a subject taught to a division or group in a school year.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Service {
+    pub teacher: String,
+    pub subject: SubjectCode,
+    pub class: ClassRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Subject {
+    pub short: String,
+    pub name: String,
+}
+
+/// One school year as the establishment knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Year {
+    pub first_day: NaiveDate,
+    pub last_day: NaiveDate,
+    pub periods: Vec<Period>,
+    pub divisions: BTreeMap<String, DivisionSpec>,
+    pub groups: BTreeMap<String, GroupSpec>,
+    pub services: BTreeSet<Service>,
+    /// The year the rollover moved this one's students to.
+    pub rolled_over_to: Option<SchoolYear>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Establishment {
+    pub uai: Option<Uai>,
+    pub name: String,
+    pub time_zone: Tz,
+    pub morning_ends: NaiveTime,
+    pub years: BTreeMap<SchoolYear, Year>,
+    pub subjects: BTreeMap<SubjectCode, Subject>,
+    pub staff: BTreeMap<String, StaffMember>,
+}
+
+impl Default for Establishment {
+    fn default() -> Self {
+        Establishment {
+            uai: None,
+            name: String::new(),
+            time_zone: chrono_tz::Europe::Paris,
+            morning_ends: NaiveTime::from_hms_opt(12, 30, 0).unwrap_or_default(),
+            years: BTreeMap::new(),
+            subjects: BTreeMap::new(),
+            staff: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EstablishmentCommand {
+    Register {
+        uai: Uai,
+        name: String,
+        time_zone: Tz,
+        /// Lessons starting before this time belong to the morning half-day.
+        morning_ends: NaiveTime,
+    },
+    OpenSchoolYear(YearSpec),
+    DefineSubject {
+        code: SubjectCode,
+        short: String,
+        name: String,
+    },
+    CreateDivision {
+        year: SchoolYear,
+        division: DivisionSpec,
+    },
+    CreateGroup {
+        year: SchoolYear,
+        group: GroupSpec,
+    },
+    AddStaffMember {
+        person: String,
+        name: String,
+        roles: BTreeSet<Role>,
+    },
+    ChangeStaffRoles {
+        person: String,
+        roles: BTreeSet<Role>,
+    },
+    /// The staff member's last day in the establishment.
+    StaffMemberLeaves {
+        person: String,
+        last_day: NaiveDate,
+    },
+    AssignService {
+        year: SchoolYear,
+        service: Service,
+    },
+    RemoveService {
+        year: SchoolYear,
+        service: Service,
+    },
+    /// Passage to the next school year: opens it with its divisions and groups. Safe to
+    /// run twice: what already exists as asked is left alone, and a second run records
+    /// nothing. The students' side is one command per student (see `rollover`).
+    RollOverYear {
+        from: SchoolYear,
+        next: YearSpec,
+        divisions: Vec<DivisionSpec>,
+        groups: Vec<GroupSpec>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EstablishmentEvent {
+    EstablishmentRegistered {
+        uai: Uai,
+        name: String,
+        time_zone: Tz,
+        morning_ends: NaiveTime,
+    },
+    SchoolYearOpened(YearSpec),
+    SubjectDefined {
+        code: SubjectCode,
+        short: String,
+        name: String,
+    },
+    DivisionCreated {
+        year: SchoolYear,
+        division: DivisionSpec,
+    },
+    GroupCreated {
+        year: SchoolYear,
+        group: GroupSpec,
+    },
+    StaffMemberAdded {
+        person: String,
+        name: String,
+        roles: BTreeSet<Role>,
+    },
+    StaffRolesChanged {
+        person: String,
+        previous: BTreeSet<Role>,
+        roles: BTreeSet<Role>,
+    },
+    StaffMemberLeft {
+        person: String,
+        last_day: NaiveDate,
+    },
+    ServiceAssigned {
+        year: SchoolYear,
+        service: Service,
+    },
+    ServiceRemoved {
+        year: SchoolYear,
+        service: Service,
+    },
+    YearRolledOver {
+        from: SchoolYear,
+        to: SchoolYear,
+    },
+}
+
+impl DomainEvent for EstablishmentEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::EstablishmentRegistered { .. } => "EstablishmentRegistered",
+            Self::SchoolYearOpened(_) => "SchoolYearOpened",
+            Self::SubjectDefined { .. } => "SubjectDefined",
+            Self::DivisionCreated { .. } => "DivisionCreated",
+            Self::GroupCreated { .. } => "GroupCreated",
+            Self::StaffMemberAdded { .. } => "StaffMemberAdded",
+            Self::StaffRolesChanged { .. } => "StaffRolesChanged",
+            Self::StaffMemberLeft { .. } => "StaffMemberLeft",
+            Self::ServiceAssigned { .. } => "ServiceAssigned",
+            Self::ServiceRemoved { .. } => "ServiceRemoved",
+            Self::YearRolledOver { .. } => "YearRolledOver",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1".to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EstablishmentError {
+    #[error("the establishment is already registered as {0}")]
+    AlreadyRegistered(Uai),
+    #[error("the establishment must be registered first")]
+    NotRegistered,
+    #[error("{0} must not be empty")]
+    Missing(&'static str),
+    #[error("school year {0} is already open")]
+    YearExists(SchoolYear),
+    #[error("school year {0} is not open in this establishment")]
+    UnknownYear(SchoolYear),
+    #[error("school year {year} must end after it starts ({first} to {last})")]
+    YearDates {
+        year: SchoolYear,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
+    #[error("school year {year} cannot start on {first}: it starts in {expected}")]
+    YearStartsElsewhere {
+        year: SchoolYear,
+        first: NaiveDate,
+        expected: u16,
+    },
+    #[error("a school year needs at least one period (trimestre or semestre)")]
+    NoPeriod,
+    #[error("period {id} ({from} to {to}) ends before it starts")]
+    PeriodReversed {
+        id: String,
+        from: NaiveDate,
+        to: NaiveDate,
+    },
+    #[error("period {id} ({from} to {to}) is outside the school year ({first} to {last})")]
+    PeriodOutsideYear {
+        id: String,
+        from: NaiveDate,
+        to: NaiveDate,
+        first: NaiveDate,
+        last: NaiveDate,
+    },
+    #[error("periods {first} and {second} overlap: {second} starts on {starts}, before {first} ends on {ends}")]
+    PeriodsOverlap {
+        first: String,
+        second: String,
+        starts: NaiveDate,
+        ends: NaiveDate,
+    },
+    #[error("period id {0} is used twice")]
+    PeriodTwice(String),
+    #[error("subject {0} is already defined")]
+    SubjectExists(SubjectCode),
+    #[error("subject {0} is not defined in this establishment")]
+    UnknownSubject(SubjectCode),
+    #[error("division {division} already exists in {year}")]
+    DivisionExists { year: SchoolYear, division: String },
+    #[error("there is no division {division} in {year}")]
+    UnknownDivision { year: SchoolYear, division: String },
+    #[error("group {group} already exists in {year}")]
+    GroupExists { year: SchoolYear, group: String },
+    #[error("there is no group {group} in {year}")]
+    UnknownGroup { year: SchoolYear, group: String },
+    #[error("group {0} must be drawn from at least one division")]
+    GroupWithoutDivision(String),
+    #[error(
+        "{id} of {year} already exists with another definition; the rollover cannot change it"
+    )]
+    RolloverMismatch { year: SchoolYear, id: String },
+    #[error("school year {from} was already rolled over to {to}")]
+    AlreadyRolledOver { from: SchoolYear, to: SchoolYear },
+    #[error("the rollover goes from {from} to the year after it, not to {to}")]
+    RolloverNotNextYear { from: SchoolYear, to: SchoolYear },
+    #[error("{0} is already a member of staff")]
+    StaffExists(String),
+    #[error("{0} is not a member of staff")]
+    UnknownStaff(String),
+    #[error("{0} has left the establishment")]
+    StaffLeft(String),
+    #[error("a member of staff needs at least one role")]
+    NoRole,
+    #[error("{0} already has exactly these roles")]
+    SameRoles(String),
+    #[error("{0} is not a teacher")]
+    NotATeacher(String),
+    #[error("{teacher} already teaches {subject} to {class}")]
+    ServiceExists {
+        teacher: String,
+        subject: SubjectCode,
+        class: ClassRef,
+    },
+    #[error("{teacher} does not teach {subject} to {class}")]
+    UnknownService {
+        teacher: String,
+        subject: SubjectCode,
+        class: ClassRef,
+    },
+}
+
+use EstablishmentError as E;
+
+fn required(value: &str, what: &'static str) -> Result<(), E> {
+    if value.trim().is_empty() {
+        Err(E::Missing(what))
+    } else {
+        Ok(())
+    }
+}
+
+/// The rules of a school year's dates and periods.
+pub fn check_year(spec: &YearSpec) -> Result<(), E> {
+    let (first, last) = (spec.first_day, spec.last_day);
+    if last <= first {
+        return Err(E::YearDates {
+            year: spec.year.clone(),
+            first,
+            last,
+        });
+    }
+    let expected = spec.year.first_year();
+    if u16::try_from(chrono::Datelike::year(&first)).ok() != Some(expected) {
+        return Err(E::YearStartsElsewhere {
+            year: spec.year.clone(),
+            first,
+            expected,
+        });
+    }
+    if spec.periods.is_empty() {
+        return Err(E::NoPeriod);
+    }
+    let mut ids = BTreeSet::new();
+    for p in &spec.periods {
+        required(&p.id, "the period id")?;
+        required(&p.name, "the period name")?;
+        if !ids.insert(p.id.as_str()) {
+            return Err(E::PeriodTwice(p.id.clone()));
+        }
+        if p.to < p.from {
+            return Err(E::PeriodReversed {
+                id: p.id.clone(),
+                from: p.from,
+                to: p.to,
+            });
+        }
+        if p.from < first || p.to > last {
+            return Err(E::PeriodOutsideYear {
+                id: p.id.clone(),
+                from: p.from,
+                to: p.to,
+                first,
+                last,
+            });
+        }
+    }
+    let mut sorted: Vec<&Period> = spec.periods.iter().collect();
+    sorted.sort_by_key(|p| p.from);
+    for pair in sorted.windows(2) {
+        if pair[1].from <= pair[0].to {
+            return Err(E::PeriodsOverlap {
+                first: pair[0].id.clone(),
+                second: pair[1].id.clone(),
+                starts: pair[1].from,
+                ends: pair[0].to,
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Establishment {
+    pub fn year(&self, year: &SchoolYear) -> Result<&Year, E> {
+        self.years
+            .get(year)
+            .ok_or_else(|| E::UnknownYear(year.clone()))
+    }
+
+    /// The school year holding `date`, if any.
+    pub fn year_on(&self, date: NaiveDate) -> Option<(&SchoolYear, &Year)> {
+        self.years
+            .iter()
+            .find(|(_, y)| y.first_day <= date && date <= y.last_day)
+    }
+
+    /// The period holding `date`, if any.
+    pub fn period_on(&self, date: NaiveDate) -> Option<&Period> {
+        self.year_on(date)
+            .and_then(|(_, y)| y.periods.iter().find(|p| p.from <= date && date <= p.to))
+    }
+
+    /// Checks that a student may be placed in `division` with `groups` in `year`: every
+    /// group exists and is drawn from that division. Used before sending a student's
+    /// enrolment commands, which cannot see the establishment themselves.
+    pub fn check_placement(
+        &self,
+        year: &SchoolYear,
+        division: &str,
+        groups: &[String],
+    ) -> Result<(), E> {
+        let y = self.year(year)?;
+        if !y.divisions.contains_key(division) {
+            return Err(E::UnknownDivision {
+                year: year.clone(),
+                division: division.to_string(),
+            });
+        }
+        for group in groups {
+            let g = y.groups.get(group).ok_or_else(|| E::UnknownGroup {
+                year: year.clone(),
+                group: group.clone(),
+            })?;
+            if !g.divisions.iter().any(|d| d == division) {
+                return Err(E::UnknownGroup {
+                    year: year.clone(),
+                    group: format!("{group} for division {division}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn registered(&self) -> Result<(), E> {
+        self.uai.as_ref().map(|_| ()).ok_or(E::NotRegistered)
+    }
+
+    fn active_staff(&self, person: &str) -> Result<&StaffMember, E> {
+        let member = self
+            .staff
+            .get(person)
+            .ok_or_else(|| E::UnknownStaff(person.to_string()))?;
+        if member.left_on.is_some() {
+            return Err(E::StaffLeft(person.to_string()));
+        }
+        Ok(member)
+    }
+
+    fn check_division(&self, year: &SchoolYear, division: &DivisionSpec) -> Result<(), E> {
+        required(&division.id, "the division id")?;
+        required(&division.name, "the division name")?;
+        required(&division.level, "the division level")?;
+        if self.year(year)?.divisions.contains_key(&division.id) {
+            return Err(E::DivisionExists {
+                year: year.clone(),
+                division: division.id.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_group(
+        &self,
+        year: &SchoolYear,
+        group: &GroupSpec,
+        pending: &[DivisionSpec],
+    ) -> Result<(), E> {
+        required(&group.id, "the group id")?;
+        required(&group.name, "the group name")?;
+        required(&group.partition, "the group partition")?;
+        let y = self.years.get(year);
+        if y.is_some_and(|y| y.groups.contains_key(&group.id)) {
+            return Err(E::GroupExists {
+                year: year.clone(),
+                group: group.id.clone(),
+            });
+        }
+        if group.divisions.is_empty() {
+            return Err(E::GroupWithoutDivision(group.id.clone()));
+        }
+        for d in &group.divisions {
+            let known = y.is_some_and(|y| y.divisions.contains_key(d))
+                || pending.iter().any(|p| &p.id == d);
+            if !known {
+                return Err(E::UnknownDivision {
+                    year: year.clone(),
+                    division: d.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn check_service(&self, year: &SchoolYear, service: &Service) -> Result<(), E> {
+        let member = self.active_staff(&service.teacher)?;
+        if !member.roles.contains(&Role::Teacher) {
+            return Err(E::NotATeacher(service.teacher.clone()));
+        }
+        if !self.subjects.contains_key(&service.subject) {
+            return Err(E::UnknownSubject(service.subject.clone()));
+        }
+        let y = self.year(year)?;
+        match &service.class {
+            ClassRef::Division(d) if !y.divisions.contains_key(d) => Err(E::UnknownDivision {
+                year: year.clone(),
+                division: d.clone(),
+            }),
+            ClassRef::Group(g) if !y.groups.contains_key(g) => Err(E::UnknownGroup {
+                year: year.clone(),
+                group: g.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    fn decide(&self, command: EstablishmentCommand) -> Result<Vec<EstablishmentEvent>, E> {
+        use EstablishmentCommand as C;
+        use EstablishmentEvent as V;
+        if !matches!(command, C::Register { .. }) {
+            self.registered()?;
+        }
+        Ok(match command {
+            C::Register {
+                uai,
+                name,
+                time_zone,
+                morning_ends,
+            } => {
+                if let Some(existing) = &self.uai {
+                    return Err(E::AlreadyRegistered(existing.clone()));
+                }
+                required(&name, "the establishment's name")?;
+                vec![V::EstablishmentRegistered {
+                    uai,
+                    name,
+                    time_zone,
+                    morning_ends,
+                }]
+            }
+            C::OpenSchoolYear(spec) => {
+                if self.years.contains_key(&spec.year) {
+                    return Err(E::YearExists(spec.year));
+                }
+                check_year(&spec)?;
+                vec![V::SchoolYearOpened(spec)]
+            }
+            C::DefineSubject { code, short, name } => {
+                if self.subjects.contains_key(&code) {
+                    return Err(E::SubjectExists(code));
+                }
+                required(&short, "the subject's short name")?;
+                required(&name, "the subject's name")?;
+                vec![V::SubjectDefined { code, short, name }]
+            }
+            C::CreateDivision { year, division } => {
+                self.check_division(&year, &division)?;
+                vec![V::DivisionCreated { year, division }]
+            }
+            C::CreateGroup { year, group } => {
+                self.year(&year)?;
+                self.check_group(&year, &group, &[])?;
+                vec![V::GroupCreated { year, group }]
+            }
+            C::AddStaffMember {
+                person,
+                name,
+                roles,
+            } => {
+                required(&person, "the person's id")?;
+                required(&name, "the person's name")?;
+                if self.staff.contains_key(&person) {
+                    return Err(E::StaffExists(person));
+                }
+                if roles.is_empty() {
+                    return Err(E::NoRole);
+                }
+                vec![V::StaffMemberAdded {
+                    person,
+                    name,
+                    roles,
+                }]
+            }
+            C::ChangeStaffRoles { person, roles } => {
+                let member = self.active_staff(&person)?;
+                if roles.is_empty() {
+                    return Err(E::NoRole);
+                }
+                if member.roles == roles {
+                    return Err(E::SameRoles(person));
+                }
+                vec![V::StaffRolesChanged {
+                    person,
+                    previous: member.roles.clone(),
+                    roles,
+                }]
+            }
+            C::StaffMemberLeaves { person, last_day } => {
+                self.active_staff(&person)?;
+                vec![V::StaffMemberLeft { person, last_day }]
+            }
+            C::AssignService { year, service } => {
+                self.check_service(&year, &service)?;
+                if self.year(&year)?.services.contains(&service) {
+                    return Err(E::ServiceExists {
+                        teacher: service.teacher,
+                        subject: service.subject,
+                        class: service.class,
+                    });
+                }
+                vec![V::ServiceAssigned { year, service }]
+            }
+            C::RemoveService { year, service } => {
+                if !self.year(&year)?.services.contains(&service) {
+                    return Err(E::UnknownService {
+                        teacher: service.teacher,
+                        subject: service.subject,
+                        class: service.class,
+                    });
+                }
+                vec![V::ServiceRemoved { year, service }]
+            }
+            C::RollOverYear {
+                from,
+                next,
+                divisions,
+                groups,
+            } => self.roll_over(from, next, divisions, groups)?,
+        })
+    }
+
+    /// Opens the next year, creating only what does not exist yet: running the same
+    /// rollover again records nothing, and a rollover that would redefine something
+    /// already there is refused rather than silently changing it.
+    fn roll_over(
+        &self,
+        from: SchoolYear,
+        next: YearSpec,
+        divisions: Vec<DivisionSpec>,
+        groups: Vec<GroupSpec>,
+    ) -> Result<Vec<EstablishmentEvent>, E> {
+        use EstablishmentEvent as V;
+        let source = self.year(&from)?;
+        if next.year != from.next() {
+            return Err(E::RolloverNotNextYear {
+                from,
+                to: next.year,
+            });
+        }
+        if let Some(to) = &source.rolled_over_to {
+            if *to != next.year {
+                return Err(E::AlreadyRolledOver {
+                    from,
+                    to: to.clone(),
+                });
+            }
+        }
+        let mut events = Vec::new();
+        let existing = self.years.get(&next.year);
+        match existing {
+            Some(y)
+                if y.first_day != next.first_day
+                    || y.last_day != next.last_day
+                    || y.periods != next.periods =>
+            {
+                return Err(E::RolloverMismatch {
+                    year: next.year.clone(),
+                    id: "the calendar".into(),
+                });
+            }
+            Some(_) => {}
+            None => {
+                check_year(&next)?;
+                events.push(V::SchoolYearOpened(next.clone()));
+            }
+        }
+        let mut new_divisions = Vec::new();
+        for division in divisions {
+            match existing.and_then(|y| y.divisions.get(&division.id)) {
+                Some(d) if *d == division => {}
+                Some(_) => {
+                    return Err(E::RolloverMismatch {
+                        year: next.year.clone(),
+                        id: format!("division {}", division.id),
+                    })
+                }
+                None => {
+                    required(&division.id, "the division id")?;
+                    required(&division.name, "the division name")?;
+                    required(&division.level, "the division level")?;
+                    if new_divisions
+                        .iter()
+                        .any(|d: &DivisionSpec| d.id == division.id)
+                    {
+                        return Err(E::DivisionExists {
+                            year: next.year.clone(),
+                            division: division.id,
+                        });
+                    }
+                    new_divisions.push(division);
+                }
+            }
+        }
+        let mut new_groups = Vec::new();
+        for group in groups {
+            match existing.and_then(|y| y.groups.get(&group.id)) {
+                Some(g) if *g == group => {}
+                Some(_) => {
+                    return Err(E::RolloverMismatch {
+                        year: next.year.clone(),
+                        id: format!("group {}", group.id),
+                    })
+                }
+                None => {
+                    self.check_group(&next.year, &group, &new_divisions)?;
+                    new_groups.push(group);
+                }
+            }
+        }
+        events.extend(
+            new_divisions
+                .into_iter()
+                .map(|division| V::DivisionCreated {
+                    year: next.year.clone(),
+                    division,
+                }),
+        );
+        events.extend(new_groups.into_iter().map(|group| V::GroupCreated {
+            year: next.year.clone(),
+            group,
+        }));
+        if source.rolled_over_to.is_none() {
+            events.push(V::YearRolledOver {
+                from,
+                to: next.year,
+            });
+        }
+        Ok(events)
+    }
+}
+
+impl Aggregate for Establishment {
+    const TYPE: &'static str = "establishment";
+    type Command = EstablishmentCommand;
+    type Event = EstablishmentEvent;
+    type Error = EstablishmentError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: EstablishmentCommand,
+        _: &(),
+        sink: &EventSink<Self>,
+    ) -> Result<(), EstablishmentError> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: EstablishmentEvent) {
+        use EstablishmentEvent as V;
+        match event {
+            V::EstablishmentRegistered {
+                uai,
+                name,
+                time_zone,
+                morning_ends,
+            } => {
+                self.uai = Some(uai);
+                self.name = name;
+                self.time_zone = time_zone;
+                self.morning_ends = morning_ends;
+            }
+            V::SchoolYearOpened(spec) => {
+                self.years.insert(
+                    spec.year,
+                    Year {
+                        first_day: spec.first_day,
+                        last_day: spec.last_day,
+                        periods: spec.periods,
+                        divisions: BTreeMap::new(),
+                        groups: BTreeMap::new(),
+                        services: BTreeSet::new(),
+                        rolled_over_to: None,
+                    },
+                );
+            }
+            V::SubjectDefined { code, short, name } => {
+                self.subjects.insert(code, Subject { short, name });
+            }
+            V::DivisionCreated { year, division } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    y.divisions.insert(division.id.clone(), division);
+                }
+            }
+            V::GroupCreated { year, group } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    y.groups.insert(group.id.clone(), group);
+                }
+            }
+            V::StaffMemberAdded {
+                person,
+                name,
+                roles,
+            } => {
+                self.staff.insert(
+                    person,
+                    StaffMember {
+                        name,
+                        roles,
+                        left_on: None,
+                    },
+                );
+            }
+            V::StaffRolesChanged { person, roles, .. } => {
+                if let Some(m) = self.staff.get_mut(&person) {
+                    m.roles = roles;
+                }
+            }
+            V::StaffMemberLeft { person, last_day } => {
+                if let Some(m) = self.staff.get_mut(&person) {
+                    m.left_on = Some(last_day);
+                }
+            }
+            V::ServiceAssigned { year, service } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    y.services.insert(service);
+                }
+            }
+            V::ServiceRemoved { year, service } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    y.services.remove(&service);
+                }
+            }
+            V::YearRolledOver { from, to } => {
+                if let Some(y) = self.years.get_mut(&from) {
+                    y.rolled_over_to = Some(to);
+                }
+            }
+        }
+    }
+}
