@@ -136,6 +136,46 @@ fn scores_and_special_marks_are_entered_once() {
 }
 
 #[test]
+fn a_grid_of_marks_is_saved_whole_or_not_at_all() {
+    let grid = |marks: Vec<(&str, Mark)>| C::EnterMarks {
+        evaluation: "e1".into(),
+        marks: marks.into_iter().map(|(s, m)| (s.to_string(), m)).collect(),
+        by: "m.martin".into(),
+    };
+    let given = || Test::with(()).given(vec![created("e1", "MATHS", dec!(20), dec!(1))]);
+    given()
+        .when(grid(vec![("lea", score(dec!(12))), ("tom", Mark::Absent)]))
+        .then_expect_events(vec![
+            entered("e1", "lea", score(dec!(12))),
+            entered("e1", "tom", Mark::Absent),
+        ]);
+    given()
+        .when(grid(vec![
+            ("lea", score(dec!(12))),
+            ("tom", score(dec!(21))),
+        ]))
+        .then_expect_error_message("the score 21 is outside the scale of the evaluation (0 to 20)");
+    given()
+        .when(grid(vec![
+            ("lea", score(dec!(12))),
+            ("lea", score(dec!(13))),
+        ]))
+        .then_expect_error_message("lea appears twice in the marks of e1");
+    Test::with(())
+        .given(vec![
+            created("e1", "MATHS", dec!(20), dec!(1)),
+            entered("e1", "tom", Mark::Absent),
+        ])
+        .when(grid(vec![
+            ("lea", score(dec!(12))),
+            ("tom", score(dec!(8))),
+        ]))
+        .then_expect_error_message(
+            "tom already has the mark ABS for e1; change it with a correction",
+        );
+}
+
+#[test]
 fn a_score_outside_the_scale_is_refused() {
     let given = || Test::with(()).given(vec![created("e1", "MATHS", dec!(10), dec!(1))]);
     given()

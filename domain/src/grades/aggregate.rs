@@ -73,6 +73,14 @@ pub enum GradebookCommand {
         mark: Mark,
         by: String,
     },
+    /// The whole grid of an evaluation saved at once, as a teacher fills it in: every
+    /// mark is checked as [`GradebookCommand::EnterMark`] would, and one refused mark
+    /// refuses the grid (nothing half-saved).
+    EnterMarks {
+        evaluation: String,
+        marks: Vec<(String, Mark)>,
+        by: String,
+    },
     CorrectMark {
         evaluation: String,
         student: String,
@@ -180,6 +188,10 @@ pub enum GradebookError {
         student: String,
         mark: Mark,
     },
+    #[error("{student} appears twice in the marks of {evaluation}")]
+    StudentTwice { evaluation: String, student: String },
+    #[error("the grid of {0} has no mark")]
+    EmptyGrid(String),
     #[error("the period is already closed")]
     AlreadyClosed,
     #[error("the period is not closed")]
@@ -274,6 +286,32 @@ impl Gradebook {
                     mark,
                     by,
                 }])
+            }
+            GradebookCommand::EnterMarks {
+                evaluation,
+                marks,
+                by,
+            } => {
+                if marks.is_empty() {
+                    return Err(GradebookError::EmptyGrid(evaluation));
+                }
+                let mut seen = std::collections::BTreeSet::new();
+                let mut events = Vec::with_capacity(marks.len());
+                for (student, mark) in marks {
+                    if !seen.insert(student.clone()) {
+                        return Err(GradebookError::StudentTwice {
+                            evaluation,
+                            student,
+                        });
+                    }
+                    events.extend(self.decide(GradebookCommand::EnterMark {
+                        evaluation: evaluation.clone(),
+                        student,
+                        mark,
+                        by: by.clone(),
+                    })?);
+                }
+                Ok(events)
             }
             GradebookCommand::CorrectMark {
                 evaluation,
