@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use carnet::demo::DemoOptions;
 use carnet_domain::Uai;
 use carnet_store::{EventStore, Location, StoreOptions};
 use clap::{Parser, Subcommand};
@@ -37,11 +38,20 @@ pub struct Args {
 enum Command {
     /// Applies the database migrations (also done by every other command at start).
     Migrate,
-    /// Shows the database, its establishments and their logs (the default command).
+    /// Shows the database, its establishments and their logs (the default command, which
+    /// first loads the demo into an empty embedded database).
     Status,
     /// Manages the establishments (tenants) of this database.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Builds a demo collège through the domain's commands (seeded: the same seed gives
+    /// the same school). Beyond 1200 students, a small district of several collèges.
+    Demo {
+        #[arg(long, default_value_t = 600)]
+        students: usize,
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Tools over the whole log.
     #[command(subcommand)]
     Replay(ReplayCommand),
@@ -74,7 +84,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let store = EventStore::open(&location, StoreOptions::default())
         .await
         .with_context(|| format!("opening the database ({})", describe(&location)))?;
-    match args.command.unwrap_or(Command::Status) {
+    let embedded = matches!(location, Location::DataDir(_));
+    let command = match args.command {
+        Some(command) => command,
+        // The main command: on an empty embedded database, the demo establishment first,
+        // so that a fresh clone has something to look at.
+        None => {
+            if embedded && store.tenants().await?.is_empty() {
+                println!("the embedded database is empty: loading the demo establishment");
+                demo(&store, &DemoOptions::default()).await?;
+            }
+            Command::Status
+        }
+    };
+    match command {
+        Command::Demo { students, seed } => {
+            demo(&store, &DemoOptions { students, seed }).await?;
+        }
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));
         }
@@ -121,6 +147,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn demo(store: &EventStore, options: &DemoOptions) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let reports = carnet::demo::load(store, options).await?;
+    for report in &reports {
+        println!("{report}");
+    }
+    let events: i64 = reports.iter().map(|r| r.events).sum();
+    let seconds = started.elapsed().as_secs_f64();
+    println!(
+        "demo: {} establishment(s), {events} events in {seconds:.1} s ({:.0} events/s)",
+        reports.len(),
+        events as f64 / seconds.max(1e-9)
+    );
+    Ok(())
 }
 
 fn describe(location: &Location) -> String {

@@ -28,7 +28,7 @@ fn stderr(output: &Output) -> String {
 }
 
 fn administer(data_dir: &Path, url: Option<&str>) {
-    let status = carnet(data_dir, url, &[]);
+    let status = carnet(data_dir, url, &["status"]);
     assert!(status.status.success(), "{}", stderr(&status));
     assert!(
         stdout(&status).contains("no establishment yet"),

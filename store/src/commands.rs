@@ -49,10 +49,14 @@ pub struct CommandBus<A: Aggregate> {
     services: A::Services,
 }
 
+/// How many times a command is decided again when another writer extended its stream
+/// between our read and our append.
+const CONFLICT_RETRIES: usize = 5;
+
 impl<A> CommandBus<A>
 where
     A: Aggregate + std::fmt::Debug + 'static,
-    A::Command: Serialize,
+    A::Command: Serialize + Clone,
 {
     pub fn new(aggregates: AggregateStore<A>, services: A::Services) -> Self {
         CommandBus {
@@ -61,8 +65,33 @@ where
         }
     }
 
+    /// Decides `command` on the current state of `stream_id` and appends its events.
+    ///
+    /// When another writer appended to the stream in between (optimistic concurrency),
+    /// the command is decided again on the new state: that is how two people booking the
+    /// last tablets at once end with one booking and one refusal naming it.
     #[tracing::instrument(skip_all, fields(aggregate = A::TYPE, stream_id, command_id = ?context.command_id))]
     pub async fn execute(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+    ) -> Result<CommandOutcome, CommandError<A::Error>> {
+        let mut attempt = 0;
+        loop {
+            match self.execute_once(stream_id, command.clone(), context).await {
+                Err(CommandError::Store(StoreError::Conflict { .. }))
+                    if attempt < CONFLICT_RETRIES =>
+                {
+                    attempt += 1;
+                    tracing::debug!(attempt, "stream moved on; deciding again");
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn execute_once(
         &self,
         stream_id: &str,
         command: A::Command,

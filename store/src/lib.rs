@@ -22,6 +22,7 @@ pub mod hash;
 pub mod model;
 pub mod plan;
 pub mod postgres;
+pub mod school;
 pub mod sqlite;
 mod store;
 pub mod validate;
@@ -39,5 +40,6 @@ pub use model::{
     AppendOutcome, AppendRequest, CommandKey, Committed, EventMetadata, ExpectedVersion, NewEvent,
     Position, RecordedEvent, Snapshot, Source, StreamRef, TenantInfo,
 };
+pub use school::School;
 pub use store::{EventStore, Location, StoreOptions};
 pub use validate::Limits;

@@ -1,0 +1,63 @@
+//! One establishment's command side: a command bus per aggregate of the domain, over
+//! one event store and tenant, with the stream ids every caller must agree on (the API,
+//! the importers, the demo).
+
+use carnet_domain::attendance::{AttendancePolicy, StudentAttendance};
+use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
+use carnet_domain::grades::Gradebook;
+use carnet_domain::Uai;
+
+use crate::aggregate::{AggregateCache, AggregateStore};
+use crate::commands::CommandBus;
+use crate::store::EventStore;
+
+/// How many aggregates of each kind stay in memory after a command.
+const CACHED: usize = 4096;
+
+#[derive(Debug)]
+pub struct School {
+    pub tenant: Uai,
+    pub store: EventStore,
+    pub establishment: CommandBus<Establishment>,
+    pub students: CommandBus<Student>,
+    pub attendance: CommandBus<StudentAttendance>,
+    pub gradebooks: CommandBus<Gradebook>,
+}
+
+impl School {
+    pub fn new(store: EventStore, tenant: Uai, policy: AttendancePolicy) -> Self {
+        fn bus<A>(store: &EventStore, tenant: &Uai, services: A::Services) -> CommandBus<A>
+        where
+            A: cqrs_es::Aggregate + std::fmt::Debug + 'static,
+            A::Command: serde::Serialize + Clone,
+        {
+            CommandBus::new(
+                AggregateStore::new(store.clone(), tenant.clone(), AggregateCache::new(CACHED)),
+                services,
+            )
+        }
+        School {
+            establishment: bus(&store, &tenant, ()),
+            students: bus(&store, &tenant, ()),
+            attendance: bus(&store, &tenant, policy),
+            gradebooks: bus(&store, &tenant, ()),
+            tenant,
+            store,
+        }
+    }
+
+    /// The establishment's stream: its UAI.
+    pub fn establishment_id(&self) -> String {
+        self.tenant.to_string()
+    }
+
+    /// A student's attendance over one school year.
+    pub fn attendance_id(year: &SchoolYear, student: &str) -> String {
+        format!("{year}/{student}")
+    }
+
+    /// The gradebook of a division or group for one period of one year.
+    pub fn gradebook_id(year: &SchoolYear, class: &str, period: &str) -> String {
+        format!("{year}/{class}/{period}")
+    }
+}
