@@ -202,6 +202,8 @@ pub enum ReservationError {
     NoManager,
     #[error("\"{0}\" is retired and can no longer be booked")]
     Retired(String),
+    #[error("\"{0}\" is already retired")]
+    AlreadyRetired(String),
     #[error("there is already a booking {0} of this resource")]
     BookingExists(String),
     #[error("there is no booking {0} of this resource")]
@@ -560,7 +562,7 @@ impl Resource {
             ReservationCommand::RetireResource { at, by, reason } => {
                 self.registered()?;
                 if self.retired_at.is_some() {
-                    return Err(ReservationError::Retired(self.name.clone()));
+                    return Err(ReservationError::AlreadyRetired(self.name.clone()));
                 }
                 if !self.managers.is_empty() {
                     self.check_manager(&by, "retire it")?;
