@@ -5,6 +5,7 @@
 use carnet_domain::attendance::{AttendancePolicy, StudentAttendance};
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::Gradebook;
+use carnet_domain::reservations::Resource;
 use carnet_domain::Uai;
 
 use crate::aggregate::{AggregateCache, AggregateStore};
@@ -22,6 +23,8 @@ pub struct School {
     pub students: CommandBus<Student>,
     pub attendance: CommandBus<StudentAttendance>,
     pub gradebooks: CommandBus<Gradebook>,
+    /// One stream per resource (its id): bookings of it are decided one at a time.
+    pub resources: CommandBus<Resource>,
 }
 
 impl School {
@@ -41,6 +44,7 @@ impl School {
             students: bus(&store, &tenant, ()),
             attendance: bus(&store, &tenant, policy),
             gradebooks: bus(&store, &tenant, ()),
+            resources: bus(&store, &tenant, ()),
             tenant,
             store,
         }

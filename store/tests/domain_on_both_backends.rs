@@ -154,3 +154,102 @@ async fn postgres_closing_races_a_late_mark() {
 async fn sqlite_closing_races_a_late_mark() {
     closing_races_a_late_mark(BackendKind::Sqlite).await
 }
+
+/// Two teachers book the last tablets of a cart at the same instant, each through its own
+/// server instance: the store's optimistic concurrency lets one append win, the other
+/// command is decided again on the new state and refused, naming the booking that won.
+async fn last_tablets_race(kind: BackendKind) {
+    use carnet_domain::reservations::{
+        ReservationCommand as R, ReservationError, Resource, ResourceKind,
+    };
+    let ts = TestStore::new(kind).await;
+    ts.store
+        .create_tenant(&uai(), "Collège", "Europe/Paris")
+        .await
+        .unwrap();
+    let bus = |store| {
+        CommandBus::new(
+            AggregateStore::<Resource>::new(store, uai(), AggregateCache::new(10)),
+            (),
+        )
+    };
+    let here = bus(ts.store.clone());
+    let there = bus(ts.open_another(StoreOptions::default()).await);
+    let ctx = CommandContext::default();
+    here.execute(
+        "tablettes",
+        R::RegisterResource {
+            id: "tablettes".into(),
+            name: "Chariot de tablettes".into(),
+            kind: ResourceKind::Pool { quantity: 30 },
+            requires_approval: false,
+            managers: vec![],
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let at = |h| {
+        NaiveDate::from_ymd_opt(2026, 11, 10)
+            .unwrap()
+            .and_hms_opt(h, 0, 0)
+            .unwrap()
+    };
+    here.execute(
+        "tablettes",
+        R::Book {
+            booking: "b1".into(),
+            by: "m.martin".into(),
+            start: at(8),
+            end: at(12),
+            quantity: 20,
+            purpose: "Évaluation en ligne".into(),
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
+    let book = |id: &str, by: &str| R::Book {
+        booking: id.into(),
+        by: by.into(),
+        start: at(10),
+        end: at(11),
+        quantity: 10,
+        purpose: "Recherche documentaire".into(),
+    };
+    let (a, b) = tokio::join!(
+        here.execute("tablettes", book("b2", "p.durand"), &ctx),
+        there.execute("tablettes", book("b3", "l.petit"), &ctx),
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(_), Err(e)) => ("b2", e),
+        (Err(e), Ok(_)) => ("b3", e),
+        other => panic!("exactly one booking must win: {other:?}"),
+    };
+    match lost {
+        CommandError::Rejected(e @ ReservationError::Unavailable(_)) => {
+            let message = e.to_string();
+            assert!(message.contains(&format!("booking {won}")), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let bookings = ts
+        .store
+        .read_log(&uai(), 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "Booked")
+        .count();
+    assert_eq!(bookings, 2, "the first booking and the winner only");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_last_tablets_race() {
+    last_tablets_race(BackendKind::Postgres).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_last_tablets_race() {
+    last_tablets_race(BackendKind::Sqlite).await
+}
