@@ -5,6 +5,8 @@
 //! every command carries an id derived from the seed and what it does, so a demo
 //! interrupted half-way completes when run again instead of doubling anything.
 
+mod bookings;
+mod calendar;
 mod grades;
 mod people;
 mod structure;
@@ -75,6 +77,9 @@ pub struct EstablishmentReport {
     pub guardians: usize,
     pub evaluations: usize,
     pub marks: usize,
+    pub resources: usize,
+    pub bookings: usize,
+    pub bookings_refused: usize,
     pub commands: u64,
     pub events: i64,
     pub elapsed: Duration,
@@ -97,6 +102,11 @@ impl std::fmt::Display for EstablishmentReport {
             f,
             "  {} evaluations, {} marks",
             self.evaluations, self.marks
+        )?;
+        writeln!(
+            f,
+            "  {} resources, {} bookings ({} more refused: resource full)",
+            self.resources, self.bookings, self.bookings_refused
         )?;
         write!(
             f,
@@ -189,6 +199,7 @@ async fn load_establishment(
     runner.establishment(&name, &plan).await?;
     runner.students(&plan, &year.year).await?;
     let (evaluations, marks) = grades::enter(&runner, &plan, &year, &mut rng).await?;
+    let bookings = bookings::make(&runner, &plan, &mut rng).await?;
 
     let head = store
         .tenants()
@@ -208,6 +219,9 @@ async fn load_establishment(
         guardians: plan.students.iter().map(|s| s.guardians.len()).sum(),
         evaluations,
         marks,
+        resources: bookings.resources,
+        bookings: bookings.made,
+        bookings_refused: bookings.refused,
         commands: runner.commands.load(Ordering::Relaxed),
         events: head,
         elapsed: started.elapsed(),
@@ -277,6 +291,26 @@ impl Runner<'_> {
                 what: key.to_string(),
                 reason: e.to_string(),
             }),
+        }
+    }
+
+    /// Runs one command that the school's rules may refuse as part of the story (a
+    /// teacher finding the tablets taken): `Ok(false)` when refused.
+    pub async fn try_run<A>(
+        &self,
+        bus: &CommandBus<A>,
+        stream: &str,
+        command: A::Command,
+        key: &str,
+    ) -> Result<bool, DemoError>
+    where
+        A: cqrs_es::Aggregate + std::fmt::Debug + 'static,
+        A::Command: serde::Serialize + Clone,
+    {
+        match self.run(bus, stream, command, key).await {
+            Ok(()) => Ok(true),
+            Err(DemoError::Refused { .. }) => Ok(false),
+            Err(other) => Err(other),
         }
     }
 
