@@ -96,7 +96,7 @@ pub async fn make(
                 R::RegisterResource {
                     id: kit.id.clone(),
                     name: kit.name.clone(),
-                    kind: kit.kind.clone(),
+                    kind: kit.kind,
                     requires_approval: kit.approval,
                     managers: if kit.approval {
                         vec![manager.clone()]
@@ -137,8 +137,7 @@ pub async fn make(
             &mut refused,
         );
         // Then single bookings over the term, some of which find the resource full.
-        for n in 0..term_days.len() {
-            let day = term_days[n];
+        for (n, day) in term_days.iter().copied().enumerate() {
             let (h, m) = HOURS[rng.random_range(0..HOURS.len())];
             let start = day.and_time(NaiveTime::from_hms_opt(h, m, 0).unwrap_or_default());
             let quantity = if whole {
