@@ -209,10 +209,7 @@ impl Timetable {
 
     /// A recurring course's definition (extra lessons are seen through occurrences).
     pub fn course(&self, id: &str) -> Option<&CourseSpec> {
-        self.courses
-            .get(id)
-            .filter(|c| !c.extra)
-            .map(|c| &c.spec)
+        self.courses.get(id).filter(|c| !c.extra).map(|c| &c.spec)
     }
 
     fn open_calendar(&self) -> Result<&SchoolCalendar, E> {
@@ -491,7 +488,11 @@ impl Timetable {
             .get(course)
             .ok_or_else(|| E::UnknownCourse(course.to_string()))?;
         if let Some(why) = found.absent_on(date, days) {
-            let what = if found.extra { "extra lesson" } else { "course" };
+            let what = if found.extra {
+                "extra lesson"
+            } else {
+                "course"
+            };
             return Err(E::NoLesson {
                 course: format!("{what} {course}"),
                 day: day_name(date),

@@ -57,7 +57,11 @@ impl std::fmt::Display for Shared {
 }
 
 /// What `a` and `b` would both need, if they overlap in time and neither is cancelled.
-pub(crate) fn clash(a: &Slot<'_>, b: &Slot<'_>, groups: &BTreeMap<String, Group>) -> Option<Shared> {
+pub(crate) fn clash(
+    a: &Slot<'_>,
+    b: &Slot<'_>,
+    groups: &BTreeMap<String, Group>,
+) -> Option<Shared> {
     if !a.overlaps(b) || a.cancelled.is_some() || b.cancelled.is_some() {
         return None;
     }
@@ -77,9 +81,8 @@ fn audience_clash(
     b: &super::CourseSpec,
     groups: &BTreeMap<String, Group>,
 ) -> Option<Shared> {
-    let drawn_from = |group: &str| -> &[String] {
-        groups.get(group).map_or(&[], |g| g.divisions.as_slice())
-    };
+    let drawn_from =
+        |group: &str| -> &[String] { groups.get(group).map_or(&[], |g| g.divisions.as_slice()) };
     if let Some(d) = a.divisions.iter().find(|d| b.divisions.contains(d)) {
         return Some(Shared::Division(d.clone()));
     }

@@ -46,9 +46,7 @@ pub enum TimetableError {
         from: NaiveDate,
         to: NaiveDate,
     },
-    #[error(
-        "course {id} ({from} to {to}) must run within the school year ({first} to {last})"
-    )]
+    #[error("course {id} ({from} to {to}) must run within the school year ({first} to {last})")]
     OutsideYear {
         id: String,
         from: NaiveDate,

@@ -10,7 +10,7 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::course::{day_name, weekday_name, weekdays_between, CourseSpec};
+use super::course::{day_name, weekday_name, weekdays_between, CourseSpec, WeekPattern};
 use super::Timetable;
 use crate::calendar::{monday_of, SchoolCalendar, WeekLabel};
 
@@ -174,16 +174,17 @@ impl Course {
         } else if date > spec.valid_to {
             Some(format!("it ended on {}", spec.valid_to))
         } else if date.weekday() != spec.weekday {
-            Some(format!(
-                "it takes place on {}s",
-                weekday_name(spec.weekday)
-            ))
+            Some(format!("it takes place on {}s", weekday_name(spec.weekday)))
         } else if let Some(why) = days.closed_because(date) {
             Some(why)
         } else if !spec.weeks.includes(monday_of(date), days.label(date)) {
-            Some(match days.label(date) {
-                Some(label) => format!("it takes place {} and {date} is in {label}", spec.weeks),
-                None => format!("it takes place {}", spec.weeks),
+            let monday = monday_of(date);
+            Some(match (&spec.weeks, days.label(date)) {
+                (WeekPattern::A | WeekPattern::B, Some(label)) => format!(
+                    "it takes place in {} and the week of {monday} is {label}",
+                    spec.weeks
+                ),
+                _ => format!("the week of {monday} is not one of its weeks"),
             })
         } else {
             None
@@ -217,17 +218,18 @@ impl Course {
     /// that has since been closed does not take place.
     pub fn slots(&self, days: &Days<'_>, from: NaiveDate, to: NaiveDate) -> Vec<Slot<'_>> {
         let spec = &self.spec;
-        let mut due: BTreeSet<NaiveDate> =
-            weekdays_between(spec.weekday, from.max(spec.valid_from), to.min(spec.valid_to))
-                .filter(|date| self.holds(*date, days))
-                .collect();
+        let mut due: BTreeSet<NaiveDate> = weekdays_between(
+            spec.weekday,
+            from.max(spec.valid_from),
+            to.min(spec.valid_to),
+        )
+        .filter(|date| self.holds(*date, days))
+        .collect();
         due.extend(
             self.changes
                 .iter()
                 .filter(|(date, change)| {
-                    change
-                        .moved
-                        .is_some_and(|m| from <= m.date && m.date <= to)
+                    change.moved.is_some_and(|m| from <= m.date && m.date <= to)
                         && self.holds(**date, days)
                 })
                 .map(|(date, _)| *date),
@@ -288,12 +290,7 @@ impl Timetable {
 
     /// A division's timetable: its whole-class lessons and the lessons of every group
     /// drawn from it (what the class's register and its professeur principal see).
-    pub fn for_division(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        division: &str,
-    ) -> Vec<Occurrence> {
+    pub fn for_division(&self, from: NaiveDate, to: NaiveDate, division: &str) -> Vec<Occurrence> {
         self.filtered(from, to, |o| {
             o.divisions.iter().any(|d| d == division)
                 || o.groups.iter().any(|g| self.drawn_from(g, division))
