@@ -351,6 +351,13 @@ fn a_course_must_be_complete_and_fit_the_year() {
     );
     refuse(
         CourseSpec {
+            id: "c2@2026-09-03".into(),
+            ..art()
+        },
+        "the id c2@2026-09-03 must not contain \"@\": lesson ids are written course@date",
+    );
+    refuse(
+        CourseSpec {
             subject: " ".into(),
             ..art()
         },
@@ -1505,7 +1512,8 @@ fn the_timetable_survives_a_snapshot() {
 
 const TEACHERS: [&str; 4] = ["M. Durand", "Mme Petit", "Mme Blanc", "M. Leroy"];
 const ROOMS: [Option<&str>; 3] = [None, Some("B12"), Some("B14")];
-/// Whole divisions and groups, each as (division, group, partition).
+/// Who a generated lesson is for: a whole division, or a group (named with a division
+/// it is drawn from, for the reader).
 const AUDIENCES: [(&str, Option<&str>); 6] = [
     ("4A", None),
     ("4B", None),
@@ -1597,17 +1605,68 @@ enum Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    prop_oneof![
-        4 => (0u8..2, 0u8..8, 1u8..4, 0..4usize, 0..3usize, 0..6usize, 0u8..4, any::<u16>(), 0u8..30, 1u8..44)
-            .prop_map(|(day, start, length, teacher, room, audience, pattern, weeks, from_week, span)| Step::Course {
-                day, start, length, teacher, room, audience, pattern, weeks, from_week, span
-            }),
-        1 => (0..12usize, 0u8..2, 0u8..8, 1u8..4).prop_map(|(course, day, start, length)| Step::Change { course, day, start, length }),
-        1 => (0..12usize, 0u8..16, 0u8..5, 0u8..8).prop_map(|(course, week, to_day, start)| Step::Move { course, week, to_day, start }),
-        1 => (0..12usize, 0u8..16, 0..4usize).prop_map(|(course, week, teacher)| Step::Replace { course, week, teacher }),
-        1 => (0..12usize, 0u8..16, 1..3usize).prop_map(|(course, week, room)| Step::Room { course, week, room }),
-        1 => (0u8..16, 0u8..5, 0u8..8, 0..4usize, 0..6usize).prop_map(|(week, day, start, teacher, audience)| Step::Extra { week, day, start, teacher, audience }),
-    ]
+    let course = (
+        (0u8..2, 0u8..8, 1u8..4),
+        (0..4usize, 0..3usize, 0..6usize),
+        (0u8..4, any::<u16>(), 0u8..30, 1u8..44),
+    )
+        .prop_map(
+            |(
+                (day, start, length),
+                (teacher, room, audience),
+                (pattern, weeks, from_week, span),
+            )| {
+                Step::Course {
+                    day,
+                    start,
+                    length,
+                    teacher,
+                    room,
+                    audience,
+                    pattern,
+                    weeks,
+                    from_week,
+                    span,
+                }
+            },
+        );
+    let change = (0..12usize, 0u8..2, 0u8..8, 1u8..4).prop_map(|(course, day, start, length)| {
+        Step::Change {
+            course,
+            day,
+            start,
+            length,
+        }
+    });
+    let moved = (0..12usize, 0u8..16, 0u8..5, 0u8..8).prop_map(|(course, week, to_day, start)| {
+        Step::Move {
+            course,
+            week,
+            to_day,
+            start,
+        }
+    });
+    let replace =
+        (0..12usize, 0u8..16, 0..4usize).prop_map(|(course, week, teacher)| Step::Replace {
+            course,
+            week,
+            teacher,
+        });
+    let room = (0..12usize, 0u8..16, 1..3usize).prop_map(|(course, week, room)| Step::Room {
+        course,
+        week,
+        room,
+    });
+    let extra = (0u8..16, 0u8..5, 0u8..8, 0..4usize, 0..6usize).prop_map(
+        |(week, day, start, teacher, audience)| Step::Extra {
+            week,
+            day,
+            start,
+            teacher,
+            audience,
+        },
+    );
+    prop_oneof![4 => course, 1 => change, 1 => moved, 1 => replace, 1 => room, 1 => extra]
 }
 
 /// Half-hour steps from 08:00.

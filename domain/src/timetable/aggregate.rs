@@ -58,9 +58,10 @@ pub enum TimetableCommand {
         partition: String,
     },
     AddCourse(CourseSpec),
-    /// Replace a course's definition. It applies to all of the course's lessons; to
-    /// change a course in the middle of the year and keep its past lessons as they were,
-    /// end it and add a new one.
+    /// Replace a course's definition. It applies to all of the course's lessons, and
+    /// exceptions of days it no longer holds stop showing; to change a course in the
+    /// middle of the year and keep its past lessons as they were, end it and add a new
+    /// one.
     ChangeCourse(CourseSpec),
     /// The course stops after `last_day` (a teacher leaves, a group is reorganised).
     EndCourse {
@@ -344,6 +345,8 @@ impl Timetable {
                 reason,
             } => {
                 let found = self.lesson(&days, &course, date)?;
+                // Families read the reason on the ENT next to the crossed-out lesson
+                // (Pronote shows "Prof. absent", "Cours annulé", ...): it may not be blank.
                 if reason.trim().is_empty() {
                     return Err(E::Missing("the reason for cancelling"));
                 }
@@ -513,6 +516,10 @@ impl Timetable {
         let calendar = days.calendar;
         if spec.id.trim().is_empty() {
             return Err(E::Missing("the course id"));
+        }
+        // "c1@2026-09-07" must name one lesson only, whatever extra lessons are called.
+        if spec.id.contains('@') {
+            return Err(E::IdWithAt(spec.id.clone()));
         }
         if spec.subject.trim().is_empty() {
             return Err(E::Missing("the subject"));

@@ -57,6 +57,10 @@ impl std::fmt::Display for Shared {
 }
 
 /// What `a` and `b` would both need, if they overlap in time and neither is cancelled.
+///
+/// A cancelled lesson frees its teacher, room and students, as in Pronote where an
+/// annulled course no longer occupies its room. A room takes one lesson at a time:
+/// rooms that hold several classes at once (a gymnasium) are not modelled yet.
 pub(crate) fn clash(
     a: &Slot<'_>,
     b: &Slot<'_>,
@@ -105,6 +109,7 @@ fn audience_clash(
             // "partitions"): G1 and G2 may have lessons at the same time.
             let same_partition = match (groups.get(first), groups.get(second)) {
                 (Some(f), Some(s)) => f.partition == s.partition,
+                // Courses name declared groups only; an unknown one meets only itself.
                 _ => true,
             };
             if same_partition {

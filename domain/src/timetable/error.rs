@@ -28,6 +28,8 @@ pub enum TimetableError {
     GroupExists(String),
     #[error("group {0} is not declared; declare it with the divisions it is drawn from first")]
     UnknownGroup(String),
+    #[error("the id {0} must not contain \"@\": lesson ids are written course@date")]
+    IdWithAt(String),
     #[error("a course or extra lesson {0} already exists")]
     CourseExists(String),
     #[error("there is no course or extra lesson {0}")]
