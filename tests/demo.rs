@@ -83,6 +83,15 @@ async fn the_demo_gives_the_same_events_on_postgres_and_sqlite_and_runs_twice_sa
         "GuardianLinked",
         "EvaluationCreated",
         "MarkEntered",
+        "TimetableOpened",
+        "GroupDeclared",
+        "CourseAdded",
+        "AttendanceRecorded",
+        "GuardiansNotified",
+        "JustificationDeclared",
+        "ResourceRegistered",
+        "Booked",
+        "BookedWeekly",
     ] {
         assert!(types.contains(expected), "no {expected} in {types:?}");
     }

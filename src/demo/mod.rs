@@ -5,11 +5,13 @@
 //! every command carries an id derived from the seed and what it does, so a demo
 //! interrupted half-way completes when run again instead of doubling anything.
 
+mod attendance;
 mod bookings;
 mod calendar;
 mod grades;
 mod people;
 mod structure;
+mod timetable;
 
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -75,6 +77,10 @@ pub struct EstablishmentReport {
     pub staff: usize,
     pub teachers: usize,
     pub guardians: usize,
+    pub courses: usize,
+    pub exceptions: usize,
+    pub attendance_entries: usize,
+    pub justifications: usize,
     pub evaluations: usize,
     pub marks: usize,
     pub resources: usize,
@@ -97,6 +103,16 @@ impl std::fmt::Display for EstablishmentReport {
             f,
             "  {} staff, {} of them teachers",
             self.staff, self.teachers
+        )?;
+        writeln!(
+            f,
+            "  {} weekly courses (A/B weeks), {} exceptions this term",
+            self.courses, self.exceptions
+        )?;
+        writeln!(
+            f,
+            "  {} roll-call entries (absent, late, excluded), {} justifications",
+            self.attendance_entries, self.justifications
         )?;
         writeln!(
             f,
@@ -198,6 +214,9 @@ async fn load_establishment(
     let year = school_year();
     runner.establishment(&name, &plan).await?;
     runner.students(&plan, &year.year).await?;
+    let (courses, exceptions) = timetable::record(&runner, &plan, &year, &mut rng).await?;
+    let roll_calls =
+        attendance::record(&runner, &plan, &year, &timetable::stream(&year), &mut rng).await?;
     let (evaluations, marks) = grades::enter(&runner, &plan, &year, &mut rng).await?;
     let bookings = bookings::make(&runner, &plan, &mut rng).await?;
 
@@ -217,6 +236,10 @@ async fn load_establishment(
         staff: plan.staff.len(),
         teachers: plan.staff.iter().filter(|s| s.subject.is_some()).count(),
         guardians: plan.students.iter().map(|s| s.guardians.len()).sum(),
+        courses,
+        exceptions,
+        attendance_entries: roll_calls.entries,
+        justifications: roll_calls.justifications,
         evaluations,
         marks,
         resources: bookings.resources,

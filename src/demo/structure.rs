@@ -23,7 +23,6 @@ pub struct SubjectHours {
     pub every: u32,
     pub week_a: u32,
     pub week_b: u32,
-    #[expect(dead_code, reason = "read by the timetable builder, which lands next")]
     pub room: RoomKind,
     /// Taught in language groups (LV2), from 5e on.
     pub lv2: bool,
@@ -37,7 +36,6 @@ pub enum RoomKind {
     Studio,
 }
 
-#[expect(dead_code, reason = "read by the timetable builder, which lands next")]
 impl RoomKind {
     pub fn label(self) -> &'static str {
         match self {

@@ -91,6 +91,21 @@ where
         }
     }
 
+    /// The current state of `stream_id` and its version: what the next command would be
+    /// decided on.
+    pub async fn state(&self, stream_id: &str) -> Result<(i64, A), StoreError>
+    where
+        A: Clone,
+    {
+        let loaded = self.aggregates.load(stream_id).await?;
+        let answer = (loaded.version, loaded.aggregate.clone());
+        // Hands the state back to the cache for the next command.
+        self.aggregates
+            .commit_events(Vec::new(), loaded, EventMetadata::default(), None)
+            .await?;
+        Ok(answer)
+    }
+
     async fn execute_once(
         &self,
         stream_id: &str,

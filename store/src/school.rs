@@ -6,6 +6,7 @@ use carnet_domain::attendance::{AttendancePolicy, StudentAttendance};
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::Gradebook;
 use carnet_domain::reservations::Resource;
+use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
 
 use crate::aggregate::{AggregateCache, AggregateStore};
@@ -23,6 +24,8 @@ pub struct School {
     pub students: CommandBus<Student>,
     pub attendance: CommandBus<StudentAttendance>,
     pub gradebooks: CommandBus<Gradebook>,
+    /// One stream per school year (`2026-2027`): clashes depend on every course.
+    pub timetable: CommandBus<Timetable>,
     /// One stream per resource (its id): bookings of it are decided one at a time.
     pub resources: CommandBus<Resource>,
 }
@@ -45,6 +48,7 @@ impl School {
             attendance: bus(&store, &tenant, policy),
             gradebooks: bus(&store, &tenant, ()),
             resources: bus(&store, &tenant, ()),
+            timetable: bus(&store, &tenant, ()),
             tenant,
             store,
         }
