@@ -49,9 +49,9 @@ struct Slot {
 impl Slot {
     fn all() -> Vec<Slot> {
         let mut slots = Vec::new();
-        for day in 0..DAYS.len() {
+        for (day, weekday) in DAYS.iter().enumerate() {
             // Wednesday afternoon is free in collèges.
-            let hours = if DAYS[day] == Weekday::Wed {
+            let hours = if *weekday == Weekday::Wed {
                 4
             } else {
                 HOURS.len()
