@@ -10,7 +10,7 @@ pub struct Register {
     pub lessons: Vec<String>,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum RegisterCommand {
     RecordAbsence { lesson: String },
 }
