@@ -173,13 +173,50 @@ pub fn build(plan: &Structure, year: &YearSpec) -> Result<Vec<CourseSpec>, DemoE
         .collect();
 
     // The hardest first: LV2 (two teachers and two rooms at once), then labs and gyms.
-    items.sort_by_key(|i| {
+    // Divisions take turns (the n-th lesson of every division, then the next), so that a
+    // teacher's classes share the week fairly rather than the last one getting what is
+    // left.
+    let mut rank: BTreeMap<String, usize> = BTreeMap::new();
+    let mut ranked: Vec<(usize, Item)> = items
+        .into_iter()
+        .map(|item| {
+            let r = rank.entry(item.division.clone()).or_default();
+            *r += 1;
+            (*r, item)
+        })
+        .collect();
+    ranked.sort_by_key(|(r, i)| {
         (
             std::cmp::Reverse(i.parts.len()),
             SUBJECTS[i.subject].room == RoomKind::Classroom,
+            *r,
         )
     });
+    let items: Vec<Item> = ranked.into_iter().map(|(_, i)| i).collect();
 
+    let mut failure = None;
+    for stride in STRIDES {
+        match place(&items, &rooms, &slots, stride, year) {
+            Ok(courses) => return Ok(courses),
+            Err(e) => failure = Some(e),
+        }
+    }
+    Err(failure.unwrap_or(DemoError::TooFew(0)))
+}
+
+/// Strides tried in turn (coprime with the 32 weekly slots, so every slot is visited).
+const STRIDES: [usize; 8] = [7, 5, 11, 13, 3, 9, 15, 17];
+
+/// Places every item, or fails on the first that finds no slot. The builder is greedy:
+/// `stride` changes where each item starts looking, and another stride is tried when one
+/// paints itself into a corner.
+fn place(
+    items: &[Item],
+    rooms: &BTreeMap<RoomKind, Vec<String>>,
+    slots: &[Slot],
+    stride: usize,
+    year: &YearSpec,
+) -> Result<Vec<CourseSpec>, DemoError> {
     let mut busy = Busy::default();
     let mut courses = Vec::new();
     let mut per_day: HashSet<(String, usize, usize)> = HashSet::new();
@@ -190,7 +227,7 @@ pub fn build(plan: &Structure, year: &YearSpec) -> Result<Vec<CourseSpec>, DemoE
         // Spread lessons: start the search at a different slot for each item, and
         // prefer days that do not already have this subject.
         let order: Vec<Slot> = (0..slots.len())
-            .map(|k| slots[(k + n * 7) % slots.len()])
+            .map(|k| slots[(k + n * stride) % slots.len()])
             .collect();
         let mut placed = None;
         'search: for pass in 0..2 {
@@ -223,8 +260,10 @@ pub fn build(plan: &Structure, year: &YearSpec) -> Result<Vec<CourseSpec>, DemoE
             return Err(DemoError::Refused {
                 what: format!("timetable of {}", item.division),
                 reason: format!(
-                    "no free slot left for {} ({:?})",
-                    SUBJECTS[item.subject].name, item.pattern
+                    "no free slot left for {} ({:?}) after {} tries",
+                    SUBJECTS[item.subject].name,
+                    item.pattern,
+                    STRIDES.len()
                 ),
             });
         };
