@@ -1,2 +1,16 @@
-//! carnet-projections: see README.md. Nothing lives here yet; the issue that builds it fills it.
+//! Carnet's projections: a crash-safe projector runtime and the read models the API
+//! reads. Read models are JSON documents by key, built only from the log: each is the
+//! exact fold of the events, and can be rebuilt at any time.
 #![forbid(unsafe_code)]
+
+pub mod attendance;
+pub mod checkpoint;
+mod docs;
+pub mod enrolment;
+mod error;
+pub mod query;
+mod runtime;
+
+pub use docs::Scope;
+pub use error::ProjectionError;
+pub use runtime::{decode, rebuild, status, Batch, Projection, Projector, Rebuilt, Status, Step};

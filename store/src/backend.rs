@@ -33,6 +33,14 @@ impl fmt::Display for BackendKind {
     }
 }
 
+/// The database connection pool behind a backend, for the components that keep their
+/// own tables beside the log in the same database (the projections' read models).
+#[derive(Clone, Debug)]
+pub enum Pool {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
 /// Awaited inside an append transaction after its rows are written and before it
 /// commits. Fault-injection tests use it to hold a transaction open (the late-commit
 /// case); production code leaves it unset.
@@ -44,6 +52,9 @@ pub type BatchOutcome = Vec<Result<AppendOutcome, StoreError>>;
 #[async_trait]
 pub trait Backend: Send + Sync + fmt::Debug + 'static {
     fn kind(&self) -> BackendKind;
+
+    /// The pool this backend's tables live in.
+    fn pool(&self) -> Pool;
 
     /// Applies the migrations of this backend's folder under `migrations/`.
     async fn migrate(&self) -> Result<(), StoreError>;

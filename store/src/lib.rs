@@ -33,7 +33,7 @@ mod writer;
 pub mod testing;
 
 pub use aggregate::{command_metadata, AggregateCache, AggregateStore, LoadedAggregate};
-pub use backend::{Backend, BackendKind, CommitGate};
+pub use backend::{Backend, BackendKind, CommitGate, Pool};
 pub use commands::{CommandBus, CommandContext, CommandError, CommandOutcome};
 pub use error::StoreError;
 pub use model::{

@@ -483,6 +483,10 @@ impl Backend for PgBackend {
         BackendKind::Postgres
     }
 
+    fn pool(&self) -> crate::backend::Pool {
+        crate::backend::Pool::Postgres(self.pool.clone())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())

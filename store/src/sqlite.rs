@@ -240,6 +240,10 @@ impl Backend for SqliteBackend {
         BackendKind::Sqlite
     }
 
+    fn pool(&self) -> crate::backend::Pool {
+        crate::backend::Pool::Sqlite(self.pool.clone())
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
         Ok(())

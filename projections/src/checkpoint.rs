@@ -1,0 +1,325 @@
+//! Checkpoints and leases: where each projection of each establishment stands, and which
+//! instance works it. The lease is taken by the batch's first statement, an UPDATE of the
+//! checkpoint row that also locks it until the batch commits, so two instances never
+//! apply the same event: the second one's UPDATE waits, then finds the lease taken.
+
+use carnet_store::Pool;
+use sqlx::Row;
+
+use crate::docs::{Scope, Tx};
+use crate::error::ProjectionError;
+
+/// What the lease's row says when a batch claims it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    pub position: i64,
+    pub failure: Option<(i64, String)>,
+}
+
+pub async fn begin(pool: &Pool) -> Result<Tx, ProjectionError> {
+    Ok(match pool {
+        Pool::Postgres(p) => Tx::Postgres(p.begin().await?),
+        // IMMEDIATE: the batch writes, and a deferred transaction that read first could
+        // not upgrade to a writer once another connection has committed.
+        Pool::Sqlite(p) => Tx::Sqlite(p.begin_with("BEGIN IMMEDIATE").await?),
+    })
+}
+
+/// The active generation of a projection, creating generation 1 the first time.
+pub async fn ensure(pool: &Pool, tenant: &str, projection: &str) -> Result<i32, ProjectionError> {
+    const INSERT: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
+         SELECT $1, $2, 1, $3
+         WHERE NOT EXISTS (SELECT 1 FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2)
+         ON CONFLICT DO NOTHING";
+    match pool {
+        Pool::Postgres(p) => {
+            sqlx::query(INSERT).bind(tenant).bind(projection).bind(true).execute(p).await?;
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query(INSERT).bind(tenant).bind(projection).bind(true).execute(p).await?;
+        }
+    }
+    active_generation(pool, tenant, projection)
+        .await?
+        .ok_or_else(|| ProjectionError::Stopped {
+            projection: projection.to_string(),
+            position: 0,
+            failure: "no active generation (a rebuild is switching it?)".into(),
+        })
+}
+
+pub async fn active_generation(
+    pool: &Pool,
+    tenant: &str,
+    projection: &str,
+) -> Result<Option<i32>, ProjectionError> {
+    const SQL: &str = "SELECT generation FROM projection_checkpoints
+         WHERE tenant_id = $1 AND projection = $2 AND active";
+    Ok(match pool {
+        Pool::Postgres(p) => sqlx::query_scalar(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(p)
+            .await?,
+        Pool::Sqlite(p) => sqlx::query_scalar(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(p)
+            .await?,
+    })
+}
+
+/// Takes or renews the lease of `scope` for `owner` until `until_us`, if it is free, ours,
+/// or ran out before `now_us`. `None` when another instance holds it.
+pub async fn claim(
+    tx: &mut Tx,
+    scope: &Scope,
+    owner: &str,
+    now_us: i64,
+    until_us: i64,
+) -> Result<Option<Claim>, ProjectionError> {
+    const SQL: &str = "UPDATE projection_checkpoints
+         SET lease_owner = $4, lease_until_us = $5
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3
+           AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until_us < $6)
+         RETURNING position, failed_position, failure";
+    let row = match tx {
+        Tx::Postgres(tx) => sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(owner)
+            .bind(until_us)
+            .bind(now_us)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
+        Tx::Sqlite(tx) => sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(owner)
+            .bind(until_us)
+            .bind(now_us)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
+    };
+    row.transpose()
+}
+
+fn claim_of(
+    position: Result<i64, sqlx::Error>,
+    failed: Result<Option<i64>, sqlx::Error>,
+    failure: Result<Option<String>, sqlx::Error>,
+) -> Result<Claim, ProjectionError> {
+    Ok(Claim {
+        position: position?,
+        failure: match (failed?, failure?) {
+            (Some(p), Some(f)) => Some((p, f)),
+            _ => None,
+        },
+    })
+}
+
+/// Moves the checkpoint to `position`, in the batch's transaction.
+pub async fn advance(
+    tx: &mut Tx,
+    scope: &Scope,
+    position: i64,
+    recorded_us: i64,
+) -> Result<(), ProjectionError> {
+    const SQL: &str = "UPDATE projection_checkpoints
+         SET position = $4, applied_recorded_us = $5
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
+    match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(position)
+                .bind(recorded_us)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(position)
+                .bind(recorded_us)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Records why the projection stopped, so every instance and the health check see it.
+pub async fn fail(
+    pool: &Pool,
+    scope: &Scope,
+    position: i64,
+    failure: &str,
+) -> Result<(), ProjectionError> {
+    const SQL: &str = "UPDATE projection_checkpoints SET failed_position = $4, failure = $5
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
+    match pool {
+        Pool::Postgres(p) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(position)
+                .bind(failure)
+                .execute(p)
+                .await?;
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(position)
+                .bind(failure)
+                .execute(p)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the lease up (a clean shutdown), so another instance need not wait for it to
+/// run out.
+pub async fn release(pool: &Pool, scope: &Scope, owner: &str) -> Result<(), ProjectionError> {
+    const SQL: &str = "UPDATE projection_checkpoints SET lease_owner = NULL, lease_until_us = NULL
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND lease_owner = $4";
+    match pool {
+        Pool::Postgres(p) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(owner)
+                .execute(p)
+                .await?;
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(owner)
+                .execute(p)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// One row of the checkpoint table, as the health check reads it.
+#[derive(Debug, Clone)]
+pub struct CheckpointRow {
+    pub generation: i32,
+    pub position: i64,
+    pub failure: Option<(i64, String)>,
+}
+
+pub async fn read_active(
+    pool: &Pool,
+    tenant: &str,
+    projection: &str,
+) -> Result<Option<CheckpointRow>, ProjectionError> {
+    const SQL: &str = "SELECT generation, position, failed_position, failure
+         FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2 AND active";
+    let row = match pool {
+        Pool::Postgres(p) => sqlx::query(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(p)
+            .await?
+            .map(|r| -> Result<CheckpointRow, ProjectionError> {
+                Ok(CheckpointRow {
+                    generation: r.try_get(0)?,
+                    position: r.try_get(1)?,
+                    failure: claim_of(Ok(0), r.try_get(2), r.try_get(3))?.failure,
+                })
+            }),
+        Pool::Sqlite(p) => sqlx::query(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(p)
+            .await?
+            .map(|r| -> Result<CheckpointRow, ProjectionError> {
+                Ok(CheckpointRow {
+                    generation: r.try_get(0)?,
+                    position: r.try_get(1)?,
+                    failure: claim_of(Ok(0), r.try_get(2), r.try_get(3))?.failure,
+                })
+            }),
+    };
+    row.transpose()
+}
+
+/// Adds a new, inactive generation after the newest one, leased to nobody.
+pub async fn create_generation(pool: &Pool, current: &Scope) -> Result<i32, ProjectionError> {
+    const SQL: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
+         SELECT $1, $2, MAX(generation) + 1, $3 FROM projection_checkpoints
+         WHERE tenant_id = $1 AND projection = $2
+         RETURNING generation";
+    Ok(match pool {
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(SQL)
+                .bind(&current.tenant)
+                .bind(&current.projection)
+                .bind(false)
+                .fetch_one(p)
+                .await?
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar(SQL)
+                .bind(&current.tenant)
+                .bind(&current.projection)
+                .bind(false)
+                .fetch_one(p)
+                .await?
+        }
+    })
+}
+
+/// Makes `generation` the one readers use, and drops the other generations and their
+/// documents, in one transaction.
+pub async fn switch(pool: &Pool, current: &Scope, generation: i32) -> Result<(), ProjectionError> {
+    const OFF: &str = "UPDATE projection_checkpoints SET active = $3
+         WHERE tenant_id = $1 AND projection = $2 AND active";
+    const ON: &str = "UPDATE projection_checkpoints SET active = $4
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
+    const DROP_DOCS: &str = "DELETE FROM projection_docs
+         WHERE tenant_id = $1 AND projection = $2 AND generation <> $3";
+    const DROP_ROWS: &str = "DELETE FROM projection_checkpoints
+         WHERE tenant_id = $1 AND projection = $2 AND generation <> $3";
+    let (t, p) = (&current.tenant, &current.projection);
+    match checkpoint_tx(pool).await? {
+        Tx::Postgres(mut tx) => {
+            sqlx::query(OFF).bind(t).bind(p).bind(false).execute(&mut *tx).await?;
+            sqlx::query(ON).bind(t).bind(p).bind(generation).bind(true).execute(&mut *tx).await?;
+            sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Tx::Sqlite(mut tx) => {
+            sqlx::query(OFF).bind(t).bind(p).bind(false).execute(&mut *tx).await?;
+            sqlx::query(ON).bind(t).bind(p).bind(generation).bind(true).execute(&mut *tx).await?;
+            sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+    }
+    Ok(())
+}
+
+async fn checkpoint_tx(pool: &Pool) -> Result<Tx, ProjectionError> {
+    begin(pool).await
+}

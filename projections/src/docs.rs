@@ -1,0 +1,239 @@
+//! Read-model documents: JSON values by key, per establishment, projection and
+//! generation, read and written inside the projector's transaction.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Postgres, QueryBuilder, Row, Sqlite, Transaction};
+
+use crate::error::ProjectionError;
+
+/// Which documents: one generation of one projection of one establishment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scope {
+    pub tenant: String,
+    pub projection: String,
+    pub generation: i32,
+}
+
+/// A transaction on either database.
+pub enum Tx {
+    Postgres(Transaction<'static, Postgres>),
+    Sqlite(Transaction<'static, Sqlite>),
+}
+
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Tx::Postgres(_) => "Tx::Postgres",
+            Tx::Sqlite(_) => "Tx::Sqlite",
+        })
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), ProjectionError> {
+        match self {
+            Tx::Postgres(tx) => tx.commit().await?,
+            Tx::Sqlite(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+/// The documents a batch of events reads and writes: loaded on first use, kept in
+/// memory, written back at the end of the batch.
+#[derive(Debug)]
+pub struct Docs {
+    scope: Scope,
+    cache: HashMap<String, Option<Value>>,
+    dirty: BTreeSet<String>,
+    /// The generation held no document when this started (a rebuild): a key not in the
+    /// cache does not exist, no need to ask the database.
+    empty_start: bool,
+}
+
+impl Docs {
+    pub fn new(scope: Scope, empty_start: bool) -> Self {
+        Docs {
+            scope,
+            cache: HashMap::new(),
+            dirty: BTreeSet::new(),
+            empty_start,
+        }
+    }
+
+    async fn load(&mut self, tx: &mut Tx, key: &str) -> Result<Option<Value>, ProjectionError> {
+        if let Some(value) = self.cache.get(key) {
+            return Ok(value.clone());
+        }
+        let value = if self.empty_start {
+            None
+        } else {
+            read(tx, &self.scope, key).await?
+        };
+        self.cache.insert(key.to_string(), value.clone());
+        Ok(value)
+    }
+
+    /// The document `key`, if it exists.
+    pub async fn get<T: DeserializeOwned>(
+        &mut self,
+        tx: &mut Tx,
+        key: &str,
+    ) -> Result<Option<T>, ProjectionError> {
+        match self.load(tx, key).await? {
+            None => Ok(None),
+            Some(value) => serde_json::from_value(value).map(Some).map_err(|e| {
+                ProjectionError::BadDocument {
+                    projection: self.scope.projection.clone(),
+                    key: key.to_string(),
+                    reason: e.to_string(),
+                }
+            }),
+        }
+    }
+
+    /// The document `key`, or its default when it does not exist yet.
+    pub async fn get_or_default<T: DeserializeOwned + Default>(
+        &mut self,
+        tx: &mut Tx,
+        key: &str,
+    ) -> Result<T, ProjectionError> {
+        Ok(self.get(tx, key).await?.unwrap_or_default())
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: &str, doc: &T) -> Result<(), ProjectionError> {
+        let value = serde_json::to_value(doc).map_err(|e| ProjectionError::BadDocument {
+            projection: self.scope.projection.clone(),
+            key: key.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.cache.insert(key.to_string(), Some(value));
+        self.dirty.insert(key.to_string());
+        Ok(())
+    }
+
+    pub fn delete(&mut self, key: &str) {
+        self.cache.insert(key.to_string(), None);
+        self.dirty.insert(key.to_string());
+    }
+
+    /// Writes the changed documents in `tx`. The cache stays valid for the next batch
+    /// only while this projector holds the generation alone (a rebuild).
+    pub async fn flush(&mut self, tx: &mut Tx) -> Result<usize, ProjectionError> {
+        let keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let mut upserts: Vec<(&str, &Value)> = Vec::new();
+        let mut deletes: Vec<&str> = Vec::new();
+        for key in &keys {
+            match self.cache.get(key) {
+                Some(Some(value)) => upserts.push((key, value)),
+                _ => deletes.push(key),
+            }
+        }
+        for chunk in upserts.chunks(1000) {
+            upsert(tx, &self.scope, chunk).await?;
+        }
+        for key in deletes {
+            remove(tx, &self.scope, key).await?;
+        }
+        Ok(keys.len())
+    }
+}
+
+async fn read(tx: &mut Tx, scope: &Scope, key: &str) -> Result<Option<Value>, ProjectionError> {
+    const SQL: &str = "SELECT doc FROM projection_docs
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND key = $4";
+    Ok(match tx {
+        Tx::Postgres(tx) => sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get::<Value, _>(0))
+            .transpose()?,
+        Tx::Sqlite(tx) => {
+            let text: Option<String> = sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(key)
+                .fetch_optional(&mut **tx)
+                .await?
+                .map(|row| row.try_get::<String, _>(0))
+                .transpose()?;
+            text.map(|t| parse(scope, key, &t)).transpose()?
+        }
+    })
+}
+
+pub(crate) fn parse(scope: &Scope, key: &str, text: &str) -> Result<Value, ProjectionError> {
+    serde_json::from_str(text).map_err(|e| ProjectionError::BadDocument {
+        projection: scope.projection.clone(),
+        key: key.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+async fn upsert(tx: &mut Tx, scope: &Scope, rows: &[(&str, &Value)]) -> Result<(), ProjectionError> {
+    const HEAD: &str = "INSERT INTO projection_docs (tenant_id, projection, generation, key, doc) ";
+    const TAIL: &str = " ON CONFLICT (tenant_id, projection, generation, key)
+         DO UPDATE SET doc = excluded.doc";
+    match tx {
+        Tx::Postgres(tx) => {
+            let mut q = QueryBuilder::<Postgres>::new(HEAD);
+            q.push_values(rows, |mut b, (key, doc)| {
+                b.push_bind(&scope.tenant)
+                    .push_bind(&scope.projection)
+                    .push_bind(scope.generation)
+                    .push_bind(*key)
+                    .push_bind(sqlx::types::Json(*doc));
+            });
+            q.push(TAIL);
+            q.build().execute(&mut **tx).await?;
+        }
+        Tx::Sqlite(tx) => {
+            let mut q = QueryBuilder::<Sqlite>::new(HEAD);
+            q.push_values(rows, |mut b, (key, doc)| {
+                b.push_bind(&scope.tenant)
+                    .push_bind(&scope.projection)
+                    .push_bind(scope.generation)
+                    .push_bind(*key)
+                    .push_bind(doc.to_string());
+            });
+            q.push(TAIL);
+            q.build().execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn remove(tx: &mut Tx, scope: &Scope, key: &str) -> Result<(), ProjectionError> {
+    const SQL: &str = "DELETE FROM projection_docs
+         WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND key = $4";
+    match tx {
+        Tx::Postgres(tx) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Tx::Sqlite(tx) => {
+            sqlx::query(SQL)
+                .bind(&scope.tenant)
+                .bind(&scope.projection)
+                .bind(scope.generation)
+                .bind(key)
+                .execute(&mut **tx)
+                .await?;
+        }
+    }
+    Ok(())
+}

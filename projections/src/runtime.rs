@@ -1,0 +1,344 @@
+//! The projector runtime: follows one establishment's log in position order and applies
+//! each event to a projection's documents, writing the documents and the checkpoint in
+//! one transaction.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use carnet_domain::Uai;
+use carnet_store::{EventStore, Pool, RecordedEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::checkpoint::{self, Claim};
+use crate::docs::{Docs, Scope, Tx};
+use crate::error::ProjectionError;
+
+/// A read model: a fold of the log into documents.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Its name in the checkpoint table; part of its contract with readers.
+    fn name(&self) -> &'static str;
+
+    /// Whether events of this stream type matter to it (others are passed over, and
+    /// still move the checkpoint on).
+    fn wants(&self, stream_type: &str) -> bool;
+
+    /// Applies one event. An `Err` stops the projection at this event, with the reason.
+    async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError>;
+}
+
+/// The documents of a batch, in its transaction.
+#[derive(Debug)]
+pub struct Batch {
+    tx: Tx,
+    docs: Docs,
+}
+
+impl Batch {
+    pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ProjectionError> {
+        self.docs.get(&mut self.tx, key).await
+    }
+
+    pub async fn get_or_default<T: DeserializeOwned + Default>(
+        &mut self,
+        key: &str,
+    ) -> Result<T, ProjectionError> {
+        self.docs.get_or_default(&mut self.tx, key).await
+    }
+
+    pub fn put<T: Serialize>(&mut self, key: &str, doc: &T) -> Result<(), ProjectionError> {
+        self.docs.put(key, doc)
+    }
+
+    pub fn delete(&mut self, key: &str) {
+        self.docs.delete(key)
+    }
+}
+
+/// Decodes an event's payload into the domain event it was written from.
+pub fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
+    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::Apply {
+        projection: String::new(),
+        position: event.position,
+        event_type: event.event_type.clone(),
+        reason: format!("payload not understood: {e}"),
+    })
+}
+
+/// What one step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Applied { events: usize, position: i64 },
+    CaughtUp { position: i64 },
+    /// Another instance holds the lease.
+    Leased,
+}
+
+const LEASE: Duration = Duration::from_secs(15);
+
+/// Works one projection of one establishment.
+pub struct Projector {
+    store: EventStore,
+    pool: Pool,
+    tenant: Uai,
+    projection: Arc<dyn Projection>,
+    owner: String,
+    batch_size: i64,
+}
+
+impl std::fmt::Debug for Projector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Projector")
+            .field("projection", &self.projection.name())
+            .field("tenant", &self.tenant)
+            .field("owner", &self.owner)
+            .finish()
+    }
+}
+
+impl Projector {
+    pub fn new(store: EventStore, tenant: Uai, projection: Arc<dyn Projection>) -> Self {
+        Projector {
+            pool: store.backend().pool(),
+            store,
+            tenant,
+            projection,
+            owner: uuid::Uuid::new_v4().to_string(),
+            batch_size: 500,
+        }
+    }
+
+    pub fn with_batch_size(mut self, events: i64) -> Self {
+        self.batch_size = events.max(1);
+        self
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.projection.name()
+    }
+
+    async fn scope(&self) -> Result<Scope, ProjectionError> {
+        let generation =
+            checkpoint::ensure(&self.pool, self.tenant.as_str(), self.projection.name()).await?;
+        Ok(Scope {
+            tenant: self.tenant.to_string(),
+            projection: self.projection.name().to_string(),
+            generation,
+        })
+    }
+
+    /// One batch on the active generation.
+    #[tracing::instrument(skip_all, fields(projection = self.projection.name(), tenant = %self.tenant))]
+    pub async fn step(&self) -> Result<Step, ProjectionError> {
+        let scope = self.scope().await?;
+        let mut docs = Docs::new(scope.clone(), false);
+        run_batch(self, &scope, &mut docs, self.batch_size).await
+    }
+
+    /// Steps until the log's end (as it was when the last batch read it).
+    pub async fn catch_up(&self) -> Result<Step, ProjectionError> {
+        loop {
+            match self.step().await? {
+                Step::Applied { .. } => continue,
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Follows the log until `shutdown` resolves: catches up whenever the store says
+    /// something was committed, and every second in case a notification was lost. A
+    /// projection that meets an event it cannot apply stops and returns the error.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ProjectionError> {
+        let mut commits = self.store.subscribe().await?;
+        tokio::pin!(shutdown);
+        loop {
+            self.catch_up().await?;
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = commits.recv() => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+        if let Ok(scope) = self.scope().await {
+            checkpoint::release(&self.pool, &scope, &self.owner).await?;
+        }
+        Ok(())
+    }
+}
+
+async fn run_batch(
+    projector: &Projector,
+    scope: &Scope,
+    docs: &mut Docs,
+    limit: i64,
+) -> Result<Step, ProjectionError> {
+    let mut tx = checkpoint::begin(&projector.pool).await?;
+    let now = now_us();
+    let until = now + LEASE.as_micros() as i64;
+    let Some(Claim { position, failure }) =
+        checkpoint::claim(&mut tx, scope, &projector.owner, now, until).await?
+    else {
+        return Ok(Step::Leased);
+    };
+    if let Some((position, failure)) = failure {
+        return Err(ProjectionError::Stopped {
+            projection: scope.projection.clone(),
+            position,
+            failure,
+        });
+    }
+    let events = projector
+        .store
+        .read_log(&projector.tenant, position, limit)
+        .await?;
+    let Some(last) = events.last() else {
+        tx.commit().await?;
+        return Ok(Step::CaughtUp { position });
+    };
+    let (last_position, last_recorded) = (last.position, last.recorded_at.timestamp_micros());
+    let mut batch = Batch {
+        tx,
+        docs: std::mem::replace(docs, Docs::new(scope.clone(), false)),
+    };
+    for event in &events {
+        if !projector.projection.wants(&event.stream.stream_type) {
+            continue;
+        }
+        if let Err(error) = projector.projection.apply(event, &mut batch).await {
+            let reason = match error {
+                ProjectionError::Apply { reason, .. } => reason,
+                other => other.to_string(),
+            };
+            drop(batch);
+            let failure = format!("{} ({}): {reason}", event.position, event.event_type);
+            checkpoint::fail(&projector.pool, scope, event.position, &failure).await?;
+            tracing::error!(position = event.position, %failure, "projection stopped");
+            return Err(ProjectionError::Apply {
+                projection: scope.projection.clone(),
+                position: event.position,
+                event_type: event.event_type.clone(),
+                reason,
+            });
+        }
+    }
+    let Batch { mut tx, docs: mut used } = batch;
+    used.flush(&mut tx).await?;
+    checkpoint::advance(&mut tx, scope, last_position, last_recorded).await?;
+    tx.commit().await?;
+    *docs = used;
+    Ok(Step::Applied {
+        events: events.len(),
+        position: last_position,
+    })
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rebuilt {
+    pub generation: i32,
+    pub events: i64,
+    pub seconds: f64,
+}
+
+/// Rebuilds a projection from the whole log into a new generation while the current one
+/// keeps serving, then makes the new one active. `progress(position, head)` is called
+/// after each batch.
+pub async fn rebuild(
+    store: &EventStore,
+    tenant: &Uai,
+    projection: Arc<dyn Projection>,
+    progress: impl Fn(i64, i64),
+) -> Result<Rebuilt, ProjectionError> {
+    let started = Instant::now();
+    let projector = Projector::new(store.clone(), tenant.clone(), projection).with_batch_size(5000);
+    let current = projector.scope().await?;
+    let generation = checkpoint::create_generation(&projector.pool, &current).await?;
+    let scope = Scope {
+        generation,
+        ..current.clone()
+    };
+    // The new generation starts empty and only this rebuild writes it: its documents
+    // stay in memory from batch to batch.
+    let mut docs = Docs::new(scope.clone(), true);
+    let mut events = 0;
+    loop {
+        let head = store
+            .tenants()
+            .await?
+            .into_iter()
+            .find(|t| &t.tenant == tenant)
+            .map(|t| t.head)
+            .unwrap_or_default();
+        match run_batch(&projector, &scope, &mut docs, projector.batch_size).await? {
+            Step::Applied { events: n, position } => {
+                events += n as i64;
+                progress(position, head);
+            }
+            Step::CaughtUp { .. } => break,
+            Step::Leased => {
+                return Err(ProjectionError::Stopped {
+                    projection: scope.projection.clone(),
+                    position: 0,
+                    failure: "another instance took the generation being rebuilt".into(),
+                })
+            }
+        }
+    }
+    checkpoint::switch(&projector.pool, &current, generation).await?;
+    checkpoint::release(&projector.pool, &scope, &projector.owner).await?;
+    Ok(Rebuilt {
+        generation,
+        events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// A projection's health: where it stands, how far behind the log, whether it stopped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub projection: String,
+    pub generation: i32,
+    pub position: i64,
+    pub head: i64,
+    pub lag_events: i64,
+    /// Age of the oldest event not applied yet (0 when caught up).
+    pub lag_seconds: f64,
+    pub failure: Option<String>,
+}
+
+pub async fn status(
+    store: &EventStore,
+    tenant: &Uai,
+    projection: &str,
+) -> Result<Option<Status>, ProjectionError> {
+    let pool = store.backend().pool();
+    let Some(row) = checkpoint::read_active(&pool, tenant.as_str(), projection).await? else {
+        return Ok(None);
+    };
+    let head = store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| &t.tenant == tenant)
+        .map(|t| t.head)
+        .unwrap_or_default();
+    let lag_seconds = match store.read_log(tenant, row.position, 1).await?.first() {
+        Some(next) => (now_us() - next.recorded_at.timestamp_micros()).max(0) as f64 / 1e6,
+        None => 0.0,
+    };
+    Ok(Some(Status {
+        projection: projection.to_string(),
+        generation: row.generation,
+        position: row.position,
+        head,
+        lag_events: (head - row.position).max(0),
+        lag_seconds,
+        failure: row.failure.map(|(_, f)| f),
+    }))
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
