@@ -88,7 +88,9 @@ impl Projection for AttendanceProjection {
                 let key = format!("register/{lesson}");
                 let mut register: Register = batch.get_or_default(&key).await?;
                 register.date = Some(*date);
-                register.entries.insert(student.clone(), (*status, Vec::new()));
+                register
+                    .entries
+                    .insert(student.clone(), (*status, Vec::new()));
                 batch.put(&key, &register)?;
             }
             AttendanceEvent::AttendanceCorrected { lesson, status, .. } => {
@@ -132,23 +134,33 @@ pub async fn student_year(
     year: &str,
     student: &str,
 ) -> Result<StudentAttendance, ProjectionError> {
-    Ok(query::doc(pool, tenant, NAME, &format!("student/{year}/{student}"))
-        .await?
-        .unwrap_or_default())
+    Ok(
+        query::doc(pool, tenant, NAME, &format!("student/{year}/{student}"))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
-pub async fn register(pool: &Pool, tenant: &Uai, lesson: &str) -> Result<Register, ProjectionError> {
-    Ok(query::doc(pool, tenant, NAME, &format!("register/{lesson}"))
-        .await?
-        .unwrap_or_default())
+pub async fn register(
+    pool: &Pool,
+    tenant: &Uai,
+    lesson: &str,
+) -> Result<Register, ProjectionError> {
+    Ok(
+        query::doc(pool, tenant, NAME, &format!("register/{lesson}"))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 pub async fn alerts(pool: &Pool, tenant: &Uai, year: &str) -> Result<Vec<Alert>, ProjectionError> {
-    Ok(query::docs_with_prefix(pool, tenant, NAME, &format!("alert/{year}/"))
-        .await?
-        .into_iter()
-        .map(|(_, a)| a)
-        .collect())
+    Ok(
+        query::docs_with_prefix(pool, tenant, NAME, &format!("alert/{year}/"))
+            .await?
+            .into_iter()
+            .map(|(_, a)| a)
+            .collect(),
+    )
 }
 
 /// Half-days of absence of one month, as the domain counts them.

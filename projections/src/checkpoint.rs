@@ -33,10 +33,20 @@ pub async fn ensure(pool: &Pool, tenant: &str, projection: &str) -> Result<i32, 
          ON CONFLICT DO NOTHING";
     match pool {
         Pool::Postgres(p) => {
-            sqlx::query(INSERT).bind(tenant).bind(projection).bind(true).execute(p).await?;
+            sqlx::query(INSERT)
+                .bind(tenant)
+                .bind(projection)
+                .bind(true)
+                .execute(p)
+                .await?;
         }
         Pool::Sqlite(p) => {
-            sqlx::query(INSERT).bind(tenant).bind(projection).bind(true).execute(p).await?;
+            sqlx::query(INSERT)
+                .bind(tenant)
+                .bind(projection)
+                .bind(true)
+                .execute(p)
+                .await?;
         }
     }
     active_generation(pool, tenant, projection)
@@ -56,16 +66,20 @@ pub async fn active_generation(
     const SQL: &str = "SELECT generation FROM projection_checkpoints
          WHERE tenant_id = $1 AND projection = $2 AND active";
     Ok(match pool {
-        Pool::Postgres(p) => sqlx::query_scalar(SQL)
-            .bind(tenant)
-            .bind(projection)
-            .fetch_optional(p)
-            .await?,
-        Pool::Sqlite(p) => sqlx::query_scalar(SQL)
-            .bind(tenant)
-            .bind(projection)
-            .fetch_optional(p)
-            .await?,
+        Pool::Postgres(p) => {
+            sqlx::query_scalar(SQL)
+                .bind(tenant)
+                .bind(projection)
+                .fetch_optional(p)
+                .await?
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query_scalar(SQL)
+                .bind(tenant)
+                .bind(projection)
+                .fetch_optional(p)
+                .await?
+        }
     })
 }
 
@@ -265,7 +279,8 @@ pub async fn read_active(
 
 /// Adds a new, inactive generation after the newest one, leased to nobody.
 pub async fn create_generation(pool: &Pool, current: &Scope) -> Result<i32, ProjectionError> {
-    const SQL: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
+    const SQL: &str =
+        "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
          SELECT $1, $2, MAX(generation) + 1, $3 FROM projection_checkpoints
          WHERE tenant_id = $1 AND projection = $2
          RETURNING generation";
@@ -303,17 +318,59 @@ pub async fn switch(pool: &Pool, current: &Scope, generation: i32) -> Result<(),
     let (t, p) = (&current.tenant, &current.projection);
     match checkpoint_tx(pool).await? {
         Tx::Postgres(mut tx) => {
-            sqlx::query(OFF).bind(t).bind(p).bind(false).execute(&mut *tx).await?;
-            sqlx::query(ON).bind(t).bind(p).bind(generation).bind(true).execute(&mut *tx).await?;
-            sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
-            sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            sqlx::query(OFF)
+                .bind(t)
+                .bind(p)
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(ON)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .bind(true)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DROP_DOCS)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DROP_ROWS)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         }
         Tx::Sqlite(mut tx) => {
-            sqlx::query(OFF).bind(t).bind(p).bind(false).execute(&mut *tx).await?;
-            sqlx::query(ON).bind(t).bind(p).bind(generation).bind(true).execute(&mut *tx).await?;
-            sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
-            sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut *tx).await?;
+            sqlx::query(OFF)
+                .bind(t)
+                .bind(p)
+                .bind(false)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(ON)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .bind(true)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DROP_DOCS)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(DROP_ROWS)
+                .bind(t)
+                .bind(p)
+                .bind(generation)
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
         }
     }

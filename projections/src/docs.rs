@@ -86,13 +86,15 @@ impl Docs {
     ) -> Result<Option<T>, ProjectionError> {
         match self.load(tx, key).await? {
             None => Ok(None),
-            Some(value) => serde_json::from_value(value).map(Some).map_err(|e| {
-                ProjectionError::BadDocument {
-                    projection: self.scope.projection.clone(),
-                    key: key.to_string(),
-                    reason: e.to_string(),
-                }
-            }),
+            Some(value) => {
+                serde_json::from_value(value)
+                    .map(Some)
+                    .map_err(|e| ProjectionError::BadDocument {
+                        projection: self.scope.projection.clone(),
+                        key: key.to_string(),
+                        reason: e.to_string(),
+                    })
+            }
         }
     }
 
@@ -179,7 +181,11 @@ pub(crate) fn parse(scope: &Scope, key: &str, text: &str) -> Result<Value, Proje
     })
 }
 
-async fn upsert(tx: &mut Tx, scope: &Scope, rows: &[(&str, &Value)]) -> Result<(), ProjectionError> {
+async fn upsert(
+    tx: &mut Tx,
+    scope: &Scope,
+    rows: &[(&str, &Value)],
+) -> Result<(), ProjectionError> {
     const HEAD: &str = "INSERT INTO projection_docs (tenant_id, projection, generation, key, doc) ";
     const TAIL: &str = " ON CONFLICT (tenant_id, projection, generation, key)
          DO UPDATE SET doc = excluded.doc";

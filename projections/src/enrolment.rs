@@ -141,8 +141,10 @@ impl Projection for EnrolmentProjection {
             };
             batch.put(&key, &roster)?;
         }
-        let guardians: BTreeSet<&String> =
-            guardians_before.keys().chain(student.guardians.keys()).collect();
+        let guardians: BTreeSet<&String> = guardians_before
+            .keys()
+            .chain(student.guardians.keys())
+            .collect();
         for guardian in guardians {
             if guardians_before.get(guardian) == student.guardians.get(guardian) {
                 continue;
@@ -184,11 +186,16 @@ pub async fn roster_on(
     class: &str,
     date: NaiveDate,
 ) -> Result<Vec<String>, ProjectionError> {
-    let roster: Option<Roster> = query::doc(pool, tenant, NAME, &format!("roster/{year}/{class}")).await?;
+    let roster: Option<Roster> =
+        query::doc(pool, tenant, NAME, &format!("roster/{year}/{class}")).await?;
     Ok(roster.map(|r| r.on(date)).unwrap_or_default())
 }
 
-pub async fn student(pool: &Pool, tenant: &Uai, id: &str) -> Result<Option<Student>, ProjectionError> {
+pub async fn student(
+    pool: &Pool,
+    tenant: &Uai,
+    id: &str,
+) -> Result<Option<Student>, ProjectionError> {
     query::doc(pool, tenant, NAME, &format!("student/{id}")).await
 }
 
@@ -197,9 +204,11 @@ pub async fn guardian_children(
     tenant: &Uai,
     guardian: &str,
 ) -> Result<GuardianChildren, ProjectionError> {
-    Ok(query::doc(pool, tenant, NAME, &format!("guardian/{guardian}"))
-        .await?
-        .unwrap_or_default())
+    Ok(
+        query::doc(pool, tenant, NAME, &format!("guardian/{guardian}"))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
 pub async fn teacher_services(
@@ -207,11 +216,16 @@ pub async fn teacher_services(
     tenant: &Uai,
     teacher: &str,
 ) -> Result<TeacherServices, ProjectionError> {
-    Ok(query::doc(pool, tenant, NAME, &format!("teacher/{teacher}"))
-        .await?
-        .unwrap_or_default())
+    Ok(
+        query::doc(pool, tenant, NAME, &format!("teacher/{teacher}"))
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
-pub async fn establishment(pool: &Pool, tenant: &Uai) -> Result<Option<Establishment>, ProjectionError> {
+pub async fn establishment(
+    pool: &Pool,
+    tenant: &Uai,
+) -> Result<Option<Establishment>, ProjectionError> {
     query::doc(pool, tenant, NAME, "establishment").await
 }

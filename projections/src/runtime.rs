@@ -37,7 +37,10 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub async fn get<T: DeserializeOwned>(&mut self, key: &str) -> Result<Option<T>, ProjectionError> {
+    pub async fn get<T: DeserializeOwned>(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<T>, ProjectionError> {
         self.docs.get(&mut self.tx, key).await
     }
 
@@ -70,8 +73,13 @@ pub fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, Projectio
 /// What one step did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    Applied { events: usize, position: i64 },
-    CaughtUp { position: i64 },
+    Applied {
+        events: usize,
+        position: i64,
+    },
+    CaughtUp {
+        position: i64,
+    },
     /// Another instance holds the lease.
     Leased,
 }
@@ -150,7 +158,10 @@ impl Projector {
     /// Follows the log until `shutdown` resolves: catches up whenever the store says
     /// something was committed, and every second in case a notification was lost. A
     /// projection that meets an event it cannot apply stops and returns the error.
-    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) -> Result<(), ProjectionError> {
+    pub async fn run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ProjectionError> {
         let mut commits = self.store.subscribe().await?;
         tokio::pin!(shutdown);
         loop {
@@ -223,7 +234,10 @@ async fn run_batch(
             });
         }
     }
-    let Batch { mut tx, docs: mut used } = batch;
+    let Batch {
+        mut tx,
+        docs: mut used,
+    } = batch;
     used.flush(&mut tx).await?;
     checkpoint::advance(&mut tx, scope, last_position, last_recorded).await?;
     tx.commit().await?;
@@ -249,7 +263,7 @@ pub async fn rebuild(
     store: &EventStore,
     tenant: &Uai,
     projection: Arc<dyn Projection>,
-    progress: impl Fn(i64, i64),
+    mut progress: impl FnMut(i64, i64),
 ) -> Result<Rebuilt, ProjectionError> {
     let started = Instant::now();
     let projector = Projector::new(store.clone(), tenant.clone(), projection).with_batch_size(5000);
@@ -272,7 +286,10 @@ pub async fn rebuild(
             .map(|t| t.head)
             .unwrap_or_default();
         match run_batch(&projector, &scope, &mut docs, projector.batch_size).await? {
-            Step::Applied { events: n, position } => {
+            Step::Applied {
+                events: n,
+                position,
+            } => {
                 events += n as i64;
                 progress(position, head);
             }
