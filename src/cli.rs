@@ -52,6 +52,22 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Runs the projectors: follows every establishment's log and keeps the read models
+    /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
+    Project {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long)]
+        until_caught_up: bool,
+        /// This instance's name: a restarted instance of the same name takes its
+        /// projections back at once; by default a new name per run (another instance
+        /// then waits for the leases to run out, 15 s).
+        #[arg(long, env = "CARNET_INSTANCE")]
+        instance: Option<String>,
+        /// Events per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
     /// Tools over the whole log.
     #[command(subcommand)]
     Replay(ReplayCommand),
@@ -72,6 +88,14 @@ enum TenantCommand {
 
 #[derive(Debug, Subcommand)]
 enum ReplayCommand {
+    /// Rebuilds read models from the whole log into new tables, then switches to them,
+    /// while the server keeps serving the old ones.
+    Rebuild {
+        /// A projection's name, or `all`.
+        projection: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Checks that positions are gap-free, versions contiguous and every hash links.
     Verify {
         #[arg(long)]
@@ -100,6 +124,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { students, seed } => {
             demo(&store, &DemoOptions { students, seed }).await?;
+        }
+        Command::Project {
+            tenant,
+            until_caught_up,
+            instance,
+            batch,
+        } => {
+            let tenants = selected_tenants(&store, tenant).await?;
+            let instance = instance.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+            project(&store, &tenants, until_caught_up, &instance, batch).await?;
         }
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));
@@ -131,6 +165,37 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 println!("{}\t{}\t{}\t{}", t.tenant, t.name, t.time_zone, t.head);
             }
         }
+        Command::Replay(ReplayCommand::Rebuild { projection, tenant }) => {
+            let tenants = selected_tenants(&store, tenant).await?;
+            let projections: Vec<_> = carnet_projections::all()
+                .into_iter()
+                .filter(|p| projection == "all" || p.name() == projection)
+                .collect();
+            if projections.is_empty() {
+                let names: Vec<_> = carnet_projections::all().iter().map(|p| p.name()).collect();
+                anyhow::bail!(
+                    "no projection `{projection}`; there are: all, {}",
+                    names.join(", ")
+                );
+            }
+            for uai in &tenants {
+                for p in &projections {
+                    let name = p.name();
+                    let done = carnet_projections::rebuild(&store, uai, p.clone(), |at, head| {
+                        eprint!("\r{uai} {name}: {at}/{head} events");
+                    })
+                    .await?;
+                    eprintln!();
+                    println!(
+                        "{uai} {name}: {} events in {:.2} s ({:.0} events/s), generation {}",
+                        done.events,
+                        done.seconds,
+                        done.events as f64 / done.seconds.max(1e-9),
+                        done.generation
+                    );
+                }
+            }
+        }
         Command::Replay(ReplayCommand::Verify { tenant }) => {
             let tenant = tenant.map(|t| Uai::parse(&t)).transpose()?;
             let started = std::time::Instant::now();
@@ -147,6 +212,70 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn selected_tenants(store: &EventStore, tenant: Option<String>) -> anyhow::Result<Vec<Uai>> {
+    Ok(match tenant {
+        Some(t) => vec![Uai::parse(&t)?],
+        None => store
+            .tenants()
+            .await?
+            .into_iter()
+            .map(|t| t.tenant)
+            .collect(),
+    })
+}
+
+/// Works every projection of `tenants`: once to the end of the logs, or until Ctrl-C.
+async fn project(
+    store: &EventStore,
+    tenants: &[Uai],
+    until_caught_up: bool,
+    instance: &str,
+    batch: i64,
+) -> anyhow::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    for uai in tenants {
+        for projection in carnet_projections::all() {
+            let projector =
+                carnet_projections::Projector::new(store.clone(), uai.clone(), projection)
+                    .with_owner(instance)
+                    .with_batch_size(batch);
+            let mut stopped = stop.subscribe();
+            tasks.spawn(async move {
+                if until_caught_up {
+                    projector.catch_up().await.map(|_| ())
+                } else {
+                    projector
+                        .run(async move {
+                            let _ = stopped.recv().await;
+                        })
+                        .await
+                }
+            });
+        }
+    }
+    if !until_caught_up {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => { let _ = stop.send(()); }
+            Some(done) = tasks.join_next() => { done??; }
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        done??;
+    }
+    for uai in tenants {
+        for projection in carnet_projections::all() {
+            if let Some(s) = carnet_projections::status(store, uai, projection.name()).await? {
+                println!(
+                    "{uai} {}: position {} of {}, lag {} events",
+                    s.projection, s.position, s.head, s.lag_events
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn demo(store: &EventStore, options: &DemoOptions) -> anyhow::Result<()> {

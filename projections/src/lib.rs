@@ -14,3 +14,13 @@ mod runtime;
 pub use docs::Scope;
 pub use error::ProjectionError;
 pub use runtime::{decode, rebuild, status, Batch, Projection, Projector, Rebuilt, Status, Step};
+
+use std::sync::Arc;
+
+/// Every read model the API serves, in the order they are worked.
+pub fn all() -> Vec<Arc<dyn Projection>> {
+    vec![
+        Arc::new(enrolment::EnrolmentProjection),
+        Arc::new(attendance::AttendanceProjection),
+    ]
+}

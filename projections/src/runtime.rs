@@ -118,6 +118,13 @@ impl Projector {
         }
     }
 
+    /// Names this instance. A restarted instance with the same name resumes its leases
+    /// at once instead of waiting for them to run out (e.g. the host or pod name).
+    pub fn with_owner(mut self, owner: impl Into<String>) -> Self {
+        self.owner = owner.into();
+        self
+    }
+
     pub fn with_batch_size(mut self, events: i64) -> Self {
         self.batch_size = events.max(1);
         self
