@@ -8,8 +8,12 @@ pub mod checkpoint;
 mod docs;
 pub mod enrolment;
 mod error;
+pub mod grades;
 pub mod query;
+pub mod reservations;
 mod runtime;
+mod state;
+pub mod timetable;
 
 pub use docs::Scope;
 pub use error::ProjectionError;
@@ -22,5 +26,8 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(enrolment::EnrolmentProjection),
         Arc::new(attendance::AttendanceProjection),
+        Arc::new(timetable::TimetableProjection),
+        Arc::new(grades::GradesProjection),
+        Arc::new(reservations::ReservationsProjection),
     ]
 }
