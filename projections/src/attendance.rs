@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProjectionError;
 use crate::query;
 use crate::runtime::{decode, Batch, Projection};
+use crate::state::fold;
 
 pub const NAME: &str = "attendance";
 
@@ -74,38 +75,31 @@ impl Projection for AttendanceProjection {
         let e: AttendanceEvent = decode(event)?;
         // The stream id is `{year}/{student}`.
         let stream = &event.stream.stream_id;
-        let year = stream.split_once('/').map(|(y, _)| y).unwrap_or_default();
-        let key = format!("student/{stream}");
-        let mut record: StudentAttendance = batch.get_or_default(&key).await?;
+        let (year, student) = stream.split_once('/').unwrap_or(("", stream));
         match &e {
             AttendanceEvent::AttendanceRecorded {
-                student,
                 lesson,
                 date,
                 status,
                 ..
             } => {
-                let key = format!("register/{lesson}");
-                let mut register: Register = batch.get_or_default(&key).await?;
+                let register: &mut Register =
+                    batch.typed_mut(&format!("register/{lesson}")).await?;
                 register.date = Some(*date);
                 register
                     .entries
-                    .insert(student.clone(), (*status, Vec::new()));
-                batch.put(&key, &register)?;
+                    .insert(student.to_string(), (*status, Vec::new()));
             }
             AttendanceEvent::AttendanceCorrected { lesson, status, .. } => {
-                let key = format!("register/{lesson}");
-                let mut register: Register = batch.get_or_default(&key).await?;
-                if let Some(student) = &record.student {
-                    let entry = register
-                        .entries
-                        .entry(student.clone())
-                        .or_insert((*status, Vec::new()));
-                    let previous = entry.0;
-                    entry.1.push(previous);
-                    entry.0 = *status;
-                }
-                batch.put(&key, &register)?;
+                let register: &mut Register =
+                    batch.typed_mut(&format!("register/{lesson}")).await?;
+                let entry = register
+                    .entries
+                    .entry(student.to_string())
+                    .or_insert((*status, Vec::new()));
+                let previous = entry.0;
+                entry.1.push(previous);
+                entry.0 = *status;
             }
             AttendanceEvent::AlertThresholdReached {
                 student,
@@ -123,8 +117,9 @@ impl Projection for AttendanceProjection {
             }
             _ => {}
         }
-        record.apply(e);
-        batch.put(&key, &record)
+        fold::<StudentAttendance>(batch, &format!("student/{stream}"), event)
+            .await
+            .map(|_| ())
     }
 }
 

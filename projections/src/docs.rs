@@ -1,6 +1,7 @@
 //! Read-model documents: JSON values by key, per establishment, projection and
 //! generation, read and written inside the projector's transaction.
 
+use std::any::Any;
 use std::collections::{BTreeSet, HashMap};
 
 use serde::de::DeserializeOwned;
@@ -43,16 +44,43 @@ impl Tx {
     }
 }
 
+/// A document kept as its Rust value while a batch works on it, and written as JSON only
+/// when the batch ends: an aggregate's state changes with every event of its stream, and
+/// serializing it each time would cost more than the projection itself.
+trait Typed: Send + Sync {
+    fn json(&self) -> Result<Value, serde_json::Error>;
+    fn any(&mut self) -> &mut dyn Any;
+}
+
+impl<T: Serialize + Send + Sync + 'static> Typed for T {
+    fn json(&self) -> Result<Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+    fn any(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
 /// The documents a batch of events reads and writes: loaded on first use, kept in
 /// memory, written back at the end of the batch.
-#[derive(Debug)]
 pub struct Docs {
     scope: Scope,
     cache: HashMap<String, Option<Value>>,
+    typed: HashMap<String, Box<dyn Typed>>,
     dirty: BTreeSet<String>,
     /// The generation held no document when this started (a rebuild): a key not in the
     /// cache does not exist, no need to ask the database.
     empty_start: bool,
+}
+
+impl std::fmt::Debug for Docs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Docs")
+            .field("scope", &self.scope)
+            .field("cached", &(self.cache.len() + self.typed.len()))
+            .field("dirty", &self.dirty.len())
+            .finish()
+    }
 }
 
 impl Docs {
@@ -60,12 +88,16 @@ impl Docs {
         Docs {
             scope,
             cache: HashMap::new(),
+            typed: HashMap::new(),
             dirty: BTreeSet::new(),
             empty_start,
         }
     }
 
     async fn load(&mut self, tx: &mut Tx, key: &str) -> Result<Option<Value>, ProjectionError> {
+        if let Some(doc) = self.typed.get(key) {
+            return doc.json().map(Some).map_err(|e| self.bad(key, e));
+        }
         if let Some(value) = self.cache.get(key) {
             return Ok(value.clone());
         }
@@ -107,7 +139,35 @@ impl Docs {
         Ok(self.get(tx, key).await?.unwrap_or_default())
     }
 
+    fn bad(&self, key: &str, e: impl std::fmt::Display) -> ProjectionError {
+        ProjectionError::BadDocument {
+            projection: self.scope.projection.clone(),
+            key: key.to_string(),
+            reason: e.to_string(),
+        }
+    }
+
+    /// The document `key` as a Rust value to change in place (its default when it does
+    /// not exist yet); it is written back when the batch ends.
+    pub async fn typed_mut<T>(&mut self, tx: &mut Tx, key: &str) -> Result<&mut T, ProjectionError>
+    where
+        T: DeserializeOwned + Serialize + Default + Send + Sync + 'static,
+    {
+        if !self.typed.contains_key(key) {
+            let value: T = self.get(tx, key).await?.unwrap_or_default();
+            self.cache.remove(key);
+            self.typed.insert(key.to_string(), Box::new(value));
+        }
+        self.dirty.insert(key.to_string());
+        let bad = self.bad(key, "used as two different types");
+        self.typed
+            .get_mut(key)
+            .and_then(|doc| doc.any().downcast_mut::<T>())
+            .ok_or(bad)
+    }
+
     pub fn put<T: Serialize>(&mut self, key: &str, doc: &T) -> Result<(), ProjectionError> {
+        self.typed.remove(key);
         let value = serde_json::to_value(doc).map_err(|e| ProjectionError::BadDocument {
             projection: self.scope.projection.clone(),
             key: key.to_string(),
@@ -119,6 +179,7 @@ impl Docs {
     }
 
     pub fn delete(&mut self, key: &str) {
+        self.typed.remove(key);
         self.cache.insert(key.to_string(), None);
         self.dirty.insert(key.to_string());
     }
@@ -127,6 +188,15 @@ impl Docs {
     /// only while this projector holds the generation alone (a rebuild).
     pub async fn flush(&mut self, tx: &mut Tx) -> Result<usize, ProjectionError> {
         let keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
+        let mut written = Vec::new();
+        for key in &keys {
+            if let Some(doc) = self.typed.get(key) {
+                written.push((key.clone(), doc.json().map_err(|e| self.bad(key, e))?));
+            }
+        }
+        for (key, value) in written {
+            self.cache.insert(key, Some(value));
+        }
         let mut upserts: Vec<(&str, &Value)> = Vec::new();
         let mut deletes: Vec<&str> = Vec::new();
         for key in &keys {

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use carnet_domain::enrolment::{
     ClassRef, Establishment, EstablishmentEvent, GuardianLink, SchoolYear, Service, Student,
-    StudentEvent, SubjectCode,
+    SubjectCode,
 };
 use carnet_domain::Uai;
 use carnet_store::{Pool, RecordedEvent};
@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::ProjectionError;
 use crate::query;
 use crate::runtime::{decode, Batch, Projection};
+use crate::state::fold;
 
 pub const NAME: &str = "enrolment";
 
@@ -107,7 +108,6 @@ impl Projection for EnrolmentProjection {
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         if event.stream.stream_type == Establishment::TYPE {
             let e: EstablishmentEvent = decode(event)?;
-            let mut establishment: Establishment = batch.get_or_default("establishment").await?;
             match &e {
                 EstablishmentEvent::ServiceAssigned { year, service } => {
                     teacher(batch, year, service, true).await?
@@ -117,15 +117,15 @@ impl Projection for EnrolmentProjection {
                 }
                 _ => {}
             }
-            establishment.apply(e);
-            return batch.put("establishment", &establishment);
+            return fold::<Establishment>(batch, "establishment", event)
+                .await
+                .map(|_| ());
         }
-        let e: StudentEvent = decode(event)?;
         let key = format!("student/{}", event.stream.stream_id);
-        let mut student: Student = batch.get_or_default(&key).await?;
-        let before = memberships(&student);
-        let guardians_before = student.guardians.clone();
-        student.apply(e);
+        let old: &mut Student = batch.typed_mut(&key).await?;
+        let before = memberships(old);
+        let guardians_before = old.guardians.clone();
+        let student = fold::<Student>(batch, &key, event).await?.clone();
         let after = memberships(&student);
         let id = event.stream.stream_id.clone();
         let classes: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();
@@ -133,13 +133,13 @@ impl Projection for EnrolmentProjection {
             if before.get(class) == after.get(class) {
                 continue;
             }
-            let key = format!("roster/{}/{}", class.0, class.1);
-            let mut roster: Roster = batch.get_or_default(&key).await?;
+            let roster: &mut Roster = batch
+                .typed_mut(&format!("roster/{}/{}", class.0, class.1))
+                .await?;
             match after.get(class) {
                 Some(spans) => roster.members.insert(id.clone(), spans.clone()),
                 None => roster.members.remove(&id),
             };
-            batch.put(&key, &roster)?;
         }
         let guardians: BTreeSet<&String> = guardians_before
             .keys()
@@ -149,15 +149,14 @@ impl Projection for EnrolmentProjection {
             if guardians_before.get(guardian) == student.guardians.get(guardian) {
                 continue;
             }
-            let key = format!("guardian/{guardian}");
-            let mut doc: GuardianChildren = batch.get_or_default(&key).await?;
+            let doc: &mut GuardianChildren =
+                batch.typed_mut(&format!("guardian/{guardian}")).await?;
             match student.guardians.get(guardian) {
                 Some(link) => doc.children.insert(id.clone(), link.clone()),
                 None => doc.children.remove(&id),
             };
-            batch.put(&key, &doc)?;
         }
-        batch.put(&key, &student)
+        Ok(())
     }
 }
 
@@ -167,15 +166,16 @@ async fn teacher(
     service: &Service,
     assigned: bool,
 ) -> Result<(), ProjectionError> {
-    let key = format!("teacher/{}", service.teacher);
-    let mut doc: TeacherServices = batch.get_or_default(&key).await?;
+    let doc: &mut TeacherServices = batch
+        .typed_mut(&format!("teacher/{}", service.teacher))
+        .await?;
     let entry = (year.clone(), service.subject.clone(), service.class.clone());
     if assigned {
         doc.services.insert(entry);
     } else {
         doc.services.remove(&entry);
     }
-    batch.put(&key, &doc)
+    Ok(())
 }
 
 /// The students of a division or group on `date`.

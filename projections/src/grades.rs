@@ -79,7 +79,9 @@ impl Projection for GradesProjection {
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let stream = event.stream.stream_id.clone();
         let e: GradebookEvent = decode(event)?;
-        let (_, book) = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), event).await?;
+        let book = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), event)
+            .await?
+            .clone();
         let affected: BTreeSet<String> = match &e {
             GradebookEvent::MarkEntered { student, .. }
             | GradebookEvent::MarkCorrected { student, .. } => BTreeSet::from([student.clone()]),

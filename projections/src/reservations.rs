@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
-use carnet_domain::reservations::Resource;
+use carnet_domain::reservations::{ReservationEvent, Resource};
 use carnet_domain::Uai;
 use carnet_store::{Pool, RecordedEvent};
 use chrono::{Duration, NaiveDateTime};
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ProjectionError;
 use crate::query;
-use crate::runtime::{Batch, Projection};
+use crate::runtime::{decode, Batch, Projection};
 use crate::state::fold;
 
 pub const NAME: &str = "reservations";
@@ -43,18 +43,15 @@ impl Projection for ReservationsProjection {
 
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let id = event.stream.stream_id.clone();
-        let (before, after) = fold::<Resource>(batch, &format!("resource/{id}"), event).await?;
-        for (booking_id, booking) in &after.bookings {
-            if before.bookings.contains_key(booking_id) {
-                continue;
-            }
-            let key = format!("person/{}", booking.by);
-            let mut doc: PersonBookings = batch.get_or_default(&key).await?;
-            doc.bookings
-                .entry(id.clone())
-                .or_default()
-                .insert(booking_id.clone());
-            batch.put(&key, &doc)?;
+        let made = match decode::<ReservationEvent>(event)? {
+            ReservationEvent::Booked { booking, by, .. }
+            | ReservationEvent::BookedWeekly { booking, by, .. } => Some((booking, by)),
+            _ => None,
+        };
+        fold::<Resource>(batch, &format!("resource/{id}"), event).await?;
+        if let Some((booking, by)) = made {
+            let doc: &mut PersonBookings = batch.typed_mut(&format!("person/{by}")).await?;
+            doc.bookings.entry(id).or_default().insert(booking);
         }
         Ok(())
     }

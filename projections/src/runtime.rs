@@ -55,6 +55,14 @@ impl Batch {
         self.docs.put(key, doc)
     }
 
+    /// The document `key` as a value to change in place, written back at the batch's end.
+    pub async fn typed_mut<T>(&mut self, key: &str) -> Result<&mut T, ProjectionError>
+    where
+        T: DeserializeOwned + Serialize + Default + Send + Sync + 'static,
+    {
+        self.docs.typed_mut(&mut self.tx, key).await
+    }
+
     pub fn delete(&mut self, key: &str) {
         self.docs.delete(key)
     }

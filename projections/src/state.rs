@@ -9,18 +9,17 @@ use crate::error::ProjectionError;
 use crate::runtime::{decode, Batch};
 use carnet_store::RecordedEvent;
 
-/// Applies `event` to the aggregate kept at `key`; returns the state before and after.
-pub async fn fold<A>(
-    batch: &mut Batch,
+/// Applies `event` to the aggregate kept at `key` and returns the new state.
+pub async fn fold<'b, A>(
+    batch: &'b mut Batch,
     key: &str,
     event: &RecordedEvent,
-) -> Result<(A, A), ProjectionError>
+) -> Result<&'b mut A, ProjectionError>
 where
-    A: Aggregate + Clone + DeserializeOwned,
+    A: Aggregate + DeserializeOwned + 'static,
 {
-    let before: A = batch.get_or_default(key).await?;
-    let mut after = before.clone();
-    after.apply(decode::<A::Event>(event)?);
-    batch.put(key, &after)?;
-    Ok((before, after))
+    let event = decode::<A::Event>(event)?;
+    let state: &mut A = batch.typed_mut(key).await?;
+    state.apply(event);
+    Ok(state)
 }
