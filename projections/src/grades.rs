@@ -79,33 +79,48 @@ impl Projection for GradesProjection {
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let stream = event.stream.stream_id.clone();
         let e: GradebookEvent = decode(event)?;
-        let book = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), event)
-            .await?
-            .clone();
-        let affected: BTreeSet<String> = match &e {
-            GradebookEvent::MarkEntered { student, .. }
-            | GradebookEvent::MarkCorrected { student, .. } => BTreeSet::from([student.clone()]),
-            GradebookEvent::SubjectCoefficientSet { .. } => averages::students(&book),
-            _ => BTreeSet::new(),
-        };
         // `{year}/{class}/{period}`
         let mut parts = stream.splitn(3, '/');
         let (year, period) = match (parts.next(), parts.next(), parts.next()) {
-            (Some(y), Some(_), Some(p)) => (y, p),
-            _ => return Ok(()),
+            (Some(y), Some(_), Some(p)) => (y.to_string(), p.to_string()),
+            _ => {
+                return Err(ProjectionError::Apply {
+                    projection: NAME.into(),
+                    position: event.position,
+                    event_type: event.event_type.clone(),
+                    reason: format!("gradebook stream `{stream}` is not year/class/period"),
+                })
+            }
         };
-        for student in affected {
-            let key = format!("averages/{year}/{period}/{student}");
-            let mut doc: StudentAverages = batch.get_or_default(&key).await?;
-            let subjects: BTreeMap<String, Decimal> = averages::subjects(&book)
-                .into_iter()
-                .filter_map(|s| averages::subject_average(&book, &student, &s).map(|a| (s, a)))
-                .collect();
-            doc.books.insert(stream.clone(), subjects);
-            for (subject, c) in &book.subject_coefficients {
+        let book = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), event).await?;
+        let affected: BTreeSet<String> = match &e {
+            GradebookEvent::MarkEntered { student, .. }
+            | GradebookEvent::MarkCorrected { student, .. } => BTreeSet::from([student.clone()]),
+            GradebookEvent::SubjectCoefficientSet { .. } => averages::students(book),
+            _ => BTreeSet::new(),
+        };
+        let subjects = averages::subjects(book);
+        let updates: Vec<(String, BTreeMap<String, Decimal>)> = affected
+            .into_iter()
+            .map(|student| {
+                let figures = subjects
+                    .iter()
+                    .filter_map(|s| {
+                        averages::subject_average(book, &student, s).map(|a| (s.clone(), a))
+                    })
+                    .collect();
+                (student, figures)
+            })
+            .collect();
+        let coefficients = book.subject_coefficients.clone();
+        for (student, figures) in updates {
+            let doc: &mut StudentAverages = batch
+                .typed_mut(&format!("averages/{year}/{period}/{student}"))
+                .await?;
+            doc.books.insert(stream.clone(), figures);
+            for (subject, c) in &coefficients {
                 doc.coefficients.insert(subject.clone(), *c);
             }
-            batch.put(&key, &doc)?;
         }
         Ok(())
     }
