@@ -9,6 +9,24 @@ use sqlx::Row;
 use crate::docs::{Scope, Tx};
 use crate::error::ProjectionError;
 
+/// Evaluates the same sqlx expression on whichever database `$on` is (a `Pool` or a
+/// `Tx`): the statements are written once, in SQL both databases accept.
+macro_rules! on_each {
+    (pool $on:expr, $p:ident => $body:expr) => {
+        match $on {
+            Pool::Postgres($p) => $body,
+            Pool::Sqlite($p) => $body,
+        }
+    };
+    (tx $on:expr, $t:ident => $body:expr) => {
+        match $on {
+            Tx::Postgres($t) => $body,
+            Tx::Sqlite($t) => $body,
+        }
+    };
+}
+pub(crate) use on_each;
+
 /// What the lease's row says when a batch claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
@@ -31,24 +49,14 @@ pub async fn ensure(pool: &Pool, tenant: &str, projection: &str) -> Result<i32, 
          SELECT $1, $2, 1, $3
          WHERE NOT EXISTS (SELECT 1 FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2)
          ON CONFLICT DO NOTHING";
-    match pool {
-        Pool::Postgres(p) => {
-            sqlx::query(INSERT)
-                .bind(tenant)
-                .bind(projection)
-                .bind(true)
-                .execute(p)
-                .await?;
-        }
-        Pool::Sqlite(p) => {
-            sqlx::query(INSERT)
-                .bind(tenant)
-                .bind(projection)
-                .bind(true)
-                .execute(p)
-                .await?;
-        }
-    }
+    on_each!(pool pool, p => {
+        sqlx::query(INSERT)
+            .bind(tenant)
+            .bind(projection)
+            .bind(true)
+            .execute(p)
+            .await?;
+    });
     active_generation(pool, tenant, projection)
         .await?
         .ok_or_else(|| ProjectionError::Stopped {
@@ -65,22 +73,11 @@ pub async fn active_generation(
 ) -> Result<Option<i32>, ProjectionError> {
     const SQL: &str = "SELECT generation FROM projection_checkpoints
          WHERE tenant_id = $1 AND projection = $2 AND active";
-    Ok(match pool {
-        Pool::Postgres(p) => {
-            sqlx::query_scalar(SQL)
-                .bind(tenant)
-                .bind(projection)
-                .fetch_optional(p)
-                .await?
-        }
-        Pool::Sqlite(p) => {
-            sqlx::query_scalar(SQL)
-                .bind(tenant)
-                .bind(projection)
-                .fetch_optional(p)
-                .await?
-        }
-    })
+    Ok(on_each!(pool pool, p => sqlx::query_scalar(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(p)
+            .await?))
 }
 
 /// Takes or renews the lease of `scope` for `owner` until `until_us`, if it is free, ours,
@@ -97,29 +94,17 @@ pub async fn claim(
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3
            AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until_us < $6)
          RETURNING position, failed_position, failure";
-    let row = match tx {
-        Tx::Postgres(tx) => sqlx::query(SQL)
-            .bind(&scope.tenant)
-            .bind(&scope.projection)
-            .bind(scope.generation)
-            .bind(owner)
-            .bind(until_us)
-            .bind(now_us)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
-        Tx::Sqlite(tx) => sqlx::query(SQL)
-            .bind(&scope.tenant)
-            .bind(&scope.projection)
-            .bind(scope.generation)
-            .bind(owner)
-            .bind(until_us)
-            .bind(now_us)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
-    };
-    row.transpose()
+    on_each!(tx tx, t => sqlx::query(SQL)
+        .bind(&scope.tenant)
+        .bind(&scope.projection)
+        .bind(scope.generation)
+        .bind(owner)
+        .bind(until_us)
+        .bind(now_us)
+        .fetch_optional(&mut **t)
+        .await?
+        .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2)))
+        .transpose())
 }
 
 fn claim_of(
@@ -146,28 +131,16 @@ pub async fn advance(
     const SQL: &str = "UPDATE projection_checkpoints
          SET position = $4, applied_recorded_us = $5
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
-    match tx {
-        Tx::Postgres(tx) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(position)
-                .bind(recorded_us)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Tx::Sqlite(tx) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(position)
-                .bind(recorded_us)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    on_each!(tx tx, t => {
+        sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(position)
+            .bind(recorded_us)
+            .execute(&mut **t)
+            .await?;
+    });
     Ok(())
 }
 
@@ -180,28 +153,16 @@ pub async fn fail(
 ) -> Result<(), ProjectionError> {
     const SQL: &str = "UPDATE projection_checkpoints SET failed_position = $4, failure = $5
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
-    match pool {
-        Pool::Postgres(p) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(position)
-                .bind(failure)
-                .execute(p)
-                .await?;
-        }
-        Pool::Sqlite(p) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(position)
-                .bind(failure)
-                .execute(p)
-                .await?;
-        }
-    }
+    on_each!(pool pool, p => {
+        sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(position)
+            .bind(failure)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -210,26 +171,15 @@ pub async fn fail(
 pub async fn release(pool: &Pool, scope: &Scope, owner: &str) -> Result<(), ProjectionError> {
     const SQL: &str = "UPDATE projection_checkpoints SET lease_owner = NULL, lease_until_us = NULL
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND lease_owner = $4";
-    match pool {
-        Pool::Postgres(p) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(owner)
-                .execute(p)
-                .await?;
-        }
-        Pool::Sqlite(p) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(owner)
-                .execute(p)
-                .await?;
-        }
-    }
+    on_each!(pool pool, p => {
+        sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(owner)
+            .execute(p)
+            .await?;
+    });
     Ok(())
 }
 
@@ -248,33 +198,19 @@ pub async fn read_active(
 ) -> Result<Option<CheckpointRow>, ProjectionError> {
     const SQL: &str = "SELECT generation, position, failed_position, failure
          FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2 AND active";
-    let row = match pool {
-        Pool::Postgres(p) => sqlx::query(SQL)
-            .bind(tenant)
-            .bind(projection)
-            .fetch_optional(p)
-            .await?
-            .map(|r| -> Result<CheckpointRow, ProjectionError> {
-                Ok(CheckpointRow {
-                    generation: r.try_get(0)?,
-                    position: r.try_get(1)?,
-                    failure: claim_of(Ok(0), r.try_get(2), r.try_get(3))?.failure,
-                })
-            }),
-        Pool::Sqlite(p) => sqlx::query(SQL)
-            .bind(tenant)
-            .bind(projection)
-            .fetch_optional(p)
-            .await?
-            .map(|r| -> Result<CheckpointRow, ProjectionError> {
-                Ok(CheckpointRow {
-                    generation: r.try_get(0)?,
-                    position: r.try_get(1)?,
-                    failure: claim_of(Ok(0), r.try_get(2), r.try_get(3))?.failure,
-                })
-            }),
-    };
-    row.transpose()
+    on_each!(pool pool, p => sqlx::query(SQL)
+        .bind(tenant)
+        .bind(projection)
+        .fetch_optional(p)
+        .await?
+        .map(|r| -> Result<CheckpointRow, ProjectionError> {
+            Ok(CheckpointRow {
+                generation: r.try_get(0)?,
+                position: r.try_get(1)?,
+                failure: claim_of(Ok(0), r.try_get(2), r.try_get(3))?.failure,
+            })
+        })
+        .transpose())
 }
 
 /// Adds a new, inactive generation after the newest one, leased to nobody.
@@ -284,24 +220,12 @@ pub async fn create_generation(pool: &Pool, current: &Scope) -> Result<i32, Proj
          SELECT $1, $2, MAX(generation) + 1, $3 FROM projection_checkpoints
          WHERE tenant_id = $1 AND projection = $2
          RETURNING generation";
-    Ok(match pool {
-        Pool::Postgres(p) => {
-            sqlx::query_scalar(SQL)
-                .bind(&current.tenant)
-                .bind(&current.projection)
-                .bind(false)
-                .fetch_one(p)
-                .await?
-        }
-        Pool::Sqlite(p) => {
-            sqlx::query_scalar(SQL)
-                .bind(&current.tenant)
-                .bind(&current.projection)
-                .bind(false)
-                .fetch_one(p)
-                .await?
-        }
-    })
+    Ok(on_each!(pool pool, p => sqlx::query_scalar(SQL)
+        .bind(&current.tenant)
+        .bind(&current.projection)
+        .bind(false)
+        .fetch_one(p)
+        .await?))
 }
 
 /// Makes `generation` the one readers use, and drops the other generations and their
@@ -316,67 +240,12 @@ pub async fn switch(pool: &Pool, current: &Scope, generation: i32) -> Result<(),
     const DROP_ROWS: &str = "DELETE FROM projection_checkpoints
          WHERE tenant_id = $1 AND projection = $2 AND generation <> $3";
     let (t, p) = (&current.tenant, &current.projection);
-    match checkpoint_tx(pool).await? {
-        Tx::Postgres(mut tx) => {
-            sqlx::query(OFF)
-                .bind(t)
-                .bind(p)
-                .bind(false)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(ON)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .bind(true)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(DROP_DOCS)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(DROP_ROWS)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-        Tx::Sqlite(mut tx) => {
-            sqlx::query(OFF)
-                .bind(t)
-                .bind(p)
-                .bind(false)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(ON)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .bind(true)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(DROP_DOCS)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(DROP_ROWS)
-                .bind(t)
-                .bind(p)
-                .bind(generation)
-                .execute(&mut *tx)
-                .await?;
-            tx.commit().await?;
-        }
-    }
-    Ok(())
-}
-
-async fn checkpoint_tx(pool: &Pool) -> Result<Tx, ProjectionError> {
-    begin(pool).await
+    let mut tx = begin(pool).await?;
+    on_each!(tx &mut tx, c => {
+        sqlx::query(OFF).bind(t).bind(p).bind(false).execute(&mut **c).await?;
+        sqlx::query(ON).bind(t).bind(p).bind(generation).bind(true).execute(&mut **c).await?;
+        sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut **c).await?;
+        sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut **c).await?;
+    });
+    tx.commit().await
 }

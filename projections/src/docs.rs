@@ -228,18 +228,18 @@ async fn read(tx: &mut Tx, scope: &Scope, key: &str) -> Result<Option<Value>, Pr
             .await?
             .map(|row| row.try_get::<Value, _>(0))
             .transpose()?,
-        Tx::Sqlite(tx) => {
-            let text: Option<String> = sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(key)
-                .fetch_optional(&mut **tx)
-                .await?
-                .map(|row| row.try_get::<String, _>(0))
-                .transpose()?;
-            text.map(|t| parse(scope, key, &t)).transpose()?
-        }
+        // SQLite keeps the JSON as text.
+        Tx::Sqlite(tx) => sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(key)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|row| row.try_get::<String, _>(0))
+            .transpose()?
+            .map(|t| parse(scope, key, &t))
+            .transpose()?,
     })
 }
 
@@ -291,25 +291,14 @@ async fn upsert(
 async fn remove(tx: &mut Tx, scope: &Scope, key: &str) -> Result<(), ProjectionError> {
     const SQL: &str = "DELETE FROM projection_docs
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND key = $4";
-    match tx {
-        Tx::Postgres(tx) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-        }
-        Tx::Sqlite(tx) => {
-            sqlx::query(SQL)
-                .bind(&scope.tenant)
-                .bind(&scope.projection)
-                .bind(scope.generation)
-                .bind(key)
-                .execute(&mut **tx)
-                .await?;
-        }
-    }
+    crate::checkpoint::on_each!(tx tx, t => {
+        sqlx::query(SQL)
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(key)
+            .execute(&mut **t)
+            .await?;
+    });
     Ok(())
 }
