@@ -117,7 +117,7 @@ impl Projection for AttendanceProjection {
             }
             _ => {}
         }
-        fold::<StudentAttendance>(batch, &format!("student/{stream}"), event)
+        fold::<StudentAttendance>(batch, &format!("student/{stream}"), e)
             .await
             .map(|_| ())
     }

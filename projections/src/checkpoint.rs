@@ -45,6 +45,10 @@ pub async fn begin(pool: &Pool) -> Result<Tx, ProjectionError> {
 
 /// The active generation of a projection, creating generation 1 the first time.
 pub async fn ensure(pool: &Pool, tenant: &str, projection: &str) -> Result<i32, ProjectionError> {
+    // Every batch asks: one read when the row exists, which is nearly always.
+    if let Some(generation) = active_generation(pool, tenant, projection).await? {
+        return Ok(generation);
+    }
     const INSERT: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
          SELECT $1, $2, 1, $3
          WHERE NOT EXISTS (SELECT 1 FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2)

@@ -117,7 +117,7 @@ impl Projection for EnrolmentProjection {
                 }
                 _ => {}
             }
-            return fold::<Establishment>(batch, "establishment", event)
+            return fold::<Establishment>(batch, "establishment", e)
                 .await
                 .map(|_| ());
         }
@@ -125,7 +125,7 @@ impl Projection for EnrolmentProjection {
         let old: &mut Student = batch.typed_mut(&key).await?;
         let before = memberships(old);
         let guardians_before = old.guardians.clone();
-        let student = fold::<Student>(batch, &key, event).await?.clone();
+        let student = fold::<Student>(batch, &key, decode(event)?).await?.clone();
         let after = memberships(&student);
         let id = event.stream.stream_id.clone();
         let classes: BTreeSet<&(String, String)> = before.keys().chain(after.keys()).collect();

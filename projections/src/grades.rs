@@ -92,13 +92,17 @@ impl Projection for GradesProjection {
                 })
             }
         };
-        let book = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), event).await?;
-        let affected: BTreeSet<String> = match &e {
+        // A mark changes its student's averages; a coefficient, everyone's (`None`).
+        let affected = match &e {
             GradebookEvent::MarkEntered { student, .. }
-            | GradebookEvent::MarkCorrected { student, .. } => BTreeSet::from([student.clone()]),
-            GradebookEvent::SubjectCoefficientSet { .. } => averages::students(book),
-            _ => BTreeSet::new(),
+            | GradebookEvent::MarkCorrected { student, .. } => {
+                Some(BTreeSet::from([student.clone()]))
+            }
+            GradebookEvent::SubjectCoefficientSet { .. } => None,
+            _ => Some(BTreeSet::new()),
         };
+        let book = fold::<Gradebook>(batch, &format!("gradebook/{stream}"), e).await?;
+        let affected = affected.unwrap_or_else(|| averages::students(book));
         let subjects = averages::subjects(book);
         let updates: Vec<(String, BTreeMap<String, Decimal>)> = affected
             .into_iter()

@@ -43,12 +43,15 @@ impl Projection for ReservationsProjection {
 
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let id = event.stream.stream_id.clone();
-        let made = match decode::<ReservationEvent>(event)? {
+        let e: ReservationEvent = decode(event)?;
+        let made = match &e {
             ReservationEvent::Booked { booking, by, .. }
-            | ReservationEvent::BookedWeekly { booking, by, .. } => Some((booking, by)),
+            | ReservationEvent::BookedWeekly { booking, by, .. } => {
+                Some((booking.clone(), by.clone()))
+            }
             _ => None,
         };
-        fold::<Resource>(batch, &format!("resource/{id}"), event).await?;
+        fold::<Resource>(batch, &format!("resource/{id}"), e).await?;
         if let Some((booking, by)) = made {
             let doc: &mut PersonBookings = batch.typed_mut(&format!("person/{by}")).await?;
             doc.bookings.entry(id).or_default().insert(booking);

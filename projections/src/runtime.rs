@@ -292,21 +292,17 @@ pub async fn rebuild(
     // stay in memory from batch to batch.
     let mut docs = Docs::new(scope.clone(), true);
     let mut events = 0;
+    // The head as the rebuild starts, for the progress line; the rebuild itself goes on
+    // to whatever is committed meanwhile.
+    let head = head_of(store, tenant).await?;
     loop {
-        let head = store
-            .tenants()
-            .await?
-            .into_iter()
-            .find(|t| &t.tenant == tenant)
-            .map(|t| t.head)
-            .unwrap_or_default();
         match run_batch(&projector, &scope, &mut docs, projector.batch_size).await? {
             Step::Applied {
                 events: n,
                 position,
             } => {
                 events += n as i64;
-                progress(position, head);
+                progress(position, head.max(position));
             }
             Step::CaughtUp { .. } => break,
             Step::Leased => {
@@ -349,13 +345,7 @@ pub async fn status(
     let Some(row) = checkpoint::read_active(&pool, tenant.as_str(), projection).await? else {
         return Ok(None);
     };
-    let head = store
-        .tenants()
-        .await?
-        .into_iter()
-        .find(|t| &t.tenant == tenant)
-        .map(|t| t.head)
-        .unwrap_or_default();
+    let head = head_of(store, tenant).await?;
     let lag_seconds = match store.read_log(tenant, row.position, 1).await?.first() {
         Some(next) => (now_us() - next.recorded_at.timestamp_micros()).max(0) as f64 / 1e6,
         None => 0.0,
@@ -369,6 +359,17 @@ pub async fn status(
         lag_seconds,
         failure: row.failure.map(|(_, f)| f),
     }))
+}
+
+/// The position of the last event of `tenant`'s log.
+async fn head_of(store: &EventStore, tenant: &Uai) -> Result<i64, ProjectionError> {
+    Ok(store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| &t.tenant == tenant)
+        .map(|t| t.head)
+        .unwrap_or_default())
 }
 
 fn now_us() -> i64 {

@@ -6,19 +6,18 @@ use cqrs_es::Aggregate;
 use serde::de::DeserializeOwned;
 
 use crate::error::ProjectionError;
-use crate::runtime::{decode, Batch};
-use carnet_store::RecordedEvent;
+use crate::runtime::Batch;
 
-/// Applies `event` to the aggregate kept at `key` and returns the new state.
+/// Applies `event` (already decoded by the caller, which usually looks at it too) to
+/// the aggregate kept at `key` and returns the new state.
 pub async fn fold<'b, A>(
     batch: &'b mut Batch,
     key: &str,
-    event: &RecordedEvent,
+    event: A::Event,
 ) -> Result<&'b mut A, ProjectionError>
 where
     A: Aggregate + DeserializeOwned + 'static,
 {
-    let event = decode::<A::Event>(event)?;
     let state: &mut A = batch.typed_mut(key).await?;
     state.apply(event);
     Ok(state)

@@ -13,7 +13,7 @@ use cqrs_es::Aggregate;
 
 use crate::error::ProjectionError;
 use crate::query;
-use crate::runtime::{Batch, Projection};
+use crate::runtime::{decode, Batch, Projection};
 use crate::state::fold;
 
 pub const NAME: &str = "timetable";
@@ -33,7 +33,9 @@ impl Projection for TimetableProjection {
 
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let key = format!("timetable/{}", event.stream.stream_id);
-        fold::<Timetable>(batch, &key, event).await.map(|_| ())
+        fold::<Timetable>(batch, &key, decode(event)?)
+            .await
+            .map(|_| ())
     }
 }
 

@@ -11,6 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::calendar::calendar;
 use super::structure::Structure;
+use super::timetable::HOURS;
 use super::{DemoError, Runner};
 
 pub struct Bookings {
@@ -57,17 +58,6 @@ fn kits(plan: &Structure) -> Vec<Kit> {
     kits
 }
 
-/// The hours lessons start at, as in the timetable.
-const HOURS: [(u32, u32); 7] = [
-    (8, 0),
-    (9, 0),
-    (10, 0),
-    (11, 0),
-    (13, 30),
-    (14, 30),
-    (15, 30),
-];
-
 pub async fn make(
     runner: &Runner<'_>,
     plan: &Structure,
@@ -82,7 +72,7 @@ pub async fn make(
         .map(|s| s.id.as_str())
         .collect();
     let kits = kits(plan);
-    let calendar = calendar();
+    let calendar = calendar()?;
     let term_days = calendar.school_days(
         NaiveDate::from_ymd_opt(2026, 9, 7).unwrap_or_default(),
         NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default(),

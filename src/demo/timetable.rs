@@ -319,6 +319,7 @@ pub async fn record(
     rng: &mut ChaCha8Rng,
 ) -> Result<(usize, usize), DemoError> {
     let courses = build(plan, year)?;
+    let calendar = calendar()?;
     let bus = &runner.school().timetable;
     let stream = stream(year);
     let mut commands = vec![(
@@ -326,7 +327,7 @@ pub async fn record(
         T::OpenTimetable {
             year: year.year.to_string(),
             time_zone: chrono_tz::Europe::Paris,
-            calendar: calendar(),
+            calendar: calendar.clone(),
         },
     )];
     for group in &plan.groups {
@@ -351,7 +352,7 @@ pub async fn record(
 
     // Exceptions: a teacher away on training, a lab out of use, a lesson moved for an
     // outing. Some of them clash with another lesson and are refused, as they would be.
-    let days = calendar().school_days(
+    let days = calendar.school_days(
         NaiveDate::from_ymd_opt(2026, 9, 14).unwrap_or_default(),
         NaiveDate::from_ymd_opt(2026, 11, 27).unwrap_or_default(),
     );
