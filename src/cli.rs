@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use carnet::demo::DemoOptions;
 use carnet_domain::Uai;
-use carnet_store::{EventStore, Location, StoreOptions};
+use carnet_projections::Inline;
+use carnet_store::{BeforeCommit, EventStore, Location, StoreOptions};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -29,6 +31,18 @@ pub struct Args {
         global = true
     )]
     data_dir: PathBuf,
+
+    /// Read models updated in the append transaction itself, so that a command's effect
+    /// is readable when it is answered (comma-separated names, `all` or `none`); the
+    /// others follow the log asynchronously.
+    #[arg(
+        long,
+        env = "CARNET_INLINE",
+        global = true,
+        value_delimiter = ',',
+        default_value = carnet_projections::INLINE_BY_DEFAULT
+    )]
+    inline: Vec<String>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -105,7 +119,17 @@ enum ReplayCommand {
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let location = Location::from_env(args.database_url, args.data_dir);
-    let store = EventStore::open(&location, StoreOptions::default())
+    let inline = carnet_projections::named(&args.inline)?;
+    // Bulk loads leave the read models to the projectors, which fold thousands of events
+    // per transaction instead of a few dozen.
+    let bulk = matches!(args.command, None | Some(Command::Demo { .. }));
+    let inline = if bulk { Vec::new() } else { inline };
+    let options = StoreOptions {
+        before_commit: (!inline.is_empty())
+            .then(|| Arc::new(Inline::new(inline)) as Arc<dyn BeforeCommit>),
+        ..Default::default()
+    };
+    let store = EventStore::open(&location, options)
         .await
         .with_context(|| format!("opening the database ({})", describe(&location)))?;
     let embedded = matches!(location, Location::DataDir(_));
@@ -167,17 +191,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Command::Replay(ReplayCommand::Rebuild { projection, tenant }) => {
             let tenants = selected_tenants(&store, tenant).await?;
-            let projections: Vec<_> = carnet_projections::all()
-                .into_iter()
-                .filter(|p| projection == "all" || p.name() == projection)
-                .collect();
-            if projections.is_empty() {
-                let names: Vec<_> = carnet_projections::all().iter().map(|p| p.name()).collect();
-                anyhow::bail!(
-                    "no projection `{projection}`; there are: all, {}",
-                    names.join(", ")
-                );
-            }
+            let projections = carnet_projections::named(&[projection])?;
             for uai in &tenants {
                 for p in &projections {
                     let name = p.name();

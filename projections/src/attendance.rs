@@ -71,6 +71,17 @@ impl Projection for AttendanceProjection {
         stream_type == StudentAttendance::TYPE
     }
 
+    fn reads(&self, event: &RecordedEvent) -> Vec<String> {
+        let student = format!("student/{}", event.stream.stream_id);
+        match decode::<AttendanceEvent>(event) {
+            Ok(
+                AttendanceEvent::AttendanceRecorded { lesson, .. }
+                | AttendanceEvent::AttendanceCorrected { lesson, .. },
+            ) => vec![student, format!("register/{lesson}")],
+            _ => vec![student],
+        }
+    }
+
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError> {
         let e: AttendanceEvent = decode(event)?;
         // The stream id is `{year}/{student}`.

@@ -27,11 +27,26 @@ macro_rules! on_each {
 }
 pub(crate) use on_each;
 
+/// Generation 1 of a projection, active, unless it has any generation already.
+const CREATE_FIRST: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
+     SELECT $1, $2, 1, $3
+     WHERE NOT EXISTS (SELECT 1 FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2)
+     ON CONFLICT DO NOTHING";
+
 /// What the lease's row says when a batch claims it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     pub position: i64,
     pub failure: Option<(i64, String)>,
+}
+
+/// This process's turn to write, on SQLite (see `carnet_store::sqlite::write_turn`):
+/// held for the whole of a batch's transaction.
+pub async fn write_turn(pool: &Pool) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match pool {
+        Pool::Postgres(_) => None,
+        Pool::Sqlite(p) => Some(carnet_store::sqlite::write_turn(p).await),
+    }
 }
 
 pub async fn begin(pool: &Pool) -> Result<Tx, ProjectionError> {
@@ -49,12 +64,8 @@ pub async fn ensure(pool: &Pool, tenant: &str, projection: &str) -> Result<i32, 
     if let Some(generation) = active_generation(pool, tenant, projection).await? {
         return Ok(generation);
     }
-    const INSERT: &str = "INSERT INTO projection_checkpoints (tenant_id, projection, generation, active)
-         SELECT $1, $2, 1, $3
-         WHERE NOT EXISTS (SELECT 1 FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2)
-         ON CONFLICT DO NOTHING";
     on_each!(pool pool, p => {
-        sqlx::query(INSERT)
+        sqlx::query(CREATE_FIRST)
             .bind(tenant)
             .bind(projection)
             .bind(true)
@@ -251,5 +262,65 @@ pub async fn switch(pool: &Pool, current: &Scope, generation: i32) -> Result<(),
         sqlx::query(DROP_DOCS).bind(t).bind(p).bind(generation).execute(&mut **c).await?;
         sqlx::query(DROP_ROWS).bind(t).bind(p).bind(generation).execute(&mut **c).await?;
     });
-    tx.commit().await
+    Ok(tx.commit().await?)
+}
+
+/// The active generation's checkpoint, locked until `tx` ends: `(generation, position,
+/// stopped)`. Inline projections read it in the append transaction.
+pub async fn lock_active(
+    tx: &mut Tx,
+    tenant: &str,
+    projection: &str,
+) -> Result<Option<(i32, i64, bool)>, ProjectionError> {
+    const SQL: &str = "SELECT generation, position, failed_position IS NOT NULL
+         FROM projection_checkpoints WHERE tenant_id = $1 AND projection = $2 AND active";
+    // SQLite has no row locks: the append transaction already holds the database's.
+    let row = match tx {
+        Tx::Postgres(t) => sqlx::query(&format!("{SQL} FOR UPDATE"))
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(&mut **t)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            }),
+        Tx::Sqlite(t) => sqlx::query(SQL)
+            .bind(tenant)
+            .bind(projection)
+            .fetch_optional(&mut **t)
+            .await?
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+            }),
+    };
+    Ok(row.transpose()?)
+}
+
+/// Creates generation 1 of a projection in `tx` unless it has any generation.
+pub async fn create_first(
+    tx: &mut Tx,
+    tenant: &str,
+    projection: &str,
+) -> Result<(), ProjectionError> {
+    on_each!(tx tx, t => {
+        sqlx::query(CREATE_FIRST)
+            .bind(tenant)
+            .bind(projection)
+            .bind(true)
+            .execute(&mut **t)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Refreshes Postgres's statistics of the documents table after it grew a lot (a
+/// catch-up, a rebuild). With the statistics of a nearly empty table, the planner
+/// looks a batch's documents up by establishment and projection alone and filters the
+/// keys, reading every document of the projection; autovacuum would fix it, but only
+/// a minute or so later. SQLite plans by the primary key without statistics.
+pub async fn refresh_statistics(pool: &Pool) -> Result<(), ProjectionError> {
+    if let Pool::Postgres(p) = pool {
+        sqlx::query("ANALYZE projection_docs").execute(p).await?;
+    }
+    Ok(())
 }

@@ -7,7 +7,9 @@ use std::collections::{BTreeSet, HashMap};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{Postgres, QueryBuilder, Row, Sqlite, Transaction};
+use sqlx::QueryBuilder;
+
+use crate::checkpoint::on_each;
 
 use crate::error::ProjectionError;
 
@@ -19,42 +21,25 @@ pub struct Scope {
     pub generation: i32,
 }
 
-/// A transaction on either database.
-pub enum Tx {
-    Postgres(Transaction<'static, Postgres>),
-    Sqlite(Transaction<'static, Sqlite>),
-}
-
-impl std::fmt::Debug for Tx {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Tx::Postgres(_) => "Tx::Postgres",
-            Tx::Sqlite(_) => "Tx::Sqlite",
-        })
-    }
-}
-
-impl Tx {
-    pub async fn commit(self) -> Result<(), ProjectionError> {
-        match self {
-            Tx::Postgres(tx) => tx.commit().await?,
-            Tx::Sqlite(tx) => tx.commit().await?,
-        }
-        Ok(())
-    }
-}
+/// A transaction on either database: the projector's own, or an append's (inline).
+pub use carnet_store::AppendTx as Tx;
 
 /// A document kept as its Rust value while a batch works on it, and written as JSON only
 /// when the batch ends: an aggregate's state changes with every event of its stream, and
 /// serializing it each time would cost more than the projection itself.
 trait Typed: Send + Sync {
     fn json(&self) -> Result<Value, serde_json::Error>;
+    /// Straight to text, for writing: no intermediate `Value` tree.
+    fn text(&self) -> Result<String, serde_json::Error>;
     fn any(&mut self) -> &mut dyn Any;
 }
 
 impl<T: Serialize + Send + Sync + 'static> Typed for T {
     fn json(&self) -> Result<Value, serde_json::Error> {
         serde_json::to_value(self)
+    }
+    fn text(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
     }
     fn any(&mut self) -> &mut dyn Any {
         self
@@ -108,6 +93,33 @@ impl Docs {
         };
         self.cache.insert(key.to_string(), value.clone());
         Ok(value)
+    }
+
+    /// Loads in one query those of `keys` not held yet: a batch asks for what its events
+    /// will touch before applying them, instead of one round trip per document.
+    pub async fn prefetch(
+        &mut self,
+        tx: &mut Tx,
+        keys: Vec<String>,
+    ) -> Result<(), ProjectionError> {
+        if self.empty_start {
+            return Ok(());
+        }
+        let mut missing: Vec<String> = keys
+            .into_iter()
+            .filter(|k| !self.typed.contains_key(k) && !self.cache.contains_key(k))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        for chunk in missing.chunks(500) {
+            for (key, value) in read_many(tx, &self.scope, chunk).await? {
+                self.cache.insert(key, Some(value));
+            }
+            for key in chunk {
+                self.cache.entry(key.clone()).or_insert(None);
+            }
+        }
+        Ok(())
     }
 
     /// The document `key`, if it exists.
@@ -184,24 +196,29 @@ impl Docs {
         self.dirty.insert(key.to_string());
     }
 
-    /// Writes the changed documents in `tx`. The cache stays valid for the next batch
-    /// only while this projector holds the generation alone (a rebuild).
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// Documents held in memory.
+    pub fn held(&self) -> usize {
+        self.cache.len() + self.typed.len()
+    }
+
+    /// Writes the changed documents in `tx`. What is held stays valid after the commit
+    /// for as long as nobody else writes this generation: the caller checks that with the
+    /// checkpoint, which moves with every write.
     pub async fn flush(&mut self, tx: &mut Tx) -> Result<usize, ProjectionError> {
         let keys: Vec<String> = std::mem::take(&mut self.dirty).into_iter().collect();
-        let mut written = Vec::new();
-        for key in &keys {
-            if let Some(doc) = self.typed.get(key) {
-                written.push((key.clone(), doc.json().map_err(|e| self.bad(key, e))?));
-            }
-        }
-        for (key, value) in written {
-            self.cache.insert(key, Some(value));
-        }
-        let mut upserts: Vec<(&str, &Value)> = Vec::new();
+        let mut upserts: Vec<(&str, String)> = Vec::new();
         let mut deletes: Vec<&str> = Vec::new();
         for key in &keys {
+            if let Some(doc) = self.typed.get(key) {
+                upserts.push((key, doc.text().map_err(|e| self.bad(key, e))?));
+                continue;
+            }
             match self.cache.get(key) {
-                Some(Some(value)) => upserts.push((key, value)),
+                Some(Some(value)) => upserts.push((key, value.to_string())),
                 _ => deletes.push(key),
             }
         }
@@ -215,32 +232,50 @@ impl Docs {
     }
 }
 
+// Documents are JSON text on both databases: written whole and read whole, nothing
+// queries inside them, and Postgres parses text into `jsonb` some thirty times slower
+// than it stores it (see migrations/postgres/0004).
+
 async fn read(tx: &mut Tx, scope: &Scope, key: &str) -> Result<Option<Value>, ProjectionError> {
     const SQL: &str = "SELECT doc FROM projection_docs
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND key = $4";
-    Ok(match tx {
-        Tx::Postgres(tx) => sqlx::query(SQL)
-            .bind(&scope.tenant)
-            .bind(&scope.projection)
-            .bind(scope.generation)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|row| row.try_get::<Value, _>(0))
-            .transpose()?,
-        // SQLite keeps the JSON as text.
-        Tx::Sqlite(tx) => sqlx::query(SQL)
-            .bind(&scope.tenant)
-            .bind(&scope.projection)
-            .bind(scope.generation)
-            .bind(key)
-            .fetch_optional(&mut **tx)
-            .await?
-            .map(|row| row.try_get::<String, _>(0))
-            .transpose()?
-            .map(|t| parse(scope, key, &t))
-            .transpose()?,
-    })
+    let text: Option<String> = on_each!(tx tx, t => sqlx::query_scalar(SQL)
+        .bind(&scope.tenant)
+        .bind(&scope.projection)
+        .bind(scope.generation)
+        .bind(key)
+        .fetch_optional(&mut **t)
+        .await?);
+    text.map(|t| parse(scope, key, &t)).transpose()
+}
+
+async fn read_many(
+    tx: &mut Tx,
+    scope: &Scope,
+    keys: &[String],
+) -> Result<Vec<(String, Value)>, ProjectionError> {
+    const HEAD: &str = "SELECT key, doc FROM projection_docs WHERE tenant_id = ";
+    let rows: Vec<(String, String)> = on_each!(tx tx, t => {
+        let mut q = QueryBuilder::new(HEAD);
+        q.push_bind(&scope.tenant)
+            .push(" AND projection = ")
+            .push_bind(&scope.projection)
+            .push(" AND generation = ")
+            .push_bind(scope.generation)
+            .push(" AND key IN (");
+        let mut list = q.separated(", ");
+        for key in keys {
+            list.push_bind(key);
+        }
+        q.push(")");
+        q.build_query_as().fetch_all(&mut **t).await?
+    });
+    rows.into_iter()
+        .map(|(key, text)| {
+            let value = parse(scope, &key, &text)?;
+            Ok((key, value))
+        })
+        .collect()
 }
 
 pub(crate) fn parse(scope: &Scope, key: &str, text: &str) -> Result<Value, ProjectionError> {
@@ -254,44 +289,30 @@ pub(crate) fn parse(scope: &Scope, key: &str, text: &str) -> Result<Value, Proje
 async fn upsert(
     tx: &mut Tx,
     scope: &Scope,
-    rows: &[(&str, &Value)],
+    rows: &[(&str, String)],
 ) -> Result<(), ProjectionError> {
     const HEAD: &str = "INSERT INTO projection_docs (tenant_id, projection, generation, key, doc) ";
     const TAIL: &str = " ON CONFLICT (tenant_id, projection, generation, key)
          DO UPDATE SET doc = excluded.doc";
-    match tx {
-        Tx::Postgres(tx) => {
-            let mut q = QueryBuilder::<Postgres>::new(HEAD);
-            q.push_values(rows, |mut b, (key, doc)| {
-                b.push_bind(&scope.tenant)
-                    .push_bind(&scope.projection)
-                    .push_bind(scope.generation)
-                    .push_bind(*key)
-                    .push_bind(sqlx::types::Json(*doc));
-            });
-            q.push(TAIL);
-            q.build().execute(&mut **tx).await?;
-        }
-        Tx::Sqlite(tx) => {
-            let mut q = QueryBuilder::<Sqlite>::new(HEAD);
-            q.push_values(rows, |mut b, (key, doc)| {
-                b.push_bind(&scope.tenant)
-                    .push_bind(&scope.projection)
-                    .push_bind(scope.generation)
-                    .push_bind(*key)
-                    .push_bind(doc.to_string());
-            });
-            q.push(TAIL);
-            q.build().execute(&mut **tx).await?;
-        }
-    }
+    on_each!(tx tx, t => {
+        let mut q = QueryBuilder::new(HEAD);
+        q.push_values(rows, |mut b, (key, doc)| {
+            b.push_bind(&scope.tenant)
+                .push_bind(&scope.projection)
+                .push_bind(scope.generation)
+                .push_bind(*key)
+                .push_bind(doc);
+        });
+        q.push(TAIL);
+        q.build().execute(&mut **t).await?;
+    });
     Ok(())
 }
 
 async fn remove(tx: &mut Tx, scope: &Scope, key: &str) -> Result<(), ProjectionError> {
     const SQL: &str = "DELETE FROM projection_docs
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3 AND key = $4";
-    crate::checkpoint::on_each!(tx tx, t => {
+    on_each!(tx tx, t => {
         sqlx::query(SQL)
             .bind(&scope.tenant)
             .bind(&scope.projection)

@@ -27,13 +27,20 @@ pub trait Projection: Send + Sync + 'static {
 
     /// Applies one event. An `Err` stops the projection at this event, with the reason.
     async fn apply(&self, event: &RecordedEvent, batch: &mut Batch) -> Result<(), ProjectionError>;
+
+    /// The documents `event` will read, when the projection can tell without applying
+    /// it: a batch loads them all in one query first. Only a hint; unnamed documents are
+    /// loaded when first read.
+    fn reads(&self, _event: &RecordedEvent) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The documents of a batch, in its transaction.
 #[derive(Debug)]
 pub struct Batch {
-    tx: Tx,
-    docs: Docs,
+    pub(crate) tx: Tx,
+    pub(crate) docs: Docs,
 }
 
 impl Batch {
@@ -94,6 +101,41 @@ pub enum Step {
 
 const LEASE: Duration = Duration::from_secs(15);
 
+/// Events after which a catch-up refreshes the planner's statistics of the documents.
+const GREW: usize = 10_000;
+
+/// Documents a projector keeps warm beyond this are dropped, to bound its memory.
+const MAX_WARM_DOCS: usize = 100_000;
+
+/// The documents a projector keeps in memory from one batch to the next. They are valid
+/// while the checkpoint stands at `position`: whoever writes a generation's documents
+/// moves its checkpoint in the same transaction, so an unmoved checkpoint means nobody
+/// else wrote them.
+#[derive(Debug)]
+pub(crate) struct Warm {
+    pub(crate) position: i64,
+    pub(crate) docs: Docs,
+}
+
+impl Warm {
+    pub(crate) fn cold(scope: Scope) -> Self {
+        Warm {
+            position: -1,
+            docs: Docs::new(scope, false),
+        }
+    }
+
+    /// These documents if they are still what the database holds at `position`, or an
+    /// empty cache.
+    pub(crate) fn at(self, scope: &Scope, position: i64) -> Docs {
+        if self.position == position && self.docs.scope() == scope {
+            self.docs
+        } else {
+            Docs::new(scope.clone(), false)
+        }
+    }
+}
+
 /// Works one projection of one establishment.
 pub struct Projector {
     store: EventStore,
@@ -102,6 +144,7 @@ pub struct Projector {
     projection: Arc<dyn Projection>,
     owner: String,
     batch_size: i64,
+    warm: tokio::sync::Mutex<Option<Warm>>,
 }
 
 impl std::fmt::Debug for Projector {
@@ -123,6 +166,7 @@ impl Projector {
             projection,
             owner: uuid::Uuid::new_v4().to_string(),
             batch_size: 500,
+            warm: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -156,16 +200,27 @@ impl Projector {
     #[tracing::instrument(skip_all, fields(projection = self.projection.name(), tenant = %self.tenant))]
     pub async fn step(&self) -> Result<Step, ProjectionError> {
         let scope = self.scope().await?;
-        let mut docs = Docs::new(scope.clone(), false);
-        run_batch(self, &scope, &mut docs, self.batch_size).await
+        let mut slot = self.warm.lock().await;
+        let mut warm = slot.take().unwrap_or_else(|| Warm::cold(scope.clone()));
+        let step = run_batch(self, &scope, &mut warm, self.batch_size).await?;
+        if warm.docs.held() <= MAX_WARM_DOCS {
+            *slot = Some(warm);
+        }
+        Ok(step)
     }
 
     /// Steps until the log's end (as it was when the last batch read it).
     pub async fn catch_up(&self) -> Result<Step, ProjectionError> {
+        let mut applied = 0;
         loop {
             match self.step().await? {
-                Step::Applied { .. } => continue,
-                other => return Ok(other),
+                Step::Applied { events, .. } => applied += events,
+                other => {
+                    if applied >= GREW {
+                        checkpoint::refresh_statistics(&self.pool).await?;
+                    }
+                    return Ok(other);
+                }
             }
         }
     }
@@ -180,7 +235,18 @@ impl Projector {
         let mut commits = self.store.subscribe().await?;
         tokio::pin!(shutdown);
         loop {
-            self.catch_up().await?;
+            match self.catch_up().await {
+                Ok(_) => {}
+                // The projection cannot go on: stop, and say why.
+                Err(e @ (ProjectionError::Apply { .. } | ProjectionError::Stopped { .. })) => {
+                    return Err(e)
+                }
+                // The database went away or was busy: the batch rolled back, and the next
+                // attempt starts again from the checkpoint.
+                Err(error) => {
+                    tracing::warn!(projection = self.projection.name(), %error, "projector retrying");
+                }
+            }
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = commits.recv() => {}
@@ -197,9 +263,10 @@ impl Projector {
 async fn run_batch(
     projector: &Projector,
     scope: &Scope,
-    docs: &mut Docs,
+    warm: &mut Warm,
     limit: i64,
 ) -> Result<Step, ProjectionError> {
+    let _turn = checkpoint::write_turn(&projector.pool).await;
     let mut tx = checkpoint::begin(&projector.pool).await?;
     let now = now_us();
     let until = now + LEASE.as_micros() as i64;
@@ -224,10 +291,17 @@ async fn run_batch(
         return Ok(Step::CaughtUp { position });
     };
     let (last_position, last_recorded) = (last.position, last.recorded_at.timestamp_micros());
+    let cold = Warm::cold(scope.clone());
     let mut batch = Batch {
         tx,
-        docs: std::mem::replace(docs, Docs::new(scope.clone(), false)),
+        docs: std::mem::replace(warm, cold).at(scope, position),
     };
+    let reads = events
+        .iter()
+        .filter(|e| projector.projection.wants(&e.stream.stream_type))
+        .flat_map(|e| projector.projection.reads(e))
+        .collect();
+    batch.docs.prefetch(&mut batch.tx, reads).await?;
     for event in &events {
         if !projector.projection.wants(&event.stream.stream_type) {
             continue;
@@ -256,7 +330,10 @@ async fn run_batch(
     used.flush(&mut tx).await?;
     checkpoint::advance(&mut tx, scope, last_position, last_recorded).await?;
     tx.commit().await?;
-    *docs = used;
+    *warm = Warm {
+        position: last_position,
+        docs: used,
+    };
     Ok(Step::Applied {
         events: events.len(),
         position: last_position,
@@ -289,14 +366,17 @@ pub async fn rebuild(
         ..current.clone()
     };
     // The new generation starts empty and only this rebuild writes it: its documents
-    // stay in memory from batch to batch.
-    let mut docs = Docs::new(scope.clone(), true);
+    // stay in memory from batch to batch, and a key never seen does not exist.
+    let mut warm = Warm {
+        position: 0,
+        docs: Docs::new(scope.clone(), true),
+    };
     let mut events = 0;
     // The head as the rebuild starts, for the progress line; the rebuild itself goes on
     // to whatever is committed meanwhile.
     let head = head_of(store, tenant).await?;
     loop {
-        match run_batch(&projector, &scope, &mut docs, projector.batch_size).await? {
+        match run_batch(&projector, &scope, &mut warm, projector.batch_size).await? {
             Step::Applied {
                 events: n,
                 position,
@@ -315,6 +395,10 @@ pub async fn rebuild(
         }
     }
     checkpoint::switch(&projector.pool, &current, generation).await?;
+    // Appends that ran inline meanwhile wrote to the generation switched out: catch up
+    // with them now rather than at the next append.
+    projector.catch_up().await?;
+    checkpoint::refresh_statistics(&projector.pool).await?;
     checkpoint::release(&projector.pool, &scope, &projector.owner).await?;
     Ok(Rebuilt {
         generation,

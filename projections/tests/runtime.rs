@@ -18,10 +18,10 @@ use carnet_domain::Uai;
 use carnet_projections::attendance::{self, AttendanceProjection};
 use carnet_projections::enrolment::{self, EnrolmentProjection};
 use carnet_projections::{
-    query, rebuild, status, Batch, Projection, ProjectionError, Projector, Step,
+    query, rebuild, status, Batch, Inline, Projection, ProjectionError, Projector, Step,
 };
 use carnet_store::testing::TestStore;
-use carnet_store::{BackendKind, CommandContext, RecordedEvent, School};
+use carnet_store::{BackendKind, CommandContext, EventStore, RecordedEvent, School, StoreOptions};
 use chrono::{NaiveDate, NaiveTime};
 use serde_json::Value;
 
@@ -51,6 +51,8 @@ both!(
     two_projectors_never_apply_the_same_event,
     an_event_that_cannot_be_applied_stops_the_projection_and_names_it,
     the_runner_follows_the_log_when_woken_and_reports_its_lag,
+    inline_projections_hold_a_command_when_it_is_answered,
+    inline_and_asynchronous_projectors_share_the_checkpoint,
 );
 
 fn uai() -> Uai {
@@ -514,4 +516,111 @@ async fn the_runner_follows_the_log_when_woken_and_reports_its_lag(kind: Backend
     assert!(caught_up, "the runner did not follow the log");
     stop.send(()).unwrap();
     runner.await.unwrap().unwrap();
+}
+
+/// A second instance on the same database whose appends apply `projections` inline.
+async fn inline_instance(ts: &TestStore, projections: Vec<Arc<dyn Projection>>) -> EventStore {
+    ts.open_another(StoreOptions {
+        before_commit: Some(Arc::new(Inline::new(projections))),
+        ..Default::default()
+    })
+    .await
+}
+
+async fn inline_projections_hold_a_command_when_it_is_answered(kind: BackendKind) {
+    let (ts, plain) = school(kind).await;
+    // Written without inline projections: they start behind and catch up in the first
+    // append transaction that runs them.
+    establishment(&plain).await;
+    let store = inline_instance(
+        &ts,
+        vec![
+            Arc::new(EnrolmentProjection),
+            Arc::new(AttendanceProjection),
+        ],
+    )
+    .await;
+    let school = School::new(store, uai(), AttendancePolicy::default());
+    life(&school, 0..4, None).await;
+    let head = ts.store.tenants().await.unwrap()[0].head;
+    for name in [enrolment::NAME, attendance::NAME] {
+        let st = status(&ts.store, &uai(), name).await.unwrap().unwrap();
+        assert_eq!((st.position, st.lag_events), (head, 0), "{name}");
+    }
+    // The roll call is in the register as soon as the command is answered, with no
+    // projector running anywhere.
+    let pool = ts.store.backend().pool();
+    school
+        .attendance
+        .execute(
+            &School::attendance_id(&year(), "s3"),
+            A::RecordAttendance {
+                student: "s3".into(),
+                lesson: "histoire@2026-11-09".into(),
+                date: d(11, 9),
+                start: NaiveTime::from_hms_opt(10, 0, 0).unwrap(),
+                end: NaiveTime::from_hms_opt(10, 55, 0).unwrap(),
+                status: Status::Absent,
+                by: "prof".into(),
+                notify: vec![],
+            },
+            &CommandContext::default(),
+        )
+        .await
+        .unwrap();
+    let register = attendance::register(&pool, &uai(), "histoire@2026-11-09")
+        .await
+        .unwrap();
+    assert_eq!(
+        register.entries.get("s3").map(|(status, _)| status),
+        Some(&Status::Absent)
+    );
+    // And what was kept inline is exactly the fold a rebuild makes.
+    let inline = (
+        all_docs(&ts, enrolment::NAME).await,
+        all_docs(&ts, attendance::NAME).await,
+    );
+    rebuild(&ts.store, &uai(), Arc::new(EnrolmentProjection), |_, _| {})
+        .await
+        .unwrap();
+    rebuild(&ts.store, &uai(), Arc::new(AttendanceProjection), |_, _| {})
+        .await
+        .unwrap();
+    let rebuilt = (
+        all_docs(&ts, enrolment::NAME).await,
+        all_docs(&ts, attendance::NAME).await,
+    );
+    assert!(inline == rebuilt, "inline and rebuilt read models differ");
+}
+
+async fn inline_and_asynchronous_projectors_share_the_checkpoint(kind: BackendKind) {
+    let (ts, plain) = school(kind).await;
+    establishment(&plain).await;
+    // The counter refuses an event applied twice: the inline hook and a projector
+    // following the same projection from another instance must take turns.
+    let store = inline_instance(&ts, vec![Arc::new(Counter)]).await;
+    let school = School::new(store, uai(), AttendancePolicy::default());
+    let projector = Projector::new(ts.store.clone(), uai(), Arc::new(Counter)).with_batch_size(3);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = tokio::spawn(async move {
+        projector
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    // Both write concurrently: plain appends only the projector applies, inline ones.
+    tokio::join!(life(&school, 0..6, None), life(&plain, 6..10, None));
+    life(&school, 10..11, None).await;
+    stop.send(()).unwrap();
+    runner.await.unwrap().unwrap();
+    let head = ts.store.tenants().await.unwrap()[0].head;
+    let st = status(&ts.store, &uai(), "counter").await.unwrap().unwrap();
+    assert_eq!(st.failure, None);
+    assert_eq!(st.position, head);
+    let seen: BTreeSet<i64> = query::doc(&ts.store.backend().pool(), &uai(), "counter", "seen")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(seen, (1..=head).collect());
 }

@@ -19,6 +19,7 @@ pub mod backend;
 pub mod commands;
 pub mod error;
 pub mod hash;
+pub mod hook;
 pub mod model;
 pub mod plan;
 pub mod postgres;
@@ -36,6 +37,7 @@ pub use aggregate::{command_metadata, AggregateCache, AggregateStore, LoadedAggr
 pub use backend::{Backend, BackendKind, CommitGate, Pool};
 pub use commands::{CommandBus, CommandContext, CommandError, CommandOutcome};
 pub use error::StoreError;
+pub use hook::{read_log_in, AppendTx, BeforeCommit, Hooks};
 pub use model::{
     AppendOutcome, AppendRequest, CommandKey, Committed, EventMetadata, ExpectedVersion, NewEvent,
     Position, RecordedEvent, Snapshot, Source, StreamRef, TenantInfo,

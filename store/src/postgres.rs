@@ -16,9 +16,10 @@ use uuid::Uuid;
 
 use crate::backend::{
     batch_keys, hash_from_bytes, metadata_from_value, tenant_from_db, Backend, BackendKind,
-    BatchOutcome, CommitGate,
+    BatchOutcome,
 };
 use crate::error::StoreError;
+use crate::hook::{AppendTx, Hooks};
 use crate::model::{
     now_micros, AppendOutcome, AppendRequest, Committed, ExpectedVersion, Position, RecordedEvent,
     Snapshot, StreamRef, TenantInfo,
@@ -40,7 +41,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgre
 #[derive(Clone)]
 pub struct PgBackend {
     pool: PgPool,
-    gate: Option<CommitGate>,
+    hooks: Hooks,
     views: Arc<Mutex<HashMap<Uai, TenantView>>>,
 }
 
@@ -69,7 +70,7 @@ impl PgBackend {
     pub async fn connect(
         url: &str,
         max_connections: u32,
-        gate: Option<CommitGate>,
+        hooks: Hooks,
     ) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
             .parse()
@@ -84,7 +85,7 @@ impl PgBackend {
             .await?;
         Ok(PgBackend {
             pool,
-            gate,
+            hooks,
             views: Arc::new(Mutex::new(HashMap::new())),
         })
     }
@@ -538,8 +539,8 @@ impl Backend for PgBackend {
         requests: &[AppendRequest],
         all_or_nothing: bool,
     ) -> Result<BatchOutcome, StoreError> {
-        // The commit gate needs a transaction held open, which the one-statement path has not.
-        if !all_or_nothing && self.gate.is_none() {
+        // Hooks need a transaction held open, which the one-statement path has not.
+        if !all_or_nothing && !self.hooks.need_transaction() {
             if let Planned::Done(outcomes) = self.append_planned(tenant, requests).await? {
                 return Ok(outcomes);
             }
@@ -583,10 +584,11 @@ impl Backend for PgBackend {
             recorded_at,
         )
         .await?;
-        if let Some(gate) = &self.gate {
-            gate(tenant.clone()).await;
-        }
-        tx.commit().await?;
+        let tx = self
+            .hooks
+            .before_commit(AppendTx::Postgres(tx), tenant, &plan.rows, recorded_at)
+            .await?;
+        self.hooks.commit(tx, tenant).await?;
         self.remember(tenant, &plan);
         Ok(plan.outcomes)
     }
@@ -781,6 +783,27 @@ fn known_command(row: &PgRow, tenant: &Uai) -> Result<KnownCommand, StoreError> 
             replayed: true,
         },
     })
+}
+
+/// The events of `tenant` with a position in `(after, before)`, on `conn`.
+pub(crate) async fn read_range(
+    conn: &mut sqlx::PgConnection,
+    tenant: &Uai,
+    after: Position,
+    before: Position,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                payload, metadata, recorded_at, hash
+         FROM events WHERE tenant_id = $1 AND position > $2 AND position < $3
+         ORDER BY position",
+    )
+    .bind(tenant.as_str())
+    .bind(after)
+    .bind(before)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| recorded_event(row, tenant)).collect()
 }
 
 fn recorded_event(row: &PgRow, tenant: &Uai) -> Result<RecordedEvent, StoreError> {

@@ -3,8 +3,9 @@
 //! BEGIN IMMEDIATE, so they commit one after another in position order.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,9 +20,10 @@ use uuid::Uuid;
 
 use crate::backend::{
     batch_keys, hash_from_bytes, metadata_from_value, tenant_from_db, Backend, BackendKind,
-    BatchOutcome, CommitGate,
+    BatchOutcome,
 };
 use crate::error::StoreError;
+use crate::hook::{AppendTx, Hooks};
 use crate::model::{
     now_micros, AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot,
     StreamRef, TenantInfo,
@@ -35,10 +37,30 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
+/// The write gate of each database file this process opened.
+static WRITE_GATES: LazyLock<std::sync::Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> =
+    LazyLock::new(Default::default);
+
+/// Makes this process's writers to the database of `pool` take turns in arrival order.
+/// SQLite lets one writer in at a time and a waiting connection polls for the lock:
+/// under a steady stream of appends, a projector's transaction could miss it for the
+/// whole busy timeout and fail with "database is locked". Writers of other processes
+/// still meet at the database's lock.
+pub async fn write_turn(pool: &SqlitePool) -> tokio::sync::OwnedMutexGuard<()> {
+    let file = pool.connect_options().get_filename().to_path_buf();
+    let gate = WRITE_GATES
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .entry(file)
+        .or_default()
+        .clone();
+    gate.lock_owned().await
+}
+
 #[derive(Clone)]
 pub struct SqliteBackend {
     pool: SqlitePool,
-    gate: Option<CommitGate>,
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -49,7 +71,7 @@ impl std::fmt::Debug for SqliteBackend {
 
 impl SqliteBackend {
     /// Opens (creating if needed) the database file at `path`.
-    pub async fn open(path: &Path, gate: Option<CommitGate>) -> Result<Self, StoreError> {
+    pub async fn open(path: &Path, hooks: Hooks) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
                 StoreError::Config(format!(
@@ -66,30 +88,27 @@ impl SqliteBackend {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .foreign_keys(true);
-        Self::with_options(options, gate).await
+        Self::with_options(options, hooks).await
     }
 
     /// Opens a database from a `sqlite:` URL.
-    pub async fn connect(url: &str, gate: Option<CommitGate>) -> Result<Self, StoreError> {
+    pub async fn connect(url: &str, hooks: Hooks) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(|e| StoreError::Config(format!("bad SQLite URL: {e}")))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30));
-        Self::with_options(options, gate).await
+        Self::with_options(options, hooks).await
     }
 
-    async fn with_options(
-        options: SqliteConnectOptions,
-        gate: Option<CommitGate>,
-    ) -> Result<Self, StoreError> {
+    async fn with_options(options: SqliteConnectOptions, hooks: Hooks) -> Result<Self, StoreError> {
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await?;
-        Ok(SqliteBackend { pool, gate })
+        Ok(SqliteBackend { pool, hooks })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -295,6 +314,7 @@ impl Backend for SqliteBackend {
         requests: &[AppendRequest],
         all_or_nothing: bool,
     ) -> Result<BatchOutcome, StoreError> {
+        let _turn = write_turn(&self.pool).await;
         // IMMEDIATE takes the write lock now, before anything is read, so the state this
         // transaction decides on cannot change under it.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -326,10 +346,11 @@ impl Backend for SqliteBackend {
             .bind(plan.next_position)
             .execute(&mut *tx)
             .await?;
-        if let Some(gate) = &self.gate {
-            gate(tenant.clone()).await;
-        }
-        tx.commit().await?;
+        let tx = self
+            .hooks
+            .before_commit(AppendTx::Sqlite(tx), tenant, &plan.rows, recorded_at)
+            .await?;
+        self.hooks.commit(tx, tenant).await?;
         Ok(plan.outcomes)
     }
 
@@ -505,6 +526,27 @@ fn known_command(row: &SqliteRow, tenant: &Uai) -> Result<KnownCommand, StoreErr
             replayed: true,
         },
     })
+}
+
+/// The events of `tenant` with a position in `(after, before)`, on `conn`.
+pub(crate) async fn read_range(
+    conn: &mut sqlx::SqliteConnection,
+    tenant: &Uai,
+    after: Position,
+    before: Position,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let rows = sqlx::query(
+        "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                payload, metadata, recorded_at, hash
+         FROM events WHERE tenant_id = ?1 AND position > ?2 AND position < ?3
+         ORDER BY position",
+    )
+    .bind(tenant.as_str())
+    .bind(after)
+    .bind(before)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(|row| recorded_event(row, tenant)).collect()
 }
 
 fn recorded_event(row: &SqliteRow, tenant: &Uai) -> Result<RecordedEvent, StoreError> {

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::backend::{Backend, BackendKind, CommitGate};
 use crate::error::StoreError;
+use crate::hook::{BeforeCommit, Hooks};
 use crate::model::{
     AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot, StreamRef,
     TenantInfo,
@@ -30,6 +31,8 @@ pub struct StoreOptions {
     pub max_connections: Option<u32>,
     /// See [`CommitGate`]: fault-injection tests only.
     pub commit_gate: Option<CommitGate>,
+    /// See [`BeforeCommit`]: the read models kept in the append transaction.
+    pub before_commit: Option<Arc<dyn BeforeCommit>>,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("limits", &self.limits)
             .field("max_connections", &self.max_connections)
             .field("commit_gate", &self.commit_gate.is_some())
+            .field("before_commit", &self.before_commit.is_some())
             .finish()
     }
 }
@@ -77,21 +81,21 @@ struct Inner {
 impl EventStore {
     /// Opens the store at `location` and applies pending migrations.
     pub async fn open(location: &Location, options: StoreOptions) -> Result<Self, StoreError> {
+        let hooks = Hooks {
+            gate: options.commit_gate.clone(),
+            before_commit: options.before_commit.clone(),
+        };
         let backend: Arc<dyn Backend> = match location {
             Location::Url(url)
                 if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
             {
                 Arc::new(
-                    PgBackend::connect(
-                        url,
-                        options.max_connections.unwrap_or(16),
-                        options.commit_gate.clone(),
-                    )
-                    .await?,
+                    PgBackend::connect(url, options.max_connections.unwrap_or(16), hooks.clone())
+                        .await?,
                 )
             }
             Location::Url(url) if url.starts_with("sqlite:") => {
-                Arc::new(SqliteBackend::connect(url, options.commit_gate.clone()).await?)
+                Arc::new(SqliteBackend::connect(url, hooks.clone()).await?)
             }
             Location::Url(url) => {
                 return Err(StoreError::Config(format!(
@@ -99,9 +103,9 @@ impl EventStore {
                     url.split(':').next().unwrap_or_default()
                 )))
             }
-            Location::DataDir(dir) => Arc::new(
-                SqliteBackend::open(&Self::sqlite_file(dir), options.commit_gate.clone()).await?,
-            ),
+            Location::DataDir(dir) => {
+                Arc::new(SqliteBackend::open(&Self::sqlite_file(dir), hooks.clone()).await?)
+            }
         };
         let store = Self::with_backend(backend, options.limits);
         store.migrate().await?;
