@@ -15,15 +15,12 @@ use carnet_store::{read_log_in, AppendTx, BeforeCommit, RecordedEvent, StoreErro
 use crate::checkpoint;
 use crate::docs::{Docs, Scope};
 use crate::error::ProjectionError;
-use crate::runtime::{Batch, Projection, Warm};
+use crate::runtime::{Batch, Projection, Warm, MAX_WARM_DOCS};
 
 /// Events an append catches up with when its projection is behind (e.g. inline was just
 /// turned on). Further behind, the append leaves the projection to the asynchronous
 /// projector rather than grow one command's transaction without bound.
 const MAX_CATCH_UP: i64 = 2_000;
-
-/// Documents kept warm per projection beyond this are dropped, to bound memory.
-const MAX_WARM_DOCS: usize = 100_000;
 
 /// The [`BeforeCommit`] hook applying `projections` in each append transaction.
 pub struct Inline {
@@ -43,6 +40,26 @@ impl std::fmt::Debug for Inline {
 }
 
 impl Inline {
+    pub fn new(projections: Vec<Arc<dyn Projection>>) -> Self {
+        Inline {
+            projections,
+            warm: Mutex::default(),
+            pending: Mutex::default(),
+        }
+    }
+
+    /// The documents kept for `projection` of `tenant`, forgetting any of an append that
+    /// did not commit.
+    fn take_warm(&self, tenant: &Uai, projection: &'static str) -> Option<Warm> {
+        let key = (tenant.clone(), projection);
+        lock(&self.pending).remove(&key);
+        lock(&self.warm).remove(&key)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.projections.iter().map(|p| p.name()).collect()
+    }
+
     /// Applies `events` (and any before them the projection missed) to `projection`'s active
     /// generation, moving its checkpoint, in `tx`.
     async fn apply(
@@ -123,26 +140,6 @@ impl Inline {
             lock(&self.pending).insert((tenant.clone(), name), warm);
         }
         Ok(tx)
-    }
-
-    pub fn new(projections: Vec<Arc<dyn Projection>>) -> Self {
-        Inline {
-            projections,
-            warm: Mutex::default(),
-            pending: Mutex::default(),
-        }
-    }
-
-    /// The documents kept for `projection` of `tenant`, forgetting any of an append that
-    /// did not commit.
-    fn take_warm(&self, tenant: &Uai, projection: &'static str) -> Option<Warm> {
-        let key = (tenant.clone(), projection);
-        lock(&self.pending).remove(&key);
-        lock(&self.warm).remove(&key)
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        self.projections.iter().map(|p| p.name()).collect()
     }
 }
 

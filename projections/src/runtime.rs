@@ -105,7 +105,7 @@ const LEASE: Duration = Duration::from_secs(15);
 const GREW: usize = 10_000;
 
 /// Documents a projector keeps warm beyond this are dropped, to bound its memory.
-const MAX_WARM_DOCS: usize = 100_000;
+pub(crate) const MAX_WARM_DOCS: usize = 100_000;
 
 /// The documents a projector keeps in memory from one batch to the next. They are valid
 /// while the checkpoint stands at `position`: whoever writes a generation's documents
