@@ -151,7 +151,11 @@ pub async fn read_log_in(
     before: Position,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     match tx {
-        AppendTx::Postgres(tx) => crate::postgres::read_range(tx, tenant, after, before).await,
-        AppendTx::Sqlite(tx) => crate::sqlite::read_range(tx, tenant, after, before).await,
+        AppendTx::Postgres(tx) => {
+            crate::postgres::read_range(&mut **tx, tenant, after, before, i64::MAX).await
+        }
+        AppendTx::Sqlite(tx) => {
+            crate::sqlite::read_range(&mut **tx, tenant, after, before, i64::MAX).await
+        }
     }
 }

@@ -381,18 +381,7 @@ impl Backend for SqliteBackend {
         after: Position,
         limit: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
-                    payload, metadata, recorded_at, hash
-             FROM events WHERE tenant_id = ?1 AND position > ?2
-             ORDER BY position LIMIT ?3",
-        )
-        .bind(tenant.as_str())
-        .bind(after)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|row| recorded_event(row, tenant)).collect()
+        read_range(&self.pool, tenant, after, Position::MAX, limit).await
     }
 
     async fn find_command(
@@ -528,22 +517,25 @@ fn known_command(row: &SqliteRow, tenant: &Uai) -> Result<KnownCommand, StoreErr
     })
 }
 
-/// The events of `tenant` with a position in `(after, before)`, on `conn`.
-pub(crate) async fn read_range(
-    conn: &mut sqlx::SqliteConnection,
+/// At most `limit` events of `tenant` with a position in `(after, before)`, in position
+/// order: the log as a projector or a hook reads it, through a pool or a transaction.
+pub(crate) async fn read_range<'c>(
+    conn: impl sqlx::SqliteExecutor<'c>,
     tenant: &Uai,
     after: Position,
     before: Position,
+    limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let rows = sqlx::query(
         "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
                 payload, metadata, recorded_at, hash
          FROM events WHERE tenant_id = ?1 AND position > ?2 AND position < ?3
-         ORDER BY position",
+         ORDER BY position LIMIT ?4",
     )
     .bind(tenant.as_str())
     .bind(after)
     .bind(before)
+    .bind(limit)
     .fetch_all(conn)
     .await?;
     rows.iter().map(|row| recorded_event(row, tenant)).collect()
