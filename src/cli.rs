@@ -85,6 +85,41 @@ enum Command {
     /// Tools over the whole log.
     #[command(subcommand)]
     Replay(ReplayCommand),
+    /// Serves the GraphQL API (and GraphiQL at `/`) with the projectors running. On an
+    /// empty embedded database, loads the demo first.
+    Serve {
+        #[arg(long, env = "CARNET_BIND", default_value = "127.0.0.1:8080")]
+        bind: std::net::SocketAddr,
+        /// Trust development tokens minted by `carnet token` (default: only on the
+        /// embedded database).
+        #[arg(long, env = "CARNET_DEV_TOKENS")]
+        dev_tokens: Option<bool>,
+        /// The OpenID Connect issuer (the ENT) whose tokens are accepted.
+        #[arg(long, env = "CARNET_OIDC_ISSUER")]
+        oidc_issuer: Option<String>,
+        #[arg(long, env = "CARNET_OIDC_AUDIENCE", default_value = carnet_api::auth::DEFAULT_AUDIENCE)]
+        oidc_audience: String,
+        /// The issuer's JWKS; by default from its discovery document.
+        #[arg(long, env = "CARNET_OIDC_JWKS_URL")]
+        oidc_jwks_url: Option<String>,
+        #[arg(long, env = "CARNET_INSTANCE")]
+        instance: Option<String>,
+    },
+    /// Mints a development token (trusted by `carnet serve --dev-tokens`).
+    Token {
+        /// The person: a student, guardian or staff id of the establishment.
+        #[arg(long = "as")]
+        person: String,
+        /// What they act as: guardian, student, teacher, cpe, aed, secretariat,
+        /// principal, auditor (repeatable; none: every role the establishment gives).
+        #[arg(long)]
+        role: Vec<String>,
+        /// The establishment(s); by default the database's only one.
+        #[arg(long)]
+        establishment: Vec<String>,
+        #[arg(long, default_value_t = 12)]
+        hours: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -118,6 +153,7 @@ enum ReplayCommand {
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let data_dir = args.data_dir.clone();
     let location = Location::from_env(args.database_url, args.data_dir);
     let inline = carnet_projections::named(&args.inline)?;
     // Bulk loads leave the read models to the projectors, which fold thousands of events
@@ -133,6 +169,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("opening the database ({})", describe(&location)))?;
     let embedded = matches!(location, Location::DataDir(_));
+    if embedded
+        && matches!(args.command, Some(Command::Serve { .. }))
+        && store.tenants().await?.is_empty()
+    {
+        println!("the embedded database is empty: loading the demo establishment");
+        // A bulk load: the projectors fold it afterwards, faster than inline.
+        let plain = EventStore::open(&location, StoreOptions::default()).await?;
+        demo(&plain, &DemoOptions::default()).await?;
+    }
     let command = match args.command {
         Some(command) => command,
         // The main command: on an empty embedded database, the demo establishment first,
@@ -158,6 +203,48 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let tenants = selected_tenants(&store, tenant).await?;
             let instance = instance.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             project(&store, &tenants, until_caught_up, &instance, batch).await?;
+        }
+        Command::Serve {
+            bind,
+            dev_tokens,
+            oidc_issuer,
+            oidc_audience,
+            oidc_jwks_url,
+            instance,
+        } => {
+            let options = crate::serve::ServeOptions {
+                bind,
+                dev_tokens: dev_tokens.unwrap_or(embedded),
+                oidc: oidc_issuer.map(|issuer| carnet_api::auth::OidcConfig {
+                    issuer,
+                    audience: oidc_audience,
+                    jwks_url: oidc_jwks_url,
+                }),
+                instance: instance.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            };
+            crate::serve::serve(store, &data_dir, options).await?;
+        }
+        Command::Token {
+            person,
+            role,
+            establishment,
+            hours,
+        } => {
+            let establishments = if establishment.is_empty() {
+                match store.tenants().await?.as_slice() {
+                    [one] => vec![one.tenant.clone()],
+                    _ => anyhow::bail!("name the establishment with --establishment UAI"),
+                }
+            } else {
+                establishment
+                    .iter()
+                    .map(|u| Uai::parse(u))
+                    .collect::<Result<_, _>>()?
+            };
+            println!(
+                "{}",
+                crate::serve::mint(&data_dir, &person, &establishments, &role, hours)?
+            );
         }
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));

@@ -1,2 +1,18 @@
-//! carnet-api: see README.md. Nothing lives here yet; the issue that builds it fills it.
+//! Carnet's GraphQL API: `carnet serve`. One endpoint (axum + async-graphql) for the
+//! queries over the read models, the mutations that are the domain's commands and the
+//! subscriptions over the live log; GraphiQL served from the binary; health, readiness
+//! and Prometheus metrics.
 #![forbid(unsafe_code)]
+
+pub mod access;
+pub mod auth;
+pub mod error;
+pub mod feed;
+pub mod graphiql;
+pub mod history;
+pub mod metrics;
+pub mod pagination;
+pub mod reader;
+pub mod schema;
+pub mod server;
+pub mod state;

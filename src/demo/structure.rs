@@ -333,7 +333,7 @@ fn students_of(count: usize, divisions: &[DivisionSpec], rng: &mut ChaCha8Rng) -
             let division = &divisions[n % divisions.len()];
             let seat = per_division.entry(&division.id).or_default();
             *seat += 1;
-            let half = if *seat % 2 == 0 { "G2" } else { "G1" };
+            let half = if seat.is_multiple_of(2) { "G2" } else { "G1" };
             let mut groups = vec![format!("{}-{half}", division.id)];
             if division.level != "6e" {
                 let lv2 = if rng.random_bool(0.6) { "ESP2" } else { "ALL2" };

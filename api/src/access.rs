@@ -1,0 +1,279 @@
+//! Authorization: who may see and do what, from the relationships the read models hold.
+//!
+//! The token says who the person is and what they claim to act as; the establishment's
+//! records say what that is worth here: a guardian sees the children the enrolment
+//! read model links them to, with the rights recorded there; a teacher reaches the
+//! divisions and groups of their services; vie scolaire and administration the whole
+//! establishment; an auditor reads everything of their scope and writes nothing. Each
+//! check answers FORBIDDEN with what was refused, never the data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use carnet_domain::enrolment::{ClassRef, GuardianRights, Role, SchoolYear, Student};
+use carnet_domain::Uai;
+use carnet_projections::enrolment;
+
+use crate::auth::{ClaimedRole, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::reader::Reader;
+
+/// The caller, as this establishment knows them.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub person: String,
+    pub tenant: Option<Uai>,
+    /// Children and the rights on each, when acting as a guardian.
+    pub children: BTreeMap<String, GuardianRights>,
+    /// Acting as this student (their own record).
+    pub student: bool,
+    /// Staff roles in the establishment's record that the token claims.
+    pub staff: BTreeSet<Role>,
+    /// (year, class) of the teacher's services, with the subject.
+    pub services: BTreeSet<(SchoolYear, String, String)>,
+    pub auditor: bool,
+}
+
+/// Staff roles that see the whole establishment.
+const VIE_SCOLAIRE_AND_ADMIN: [Role; 4] =
+    [Role::Cpe, Role::Aed, Role::Secretariat, Role::Principal];
+
+impl Actor {
+    /// Resolves `principal` in `tenant` from the enrolment read model (never from an
+    /// `asOf` past: rights are today's).
+    pub async fn resolve(principal: &Principal, reader: &Reader) -> ApiResult<Actor> {
+        let tenant = &reader.tenant;
+        if !principal.establishments.contains(tenant) {
+            return Err(ApiError::forbidden(format!(
+                "your token does not cover establishment {tenant}"
+            )));
+        }
+        let claims = |r: ClaimedRole| principal.roles.is_empty() || principal.roles.contains(&r);
+        let person = principal.person.clone();
+        let mut actor = Actor {
+            person: person.clone(),
+            tenant: Some(tenant.clone()),
+            auditor: principal.roles.contains(&ClaimedRole::Auditor),
+            ..Actor::default()
+        };
+        let pool = &reader.pool;
+        if claims(ClaimedRole::Guardian) {
+            actor.children = enrolment::guardian_children(pool, tenant, &person)
+                .await?
+                .children
+                .into_iter()
+                .map(|(child, link)| (child, link.rights))
+                .collect();
+        }
+        if claims(ClaimedRole::Student) {
+            actor.student = enrolment::student(pool, tenant, &person)
+                .await?
+                .is_some_and(|s| s.departure.is_none());
+        }
+        let staff_claims: Vec<Role> = [
+            (ClaimedRole::Teacher, Role::Teacher),
+            (ClaimedRole::Cpe, Role::Cpe),
+            (ClaimedRole::Aed, Role::Aed),
+            (ClaimedRole::Secretariat, Role::Secretariat),
+            (ClaimedRole::Principal, Role::Principal),
+        ]
+        .into_iter()
+        .filter(|(c, _)| claims(*c))
+        .map(|(_, r)| r)
+        .collect();
+        if !staff_claims.is_empty() {
+            if let Some(establishment) = enrolment::establishment(pool, tenant).await? {
+                if let Some(member) = establishment.staff.get(&person) {
+                    let today = chrono::Utc::now().date_naive();
+                    if member.left_on.is_none_or(|d| d >= today) {
+                        actor.staff = member
+                            .roles
+                            .iter()
+                            .copied()
+                            .filter(|r| staff_claims.contains(r))
+                            .collect();
+                    }
+                }
+            }
+        }
+        if actor.staff.contains(&Role::Teacher) {
+            actor.services = enrolment::teacher_services(pool, tenant, &person)
+                .await?
+                .services
+                .into_iter()
+                .map(|(year, subject, class)| {
+                    (year, class_id(&class).to_string(), subject.to_string())
+                })
+                .collect();
+        }
+        if actor.children.is_empty() && !actor.student && actor.staff.is_empty() && !actor.auditor {
+            return Err(ApiError::forbidden(format!(
+                "{person} has no role in establishment {tenant} that this token claims"
+            )));
+        }
+        Ok(actor)
+    }
+
+    pub fn is(&self, role: Role) -> bool {
+        self.staff.contains(&role)
+    }
+
+    /// Vie scolaire and administration: the whole establishment.
+    pub fn sees_establishment(&self) -> bool {
+        self.auditor || VIE_SCOLAIRE_AND_ADMIN.iter().any(|r| self.is(*r))
+    }
+
+    pub fn teaches(&self, year: &SchoolYear, class: &str) -> bool {
+        self.services
+            .iter()
+            .any(|(y, c, _)| y == year && c == class)
+    }
+
+    pub fn teaches_subject(&self, year: &SchoolYear, class: &str, subject: &str) -> bool {
+        self.services
+            .contains(&(year.clone(), class.to_string(), subject.to_string()))
+    }
+
+    /// Writes are never an auditor's: refused first, whatever else they hold.
+    pub fn may_write(&self) -> ApiResult<()> {
+        if self.auditor {
+            return Err(ApiError::forbidden("an auditor reads and never writes"));
+        }
+        Ok(())
+    }
+
+    /// A student's timetable, attendance, grades and record.
+    pub fn may_see_student(&self, student: &Student, id: &str) -> ApiResult<()> {
+        let allowed = self.sees_establishment()
+            || (self.student && self.person == id)
+            || self.children.get(id).is_some_and(|r| r.see)
+            || student_classes(student)
+                .iter()
+                .any(|(year, class)| self.teaches(year, class));
+        allowed.then_some(()).ok_or_else(|| {
+            ApiError::forbidden(format!("you may not see the record of student {id}"))
+        })
+    }
+
+    /// A division's or group's roster, timetable and gradebooks.
+    pub fn may_see_class(&self, year: &SchoolYear, class: &str) -> ApiResult<()> {
+        (self.sees_establishment() || self.teaches(year, class))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden(format!("you do not teach {class} in {year}")))
+    }
+
+    /// A teacher's timetable and registers.
+    pub fn may_see_teacher(&self, teacher: &str) -> ApiResult<()> {
+        (self.sees_establishment() || (self.is(Role::Teacher) && self.person == teacher))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden(format!("you may not see {teacher}'s timetable")))
+    }
+
+    /// Resources and their bookings: the staff's business.
+    pub fn may_see_resources(&self) -> ApiResult<()> {
+        (self.sees_establishment() || self.is(Role::Teacher))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden("resources are for the establishment's staff"))
+    }
+
+    /// Attendance alerts (L131-8): vie scolaire and the head.
+    pub fn may_see_alerts(&self) -> ApiResult<()> {
+        (self.auditor || self.is(Role::Cpe) || self.is(Role::Aed) || self.is(Role::Principal))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden("attendance alerts are for vie scolaire"))
+    }
+
+    /// A roll call or its correction: the lesson's teachers, vie scolaire, the head.
+    pub fn may_take_roll_call(&self, teachers: &[String]) -> ApiResult<()> {
+        self.may_write()?;
+        let allowed = self.is(Role::Cpe)
+            || self.is(Role::Aed)
+            || self.is(Role::Principal)
+            || (self.is(Role::Teacher) && teachers.contains(&self.person));
+        allowed.then_some(()).ok_or_else(|| {
+            ApiError::forbidden("only the lesson's teacher or vie scolaire take its roll call")
+        })
+    }
+
+    /// Declaring why a student was absent: a guardian with that right, vie scolaire.
+    pub fn may_justify(&self, student: &str) -> ApiResult<()> {
+        self.may_write()?;
+        let allowed = self.is(Role::Cpe)
+            || self.is(Role::Aed)
+            || self.is(Role::Principal)
+            || self.children.get(student).is_some_and(|r| r.justify);
+        allowed.then_some(()).ok_or_else(|| {
+            ApiError::forbidden(format!("you may not justify absences of student {student}"))
+        })
+    }
+
+    /// Accepting or refusing a justification: the CPE (or the head).
+    pub fn may_decide_justification(&self) -> ApiResult<()> {
+        self.may_write()?;
+        (self.is(Role::Cpe) || self.is(Role::Principal))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden("justifications are decided by the CPE"))
+    }
+
+    /// Evaluations and marks: the teacher of that subject in that class.
+    pub fn may_grade(&self, year: &SchoolYear, class: &str, subject: &str) -> ApiResult<()> {
+        self.may_write()?;
+        self.teaches_subject(year, class, subject)
+            .then_some(())
+            .ok_or_else(|| {
+                ApiError::forbidden(format!("you do not teach {subject} to {class} in {year}"))
+            })
+    }
+
+    /// Closing and reopening a period, subject coefficients: the head.
+    pub fn may_administer(&self, what: &str) -> ApiResult<()> {
+        self.may_write()?;
+        self.is(Role::Principal).then_some(()).ok_or_else(|| {
+            ApiError::forbidden(format!("{what} is for the head of the establishment"))
+        })
+    }
+
+    /// Enrolment changes: the secretariat and the head.
+    pub fn may_enrol(&self) -> ApiResult<()> {
+        self.may_write()?;
+        (self.is(Role::Secretariat) || self.is(Role::Principal))
+            .then_some(())
+            .ok_or_else(|| {
+                ApiError::forbidden("enrolment is changed by the secretariat or the head")
+            })
+    }
+
+    /// Booking resources: teachers and staff.
+    pub fn may_book(&self) -> ApiResult<()> {
+        self.may_write()?;
+        (!self.staff.is_empty())
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden("resources are booked by the establishment's staff"))
+    }
+
+    /// Approving or refusing a booking: the resource's managers, or the head.
+    pub fn may_manage(&self, managers: &[String]) -> ApiResult<()> {
+        self.may_write()?;
+        (self.is(Role::Principal) || (!self.staff.is_empty() && managers.contains(&self.person)))
+            .then_some(())
+            .ok_or_else(|| ApiError::forbidden("only the resource's managers approve its bookings"))
+    }
+}
+
+/// The id of a division or group.
+pub fn class_id(class: &ClassRef) -> &str {
+    match class {
+        ClassRef::Division(id) | ClassRef::Group(id) => id,
+    }
+}
+
+/// Every (year, division or group) the student was ever in.
+pub fn student_classes(student: &Student) -> BTreeSet<(SchoolYear, String)> {
+    let mut out = BTreeSet::new();
+    for stint in &student.stints {
+        out.insert((stint.year.clone(), stint.division.clone()));
+        for g in &stint.groups {
+            out.insert((stint.year.clone(), g.group.clone()));
+        }
+    }
+    out
+}

@@ -1,0 +1,521 @@
+//! Authentication: OpenID Connect bearer tokens, as the ENT (the identity provider)
+//! issues them, and development tokens minted by `carnet token` with a local key.
+//!
+//! A token is checked by the verifier of its issuer, and each verifier accepts only its
+//! own algorithms: the ENT's keys come from its JWKS (so `alg` is taken from the key,
+//! never from the token: an HS256 token signed with the public key, or `alg: none`, is
+//! refused), the development key is an HS256 secret trusted only when the server is
+//! configured to. Issuer, audience, expiry and not-before are checked for both.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use carnet_domain::Uai;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+/// The issuer of development tokens.
+pub const DEV_ISSUER: &str = "carnet-dev";
+/// The audience development tokens are minted for, unless configured otherwise.
+pub const DEFAULT_AUDIENCE: &str = "carnet";
+/// Clock skew tolerated between the identity provider and Carnet.
+const LEEWAY_SECONDS: u64 = 30;
+/// How long fetched keys are used before asking the issuer again.
+const JWKS_TTL: Duration = Duration::from_secs(600);
+/// An unknown key id makes us ask again at most this often (key rotation, not a DoS).
+const JWKS_REFRESH_FLOOR: Duration = Duration::from_secs(30);
+
+/// What a person acts as. Staff roles are also checked against the establishment's
+/// record; guardian and student against the enrolment read model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimedRole {
+    Guardian,
+    Student,
+    Teacher,
+    Cpe,
+    Aed,
+    Secretariat,
+    Principal,
+    /// Inspection, rectorat: reads every establishment of their scope, writes nothing.
+    Auditor,
+}
+
+impl ClaimedRole {
+    pub const ALL: [ClaimedRole; 8] = [
+        ClaimedRole::Guardian,
+        ClaimedRole::Student,
+        ClaimedRole::Teacher,
+        ClaimedRole::Cpe,
+        ClaimedRole::Aed,
+        ClaimedRole::Secretariat,
+        ClaimedRole::Principal,
+        ClaimedRole::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimedRole::Guardian => "guardian",
+            ClaimedRole::Student => "student",
+            ClaimedRole::Teacher => "teacher",
+            ClaimedRole::Cpe => "cpe",
+            ClaimedRole::Aed => "aed",
+            ClaimedRole::Secretariat => "secretariat",
+            ClaimedRole::Principal => "principal",
+            ClaimedRole::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ClaimedRole> {
+        ClaimedRole::ALL
+            .into_iter()
+            .find(|r| r.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+/// One establishment or several (an auditor's scope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// The claims Carnet reads. `uai` is the establishment the person belongs to (an ENT
+/// claim); `roles` what they act as there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    pub iat: i64,
+    pub uai: OneOrMany,
+    #[serde(default)]
+    pub roles: Vec<ClaimedRole>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Who is calling: an authenticated person, the establishments the token covers and the
+/// roles it claims there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub person: String,
+    pub establishments: Vec<Uai>,
+    pub roles: Vec<ClaimedRole>,
+    pub issuer: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("no bearer token: send `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("the token is not a JWT: {0}")]
+    Malformed(String),
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet (nbf is in the future)")]
+    NotYetValid,
+    #[error("the token's issuer `{0}` is not trusted here")]
+    UnknownIssuer(String),
+    #[error("the token is for another audience")]
+    WrongAudience,
+    #[error("the token's algorithm {0} is not accepted for its issuer")]
+    Algorithm(String),
+    #[error("the token's key id `{0}` is not among the issuer's keys")]
+    UnknownKey(String),
+    #[error("the token's signature is not valid")]
+    Signature,
+    #[error("the token's claims are not valid: {0}")]
+    Claims(String),
+    #[error("the identity provider's keys cannot be fetched: {0}")]
+    Jwks(String),
+}
+
+/// The local development key: an HS256 secret in the data directory.
+#[derive(Clone)]
+pub struct DevKey {
+    secret: Arc<[u8]>,
+    pub audience: String,
+}
+
+impl std::fmt::Debug for DevKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevKey").finish_non_exhaustive()
+    }
+}
+
+impl DevKey {
+    pub fn new(secret: Vec<u8>) -> Self {
+        DevKey {
+            secret: secret.into(),
+            audience: DEFAULT_AUDIENCE.to_string(),
+        }
+    }
+
+    /// The key kept in `dir/dev-token.key`, created (random, 32 bytes) the first time.
+    pub fn load_or_create(dir: &std::path::Path) -> std::io::Result<Self> {
+        let path = dir.join("dev-token.key");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let secret = hex_decode(text.trim()).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} is not a hex key", path.display()),
+                    )
+                })?;
+                Ok(DevKey::new(secret))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)?;
+                let secret: [u8; 32] = rand::random();
+                std::fs::write(&path, hex_encode(&secret))?;
+                Ok(DevKey::new(secret.to_vec()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A token for `person` acting as `roles` in `establishments`, valid for `ttl`.
+    pub fn mint(
+        &self,
+        person: &str,
+        establishments: &[Uai],
+        roles: &[ClaimedRole],
+        ttl: chrono::Duration,
+    ) -> Result<String, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        let uai = match establishments {
+            [one] => OneOrMany::One(one.to_string()),
+            many => OneOrMany::Many(many.iter().map(Uai::to_string).collect()),
+        };
+        let claims = Claims {
+            iss: DEV_ISSUER.to_string(),
+            sub: person.to_string(),
+            aud: self.audience.clone(),
+            exp: now + ttl.num_seconds(),
+            nbf: Some(now),
+            iat: now,
+            uai,
+            roles: roles.to_vec(),
+            name: None,
+        };
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&self.secret),
+        )
+        .map_err(|e| AuthError::Malformed(e.to_string()))
+    }
+}
+
+fn hex_encode(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn hex_decode(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) || text.len() < 32 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The identity provider Carnet trusts.
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub audience: String,
+    /// Where the issuer's keys are; by default found through its discovery document.
+    pub jwks_url: Option<String>,
+}
+
+#[derive(Debug, Default)]
+struct KeyCache {
+    keys: Option<JwkSet>,
+    fetched: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Oidc {
+    config: OidcConfig,
+    http: reqwest::Client,
+    cache: Mutex<KeyCache>,
+}
+
+#[derive(Debug, Default)]
+pub struct Authenticator {
+    dev: Option<DevKey>,
+    oidc: Option<Oidc>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Discovery {
+    jwks_uri: String,
+}
+
+impl Authenticator {
+    pub fn new(dev: Option<DevKey>, oidc: Option<OidcConfig>) -> Self {
+        // One backend is compiled in; installing it explicitly keeps jsonwebtoken from
+        // guessing (an Err means it is installed already).
+        let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Authenticator {
+            dev,
+            oidc: oidc.map(|config| Oidc {
+                config,
+                http,
+                cache: Mutex::new(KeyCache::default()),
+            }),
+        }
+    }
+
+    pub fn trusts_dev_tokens(&self) -> bool {
+        self.dev.is_some()
+    }
+
+    /// The principal of an `Authorization` header's value.
+    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
+        let token = authorization
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Missing)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|e| match e.kind() {
+            // `none` and other algorithms jsonwebtoken does not know fail here.
+            ErrorKind::Json(_) => AuthError::Algorithm("none or unknown".into()),
+            _ => AuthError::Malformed(e.to_string()),
+        })?;
+        let issuer = unverified_issuer(token)?;
+        let claims = match (&self.dev, &self.oidc) {
+            (Some(dev), _) if issuer == DEV_ISSUER => verify_dev(dev, token, header.alg)?,
+            (_, Some(oidc)) if issuer == oidc.config.issuer => oidc.verify(token, &header).await?,
+            _ => return Err(AuthError::UnknownIssuer(issuer)),
+        };
+        principal(claims)
+    }
+}
+
+/// The `iss` claim before verification: only to choose the verifier, which then checks
+/// it again with the signature.
+fn unverified_issuer(token: &str) -> Result<String, AuthError> {
+    use base64::Engine;
+    #[derive(Deserialize)]
+    struct Iss {
+        iss: Option<String>,
+    }
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or_else(|| AuthError::Malformed("it has no payload".into()))?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|e| AuthError::Malformed(format!("payload is not base64url: {e}")))?;
+    let iss: Iss = serde_json::from_slice(&bytes)
+        .map_err(|e| AuthError::Malformed(format!("payload is not JSON: {e}")))?;
+    iss.iss
+        .ok_or_else(|| AuthError::Claims("`iss` is missing".into()))
+}
+
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = LEEWAY_SECONDS;
+    v
+}
+
+fn verify_dev(dev: &DevKey, token: &str, alg: Algorithm) -> Result<Claims, AuthError> {
+    if alg != Algorithm::HS256 {
+        return Err(AuthError::Algorithm(format!("{alg:?}")));
+    }
+    let v = validation(Algorithm::HS256, DEV_ISSUER, &dev.audience);
+    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&dev.secret), &v)
+        .map(|d| d.claims)
+        .map_err(refusal)
+}
+
+fn refusal(e: jsonwebtoken::errors::Error) -> AuthError {
+    match e.kind() {
+        ErrorKind::ExpiredSignature => AuthError::Expired,
+        ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+        ErrorKind::InvalidIssuer => AuthError::UnknownIssuer("(as signed)".into()),
+        ErrorKind::InvalidAudience => AuthError::WrongAudience,
+        ErrorKind::InvalidSignature => AuthError::Signature,
+        ErrorKind::InvalidAlgorithm => AuthError::Algorithm("of the token".into()),
+        ErrorKind::MissingRequiredClaim(c) => AuthError::Claims(format!("`{c}` is missing")),
+        ErrorKind::Json(j) => AuthError::Claims(j.to_string()),
+        _ => AuthError::Malformed(e.to_string()),
+    }
+}
+
+/// The algorithm a JWK is for: its `alg`, or the usual one of its key type.
+fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    if let Some(alg) = jwk.common.key_algorithm {
+        return alg.to_string().parse().ok();
+    }
+    match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Some(Algorithm::RS256),
+        AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+            jsonwebtoken::jwk::EllipticCurve::P256 => Some(Algorithm::ES256),
+            jsonwebtoken::jwk::EllipticCurve::P384 => Some(Algorithm::ES384),
+            _ => None,
+        },
+        AlgorithmParameters::OctetKeyPair(_) => Some(Algorithm::EdDSA),
+        // A shared secret in a public key set would let anyone sign.
+        AlgorithmParameters::OctetKey(_) => None,
+    }
+}
+
+impl Oidc {
+    async fn verify(&self, token: &str, header: &Header) -> Result<Claims, AuthError> {
+        if matches!(
+            header.alg,
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+        ) {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header
+            .kid
+            .clone()
+            .ok_or_else(|| AuthError::UnknownKey("(none given)".into()))?;
+        let jwk = self.key(&kid).await?;
+        let alg = key_algorithm(&jwk).ok_or_else(|| AuthError::UnknownKey(kid.clone()))?;
+        if alg != header.alg {
+            return Err(AuthError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|e| AuthError::Jwks(e.to_string()))?;
+        let v = validation(alg, &self.config.issuer, &self.config.audience);
+        jsonwebtoken::decode::<Claims>(token, &key, &v)
+            .map(|d| d.claims)
+            .map_err(refusal)
+    }
+
+    /// The key `kid`, from the cache while fresh; an unknown id refreshes the set (keys
+    /// rotate), at most once per [`JWKS_REFRESH_FLOOR`].
+    async fn key(&self, kid: &str) -> Result<Jwk, AuthError> {
+        let mut cache = self.cache.lock().await;
+        let age = cache.fetched.map(|t| t.elapsed());
+        let stale = age.is_none_or(|a| a > JWKS_TTL);
+        let known = cache.keys.as_ref().and_then(|k| k.find(kid)).cloned();
+        match known {
+            Some(jwk) if !stale => return Ok(jwk),
+            None if age.is_some_and(|a| a < JWKS_REFRESH_FLOOR) => {
+                return Err(AuthError::UnknownKey(kid.to_string()))
+            }
+            _ => {}
+        }
+        let keys = self.fetch().await?;
+        cache.fetched = Some(Instant::now());
+        let found = keys.find(kid).cloned();
+        cache.keys = Some(keys);
+        found.ok_or_else(|| AuthError::UnknownKey(kid.to_string()))
+    }
+
+    async fn fetch(&self) -> Result<JwkSet, AuthError> {
+        let url = match &self.config.jwks_url {
+            Some(url) => url.clone(),
+            None => {
+                let discovery = format!(
+                    "{}/.well-known/openid-configuration",
+                    self.config.issuer.trim_end_matches('/')
+                );
+                self.get::<Discovery>(&discovery).await?.jwks_uri
+            }
+        };
+        tracing::info!(%url, "fetching the identity provider's keys");
+        self.get(&url).await
+    }
+
+    async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::Jwks(format!("{url}: {e}")))?;
+        response
+            .json()
+            .await
+            .map_err(|e| AuthError::Jwks(format!("{url}: {e}")))
+    }
+}
+
+fn principal(claims: Claims) -> Result<Principal, AuthError> {
+    let establishments = match claims.uai {
+        OneOrMany::One(one) => vec![one],
+        OneOrMany::Many(many) => many,
+    }
+    .iter()
+    .map(|u| Uai::parse(u).map_err(|e| AuthError::Claims(format!("uai: {e}"))))
+    .collect::<Result<Vec<_>, _>>()?;
+    if establishments.is_empty() {
+        return Err(AuthError::Claims("`uai` names no establishment".into()));
+    }
+    if claims.sub.trim().is_empty() {
+        return Err(AuthError::Claims("`sub` is empty".into()));
+    }
+    Ok(Principal {
+        person: claims.sub,
+        establishments,
+        roles: claims.roles,
+        issuer: claims.iss,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trip() {
+        let bytes: Vec<u8> = (0..32).collect();
+        assert_eq!(hex_decode(&hex_encode(&bytes)), Some(bytes));
+        assert_eq!(hex_decode("zz"), None);
+    }
+
+    #[tokio::test]
+    async fn a_dev_token_authenticates_only_where_dev_tokens_are_trusted() {
+        let key = DevKey::new(vec![7; 32]);
+        let uai = Uai::parse("0750655E").unwrap();
+        let token = key
+            .mint(
+                "prof01",
+                std::slice::from_ref(&uai),
+                &[ClaimedRole::Teacher],
+                chrono::Duration::hours(1),
+            )
+            .unwrap();
+        let trusting = Authenticator::new(Some(key), None);
+        let p = trusting
+            .authenticate(Some(&format!("Bearer {token}")))
+            .await
+            .unwrap();
+        assert_eq!(p.person, "prof01");
+        assert_eq!(p.establishments, vec![uai]);
+        assert_eq!(p.roles, vec![ClaimedRole::Teacher]);
+        let strict = Authenticator::new(None, None);
+        assert_eq!(
+            strict.authenticate(Some(&format!("Bearer {token}"))).await,
+            Err(AuthError::UnknownIssuer(DEV_ISSUER.into()))
+        );
+        assert_eq!(strict.authenticate(None).await, Err(AuthError::Missing));
+    }
+}

@@ -1,0 +1,156 @@
+//! The API's errors, each with the stable code clients switch on (`extensions.code`).
+//!
+//! Messages are written for the person in front of the app: a refusal by a school rule
+//! says the rule; an internal failure says nothing of the internals (it is logged with a
+//! reference the user can quote to support).
+
+use async_graphql::ErrorExtensions;
+use carnet_projections::ProjectionError;
+use carnet_store::{CommandError, StoreError};
+
+/// Deliberately not `Display`: async-graphql turns any `Display` error into a bare
+/// message, and this one must always arrive with its code (see the `From` below).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// No token, or a token that is not valid.
+    Unauthenticated(String),
+    /// A valid token whose person may not see or do this.
+    Forbidden(String),
+    NotFound(String),
+    /// The entity changed since the client read it.
+    Conflict {
+        message: String,
+        current_version: i64,
+    },
+    /// An argument that cannot be right, whatever the school's data.
+    Validation {
+        field: String,
+        reason: String,
+    },
+    /// A school rule refused the command.
+    RuleViolation(String),
+    Internal {
+        reference: uuid::Uuid,
+    },
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated(_) => "UNAUTHENTICATED",
+            ApiError::Forbidden(_) => "FORBIDDEN",
+            ApiError::NotFound(_) => "NOT_FOUND",
+            ApiError::Conflict { .. } => "CONFLICT",
+            ApiError::Validation { .. } => "VALIDATION",
+            ApiError::RuleViolation(_) => "RULE_VIOLATION",
+            ApiError::Internal { .. } => "INTERNAL",
+        }
+    }
+
+    pub fn validation(field: &str, reason: impl Into<String>) -> Self {
+        ApiError::Validation {
+            field: field.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    pub fn forbidden(what: impl Into<String>) -> Self {
+        ApiError::Forbidden(what.into())
+    }
+
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError::NotFound(what.into())
+    }
+
+    /// Logs `error` with a fresh reference and answers only the reference.
+    pub fn internal(error: &dyn std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4();
+        tracing::error!(%reference, %error, "internal error");
+        ApiError::Internal { reference }
+    }
+}
+
+impl ApiError {
+    /// What the person in front of the app reads.
+    pub fn message(&self) -> String {
+        match self {
+            ApiError::Unauthenticated(m)
+            | ApiError::Forbidden(m)
+            | ApiError::NotFound(m)
+            | ApiError::RuleViolation(m) => m.clone(),
+            ApiError::Conflict { message, .. } => message.clone(),
+            ApiError::Validation { field, reason } => format!("{field}: {reason}"),
+            ApiError::Internal { reference } => format!(
+                "internal error (reference {reference}); nothing of this part of the request was done"
+            ),
+        }
+    }
+
+    pub fn to_graphql(&self) -> async_graphql::Error {
+        async_graphql::Error::new(self.message()).extend_with(|_, e| {
+            e.set("code", self.code());
+            match self {
+                ApiError::Conflict {
+                    current_version, ..
+                } => e.set("currentVersion", *current_version),
+                ApiError::Validation { field, reason } => {
+                    e.set("field", field.as_str());
+                    e.set("reason", reason.as_str());
+                }
+                ApiError::Internal { reference } => e.set("reference", reference.to_string()),
+                _ => {}
+            }
+        })
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(error: ApiError) -> Self {
+        error.to_graphql()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict {
+                stream, current, ..
+            } => ApiError::Conflict {
+                message: format!(
+                    "{stream} changed since it was read: it is now at version {current}; \
+                     read it again and retry"
+                ),
+                current_version: current,
+            },
+            StoreError::CommandIdReused { id, .. } => ApiError::Validation {
+                field: "commandId".into(),
+                reason: format!("{id} was already used for a different request"),
+            },
+            StoreError::InvalidInput { field, reason } => ApiError::validation(field, reason),
+            StoreError::PayloadTooLarge { .. } | StoreError::MalformedPayload { .. } => {
+                ApiError::validation("input", error.to_string())
+            }
+            StoreError::UnknownTenant(uai) => {
+                ApiError::not_found(format!("establishment {uai} is not served here"))
+            }
+            other => ApiError::internal(&other),
+        }
+    }
+}
+
+impl From<ProjectionError> for ApiError {
+    fn from(error: ProjectionError) -> Self {
+        ApiError::internal(&error)
+    }
+}
+
+impl<E: std::error::Error> From<CommandError<E>> for ApiError {
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::Rejected(rule) => ApiError::RuleViolation(rule.to_string()),
+            CommandError::Store(store) => store.into(),
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

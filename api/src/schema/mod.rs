@@ -1,0 +1,66 @@
+//! The GraphQL schema: queries over the read models, mutations that are the domain's
+//! commands, subscriptions over the live log.
+
+mod mutation;
+mod query;
+mod subscription;
+mod types;
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Schema};
+
+use crate::access::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::reader::Reader;
+use crate::state::{AppState, Caller};
+
+pub use mutation::MutationRoot;
+pub use query::QueryRoot;
+pub use subscription::SubscriptionRoot;
+
+pub type CarnetSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
+
+/// Query depth and complexity limits: a dashboard query is about depth 6 and complexity
+/// a few hundred; these leave room for real apps and stop abusive ones.
+pub const MAX_DEPTH: usize = 12;
+pub const MAX_COMPLEXITY: usize = 5_000;
+
+pub fn build(state: Arc<AppState>) -> CarnetSchema {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .data(state)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// The schema with no state, to print its SDL.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+        .finish()
+        .sdl()
+}
+
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a Arc<AppState>> {
+    ctx.data::<Arc<AppState>>()
+        .map_err(|_| ApiError::internal(&"the schema was built without its state"))
+}
+
+/// The reader of the request's establishment (as of `as_of`) and the actor, or
+/// UNAUTHENTICATED / FORBIDDEN.
+pub(crate) async fn caller(
+    ctx: &Context<'_>,
+    as_of: Option<chrono::DateTime<chrono::Utc>>,
+) -> ApiResult<(Reader, Arc<Actor>)> {
+    let state = state(ctx)?;
+    let caller = ctx
+        .data::<Caller>()
+        .map_err(|_| ApiError::Unauthenticated("no credentials with this request".into()))?;
+    let (reader, actor) = caller.reader_and_actor(state).await?;
+    if let Some(at) = as_of {
+        if at > chrono::Utc::now() {
+            return Err(ApiError::validation("asOf", "is in the future"));
+        }
+    }
+    Ok((reader.at(as_of), actor))
+}

@@ -1,0 +1,286 @@
+//! The HTTP server: the GraphQL endpoint (POST, and graphql-ws over WebSocket at
+//! `/graphql/ws`), GraphiQL at `/`, `/healthz`, `/readyz` and `/metrics`, with request
+//! size and time limits and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::Data;
+use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::{DefaultBodyLimit, MatchedPath, State, WebSocketUpgrade};
+use axum::http::{HeaderMap, Request, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::schema::{self, CarnetSchema};
+use crate::state::{AppState, Caller, ESTABLISHMENT_HEADER};
+
+/// Largest request body accepted: a big roll call or gradebook grid fits many times.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may take before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// A projection further behind than this makes the server not ready.
+pub const READY_MAX_LAG_SECONDS: f64 = 60.0;
+
+/// What GraphiQL shows first: a student's week, absences, report card and history.
+pub const DEFAULT_QUERY: &str = r#"# Paste a token printed by `carnet serve` in the Headers tab, then run.
+query Dashboard {
+  me { person establishment roles children }
+  student(id: "eleve00001") {
+    firstName lastName
+    placement { division groups }
+    timetable(from: "2026-11-23", to: "2026-11-27") {
+      start end subject room teachers cancelled
+    }
+    absences(first: 5) {
+      totalCount
+      edges { node { date start status { label } justified history { at person role via event } } }
+    }
+    halfDays(from: "2026-09-01", to: "2026-12-19") { total justified unjustified }
+    reportCard {
+      period overall
+      subjects { subject average }
+      marks { date subject title mark { label } history { at person event before after } }
+    }
+  }
+}
+"#;
+
+#[derive(Clone)]
+struct Server {
+    state: Arc<AppState>,
+    schema: CarnetSchema,
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let server = Server {
+        schema: schema::build(state.clone()),
+        state,
+    };
+    let limited = Router::new()
+        .route("/graphql", get(graphiql_page).post(graphql))
+        .route("/", get(graphiql_page))
+        .route("/graphiql/{name}", get(crate::graphiql::asset))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+    Router::new()
+        // The WebSocket lives as long as its subscriptions: no request timeout.
+        .route("/graphql/ws", get(subscriptions))
+        .merge(limited)
+        .layer(middleware::from_fn_with_state(server.clone(), observe))
+        .with_state(server)
+}
+
+/// Serves until `shutdown` completes, then stops accepting and lets the requests in
+/// flight finish.
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn graphiql_page() -> impl IntoResponse {
+    crate::graphiql::page(DEFAULT_QUERY)
+}
+
+fn header(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+async fn graphql(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> GraphQLResponse {
+    let principal = server
+        .state
+        .auth
+        .authenticate(header(&headers, "authorization").as_deref())
+        .await;
+    let caller = Caller::new(
+        principal,
+        header(&headers, ESTABLISHMENT_HEADER),
+        header(&headers, "idempotency-key"),
+    );
+    server
+        .schema
+        .execute(request.into_inner().data(caller))
+        .await
+        .into()
+}
+
+/// graphql-ws: the token comes in the `connection_init` payload
+/// (`{"Authorization": "Bearer ..."}`), or in the upgrade request's header.
+async fn subscriptions(
+    State(server): State<Server>,
+    headers: HeaderMap,
+    protocol: GraphQLProtocol,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let upgrade_auth = header(&headers, "authorization");
+    let upgrade_establishment = header(&headers, ESTABLISHMENT_HEADER);
+    let state = server.state.clone();
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| async move {
+            GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
+                .on_connection_init(move |payload| async move {
+                    let field = |name: &str| {
+                        payload
+                            .as_object()
+                            .and_then(|o| {
+                                o.iter()
+                                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                                    .and_then(|(_, v)| v.as_str())
+                            })
+                            .map(str::to_string)
+                    };
+                    let authorization = field("authorization").or(upgrade_auth);
+                    let principal = state.auth.authenticate(authorization.as_deref()).await;
+                    let caller = Caller::new(
+                        principal,
+                        field(ESTABLISHMENT_HEADER).or(upgrade_establishment),
+                        None,
+                    );
+                    let mut data = Data::default();
+                    data.insert(caller);
+                    Ok(data)
+                })
+                .serve()
+                .await
+        })
+}
+
+#[derive(Debug, Serialize)]
+struct Readiness {
+    ready: bool,
+    database: String,
+    projections: Vec<ProjectionReadiness>,
+}
+
+#[derive(Debug, Serialize)]
+struct ProjectionReadiness {
+    establishment: String,
+    projection: String,
+    lag_events: i64,
+    lag_seconds: f64,
+    failure: Option<String>,
+}
+
+/// Ready when the database answers and every projection is running and close behind.
+async fn ready(State(server): State<Server>) -> Response {
+    let (database, projections) = match projection_lag(&server.state).await {
+        Ok(p) => ("ok".to_string(), p),
+        Err(e) => (format!("unreachable: {e}"), Vec::new()),
+    };
+    let ready = database == "ok"
+        && projections
+            .iter()
+            .all(|p| p.failure.is_none() && p.lag_seconds <= READY_MAX_LAG_SECONDS);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(Readiness {
+            ready,
+            database,
+            projections,
+        }),
+    )
+        .into_response()
+}
+
+async fn projection_lag(state: &AppState) -> Result<Vec<ProjectionReadiness>, String> {
+    let mut out = Vec::new();
+    for tenant in state.store.tenants().await.map_err(|e| e.to_string())? {
+        for projection in carnet_projections::all() {
+            let status =
+                carnet_projections::status(&state.store, &tenant.tenant, projection.name())
+                    .await
+                    .map_err(|e| e.to_string())?;
+            let (lag_events, lag_seconds, failure) = match status {
+                Some(s) => (s.lag_events, s.lag_seconds, s.failure),
+                // Not started yet: behind by the whole log.
+                None => (tenant.head, f64::INFINITY, None),
+            };
+            out.push(ProjectionReadiness {
+                establishment: tenant.tenant.to_string(),
+                projection: projection.name().to_string(),
+                lag_events,
+                lag_seconds,
+                failure,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn metrics(State(server): State<Server>) -> Response {
+    let metrics = &server.state.metrics;
+    if let Ok(lags) = projection_lag(&server.state).await {
+        for p in lags {
+            let labels = [p.establishment.as_str(), p.projection.as_str()];
+            metrics
+                .lag_events
+                .with_label_values(&labels)
+                .set(p.lag_events);
+            metrics
+                .lag_seconds
+                .with_label_values(&labels)
+                .set(p.lag_seconds);
+        }
+    }
+    (
+        [("content-type", "text/plain; version=0.0.4")],
+        metrics.render(),
+    )
+        .into_response()
+}
+
+/// Counts every request and its latency by route.
+async fn observe(
+    State(server): State<Server>,
+    request: Request<axum::body::Body>,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let metrics = &server.state.metrics;
+    metrics
+        .latency
+        .with_label_values(&[&route])
+        .observe(started.elapsed().as_secs_f64());
+    metrics
+        .requests
+        .with_label_values(&[route.as_str(), response.status().as_str()])
+        .inc();
+    response
+}

@@ -1,0 +1,128 @@
+//! What the server shares between requests, and what one request knows of its caller.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use carnet_domain::attendance::AttendancePolicy;
+use carnet_domain::Uai;
+use carnet_store::{EventStore, Pool, School};
+use tokio::sync::{Mutex, OnceCell};
+
+use crate::access::Actor;
+use crate::auth::{AuthError, Authenticator, Principal};
+use crate::error::{ApiError, ApiResult};
+use crate::feed::Feed;
+use crate::metrics::Metrics;
+use crate::reader::Reader;
+
+/// The header naming the establishment a request is about, for tokens that cover
+/// several (an auditor's); with one, it may be left out.
+pub const ESTABLISHMENT_HEADER: &str = "x-carnet-establishment";
+
+#[derive(Debug)]
+pub struct AppState {
+    pub store: EventStore,
+    pub pool: Pool,
+    pub auth: Authenticator,
+    pub metrics: Metrics,
+    pub feed: Feed,
+    schools: Mutex<HashMap<Uai, Arc<School>>>,
+}
+
+impl AppState {
+    pub fn new(store: EventStore, auth: Authenticator) -> Self {
+        AppState {
+            pool: store.backend().pool(),
+            feed: Feed::new(store.clone()),
+            metrics: Metrics::new(),
+            store,
+            auth,
+            schools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The command side of an establishment, made once (its aggregates stay cached).
+    pub async fn school(&self, reader: &Reader) -> ApiResult<Arc<School>> {
+        let mut schools = self.schools.lock().await;
+        if let Some(school) = schools.get(&reader.tenant) {
+            return Ok(school.clone());
+        }
+        let establishment = reader.at(None).establishment().await?;
+        let policy = AttendancePolicy {
+            morning_ends: establishment.morning_ends,
+            ..AttendancePolicy::default()
+        };
+        let school = Arc::new(School::new(
+            self.store.clone(),
+            reader.tenant.clone(),
+            policy,
+        ));
+        schools.insert(reader.tenant.clone(), school.clone());
+        Ok(school)
+    }
+}
+
+/// One request's caller: the token's verdict, the establishment asked for, the
+/// idempotency key, and (resolved once, when a field first needs it) the actor.
+#[derive(Debug)]
+pub struct Caller {
+    pub principal: Result<Principal, AuthError>,
+    pub establishment: Option<String>,
+    pub idempotency_key: Option<String>,
+    actor: OnceCell<Result<Arc<Actor>, ApiError>>,
+}
+
+impl Caller {
+    pub fn new(
+        principal: Result<Principal, AuthError>,
+        establishment: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        Caller {
+            principal,
+            establishment,
+            idempotency_key,
+            actor: OnceCell::new(),
+        }
+    }
+
+    pub fn principal(&self) -> ApiResult<&Principal> {
+        self.principal
+            .as_ref()
+            .map_err(|e| ApiError::Unauthenticated(e.to_string()))
+    }
+
+    /// The establishment of the request: the header's, or the token's only one.
+    pub fn tenant(&self) -> ApiResult<Uai> {
+        let principal = self.principal()?;
+        match &self.establishment {
+            Some(uai) => Uai::parse(uai)
+                .map_err(|e| ApiError::validation(ESTABLISHMENT_HEADER, e.to_string())),
+            None => match principal.establishments.as_slice() {
+                [one] => Ok(one.clone()),
+                _ => Err(ApiError::validation(
+                    ESTABLISHMENT_HEADER,
+                    "your token covers several establishments: name one in this header",
+                )),
+            },
+        }
+    }
+
+    pub async fn reader_and_actor(&self, state: &AppState) -> ApiResult<(Reader, Arc<Actor>)> {
+        let reader = Reader {
+            store: state.store.clone(),
+            pool: state.pool.clone(),
+            tenant: self.tenant()?,
+            as_of: None,
+        };
+        let actor = self
+            .actor
+            .get_or_init(|| async {
+                let principal = self.principal()?;
+                Actor::resolve(principal, &reader).await.map(Arc::new)
+            })
+            .await
+            .clone()?;
+        Ok((reader, actor))
+    }
+}

@@ -1,0 +1,225 @@
+//! `carnet serve` and `carnet token`: the GraphQL server with its projectors, and the
+//! development tokens it trusts when configured to.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use carnet_api::auth::{Authenticator, ClaimedRole, DevKey, OidcConfig};
+use carnet_api::state::AppState;
+use carnet_domain::enrolment::Role;
+use carnet_domain::Uai;
+use carnet_store::EventStore;
+use tokio::sync::watch;
+
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub bind: SocketAddr,
+    pub dev_tokens: bool,
+    pub oidc: Option<OidcConfig>,
+    pub instance: String,
+}
+
+/// Runs the server and every establishment's projectors until Ctrl-C or SIGTERM, then
+/// lets requests in flight finish.
+pub async fn serve(
+    store: EventStore,
+    data_dir: &Path,
+    options: ServeOptions,
+) -> anyhow::Result<()> {
+    let dev =
+        if options.dev_tokens {
+            Some(DevKey::load_or_create(data_dir).with_context(|| {
+                format!("reading the development key in {}", data_dir.display())
+            })?)
+        } else {
+            None
+        };
+    let state = Arc::new(AppState::new(
+        store.clone(),
+        Authenticator::new(dev.clone(), options.oidc.clone()),
+    ));
+    let listener = tokio::net::TcpListener::bind(options.bind)
+        .await
+        .with_context(|| format!("binding {}", options.bind))?;
+    let address = listener.local_addr()?;
+    let (stop, stopped) = watch::channel(false);
+    let projectors = spawn_projectors(&store, &options.instance, stopped.clone()).await?;
+
+    println!("Carnet serves GraphQL at http://{address}/graphql (GraphiQL: http://{address}/)");
+    match &dev {
+        Some(key) => print_tokens(&store, key).await?,
+        None => {
+            println!("development tokens are not trusted (start with --dev-tokens to mint some)")
+        }
+    }
+    if let Some(oidc) = &options.oidc {
+        println!(
+            "OpenID Connect tokens of {} (audience {}) are accepted",
+            oidc.issuer, oidc.audience
+        );
+    }
+
+    let mut on_stop = stopped.clone();
+    let server = carnet_api::server::serve(state, listener, async move {
+        let _ = on_stop.wait_for(|s| *s).await;
+    });
+    let signal = async {
+        shutdown_signal().await;
+        println!("stopping: finishing the requests in flight");
+        let _ = stop.send(true);
+    };
+    let (served, ()) = tokio::join!(server, signal);
+    served?;
+    for task in projectors {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// One projector per establishment and projection, caught up, then following the log
+/// until stopped.
+async fn spawn_projectors(
+    store: &EventStore,
+    instance: &str,
+    stopped: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let mut tasks = Vec::new();
+    for tenant in store.tenants().await? {
+        for projection in carnet_projections::all() {
+            let name = projection.name();
+            let projector = carnet_projections::Projector::new(
+                store.clone(),
+                tenant.tenant.clone(),
+                projection,
+            )
+            .with_owner(instance);
+            // Caught up before serving, so that the first answers are current.
+            if let Err(error) = projector.catch_up().await {
+                tracing::error!(uai = %tenant.tenant, projection = name, %error, "projection cannot catch up");
+            }
+            let mut stopped = stopped.clone();
+            let uai = tenant.tenant.clone();
+            tasks.push(tokio::spawn(async move {
+                let until = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(error) = projector.run(until).await {
+                    tracing::error!(%uai, projection = name, %error, "projection stopped");
+                }
+            }));
+        }
+    }
+    Ok(tasks)
+}
+
+/// A ready-to-paste token for one person of each role of each establishment.
+async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
+    let pool = store.backend().pool();
+    for tenant in store.tenants().await? {
+        let uai = tenant.tenant;
+        let Some(establishment) = carnet_projections::enrolment::establishment(&pool, &uai).await?
+        else {
+            continue;
+        };
+        println!(
+            "\n{} ({uai}): paste one of these in GraphiQL's Headers tab",
+            establishment.name
+        );
+        let mut people: Vec<(String, ClaimedRole)> = Vec::new();
+        for (role, claimed) in [
+            (Role::Principal, ClaimedRole::Principal),
+            (Role::Secretariat, ClaimedRole::Secretariat),
+            (Role::Cpe, ClaimedRole::Cpe),
+            (Role::Aed, ClaimedRole::Aed),
+            (Role::Teacher, ClaimedRole::Teacher),
+        ] {
+            if let Some((id, _)) = establishment
+                .staff
+                .iter()
+                .find(|(_, m)| m.roles.contains(&role))
+            {
+                people.push((id.clone(), claimed));
+            }
+        }
+        let first_student = carnet_projections::query::docs_with_prefix::<serde_json::Value>(
+            &pool,
+            &uai,
+            carnet_projections::enrolment::NAME,
+            "student/",
+        )
+        .await?
+        .into_iter()
+        .next()
+        .map(|(k, _)| k.trim_start_matches("student/").to_string());
+        if let Some(student) = first_student {
+            if let Some(record) =
+                carnet_projections::enrolment::student(&pool, &uai, &student).await?
+            {
+                if let Some(guardian) = record.guardians.keys().next() {
+                    people.push((guardian.clone(), ClaimedRole::Guardian));
+                }
+            }
+            people.push((student, ClaimedRole::Student));
+        }
+        people.push(("auditeur".into(), ClaimedRole::Auditor));
+        for (person, role) in people {
+            let token = key.mint(
+                &person,
+                std::slice::from_ref(&uai),
+                &[role],
+                chrono::Duration::hours(12),
+            )?;
+            println!(
+                "  {:<11} {person}\n    {{\"Authorization\": \"Bearer {token}\"}}",
+                role.as_str()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `carnet token`: a development token.
+pub fn mint(
+    data_dir: &Path,
+    person: &str,
+    establishments: &[Uai],
+    roles: &[String],
+    hours: i64,
+) -> anyhow::Result<String> {
+    let roles = roles
+        .iter()
+        .map(|r| ClaimedRole::parse(r).ok_or_else(|| anyhow::anyhow!("unknown role `{r}`; the roles are guardian, student, teacher, cpe, aed, secretariat, principal, auditor")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let key = DevKey::load_or_create(data_dir)
+        .with_context(|| format!("reading the development key in {}", data_dir.display()))?;
+    Ok(key.mint(
+        person,
+        establishments,
+        &roles,
+        chrono::Duration::hours(hours),
+    )?)
+}
