@@ -113,6 +113,27 @@ impl Actor {
         Ok(actor)
     }
 
+    /// The role recorded with the caller's commands.
+    pub fn role_label(&self) -> &'static str {
+        const ORDER: [(Role, &str); 5] = [
+            (Role::Principal, "principal"),
+            (Role::Cpe, "cpe"),
+            (Role::Aed, "aed"),
+            (Role::Secretariat, "secretariat"),
+            (Role::Teacher, "teacher"),
+        ];
+        if let Some((_, label)) = ORDER.iter().find(|(r, _)| self.is(*r)) {
+            return label;
+        }
+        if !self.children.is_empty() {
+            "guardian"
+        } else if self.student {
+            "student"
+        } else {
+            "auditor"
+        }
+    }
+
     pub fn is(&self, role: Role) -> bool {
         self.staff.contains(&role)
     }

@@ -77,9 +77,25 @@ where
         command: A::Command,
         context: &CommandContext,
     ) -> Result<CommandOutcome, CommandError<A::Error>> {
+        self.execute_at(stream_id, command, context, None).await
+    }
+
+    /// As [`CommandBus::execute`], but only on the version of the stream the client
+    /// read (`expected`): if anyone changed it since, the answer is a conflict naming
+    /// the current version, and nothing is decided on a state the client never saw.
+    pub async fn execute_at(
+        &self,
+        stream_id: &str,
+        command: A::Command,
+        context: &CommandContext,
+        expected: Option<i64>,
+    ) -> Result<CommandOutcome, CommandError<A::Error>> {
         let mut attempt = 0;
         loop {
-            match self.execute_once(stream_id, command.clone(), context).await {
+            match self
+                .execute_once(stream_id, command.clone(), context, expected)
+                .await
+            {
                 Err(CommandError::Store(StoreError::Conflict { .. }))
                     if attempt < CONFLICT_RETRIES =>
                 {
@@ -111,6 +127,7 @@ where
         stream_id: &str,
         command: A::Command,
         context: &CommandContext,
+        expected: Option<i64>,
     ) -> Result<CommandOutcome, CommandError<A::Error>> {
         let stream = self.aggregates.stream(stream_id);
         let key = match context.command_id {
@@ -128,6 +145,18 @@ where
             None => None,
         };
         let mut loaded = self.aggregates.load(stream_id).await?;
+        if let Some(expected) = expected.filter(|e| *e != loaded.version) {
+            // A retry of a command that did run answers as it did, not as a conflict.
+            if let Some(outcome) = self.earlier_answer(key).await? {
+                return Ok(outcome);
+            }
+            return Err(StoreError::Conflict {
+                stream,
+                expected,
+                current: loaded.version,
+            }
+            .into());
+        }
         let sink = EventSink::<A>::default();
         if let Err(refusal) = loaded
             .aggregate
