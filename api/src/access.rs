@@ -28,7 +28,8 @@ pub struct Actor {
     pub student: bool,
     /// Staff roles in the establishment's record that the token claims.
     pub staff: BTreeSet<Role>,
-    /// (year, class) of the teacher's services, with the subject.
+    /// (year, class, subject) of the teacher's services; the subject by the short name
+    /// timetables and gradebooks use (`MATHS`), not its STS code.
     pub services: BTreeSet<(SchoolYear, String, String)>,
     pub auditor: bool,
 }
@@ -80,8 +81,14 @@ impl Actor {
         .filter(|(c, _)| claims(*c))
         .map(|(_, r)| r)
         .collect();
+        let mut subjects = BTreeMap::new();
         if !staff_claims.is_empty() {
             if let Some(establishment) = enrolment::establishment(pool, tenant).await? {
+                subjects = establishment
+                    .subjects
+                    .iter()
+                    .map(|(code, s)| (code.to_string(), s.short.clone()))
+                    .collect();
                 if let Some(member) = establishment.staff.get(&person) {
                     let today = chrono::Utc::now().date_naive();
                     if member.left_on.is_none_or(|d| d >= today) {
@@ -100,8 +107,10 @@ impl Actor {
                 .await?
                 .services
                 .into_iter()
-                .map(|(year, subject, class)| {
-                    (year, class_id(&class).to_string(), subject.to_string())
+                .map(|(year, code, class)| {
+                    let code = code.to_string();
+                    let subject = subjects.get(&code).cloned().unwrap_or(code);
+                    (year, class_id(&class).to_string(), subject)
                 })
                 .collect();
         }
