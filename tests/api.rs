@@ -23,7 +23,7 @@ async fn december_lesson(server: &TestServer, date: &str) -> (String, String, St
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: ID!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id teachers subject } } }",
+            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id teachers subject } } }",
             json!({ "id": CHILD, "d": date }),
         )
         .await;
@@ -40,7 +40,7 @@ async fn guardian_of(server: &TestServer, student: &str) -> String {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: ID!) { student(id: $id) { guardians { id mayJustify } } }",
+            "query($id: String!) { student(id: $id) { guardians { id mayJustify } } }",
             json!({ "id": student }),
         )
         .await;
@@ -208,7 +208,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         mark["subject"].as_str().unwrap(),
     );
     let services = server
-        .as_("principal", ClaimedRole::Principal, "query($c: ID!, $p: String) { class(id: $c) { gradebook(period: $p) { evaluations { id teacher } } } }", json!({ "c": class, "p": period }))
+        .as_("principal", ClaimedRole::Principal, "query($c: String!, $p: String) { class(id: $c) { gradebook(period: $p) { evaluations { id teacher } } } }", json!({ "c": class, "p": period }))
         .await;
     let grader = data(&services)["class"]["gradebook"]["evaluations"]
         .as_array()
@@ -238,7 +238,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     if teacher2 != grader {
         assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
     }
-    let card_query = "query($id: ID!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard { marks { evaluation mark { score } history { person event before after } } } } }";
+    let card_query = "query($id: String!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard { marks { evaluation mark { score } history { person event before after } } } } }";
     let then = server
         .as_(
             &guardian,
@@ -374,7 +374,7 @@ async fn subscriptions(kind: BackendKind) {
     let mut half_days = Vec::new();
     for day in ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"] {
         let answer = server
-            .as_("principal", ClaimedRole::Principal, "query($id: ID!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id cancelled } } }", json!({ "id": CHILD, "d": day }))
+            .as_("principal", ClaimedRole::Principal, "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id cancelled } } }", json!({ "id": CHILD, "d": day }))
             .await;
         let lessons = data(&answer)["student"]["timetable"]
             .as_array()

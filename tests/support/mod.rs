@@ -1,1 +1,5 @@
+//! What the end-to-end tests share; each test file uses part of it.
+#![allow(dead_code)]
+
+pub mod browser;
 pub mod server;

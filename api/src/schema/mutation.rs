@@ -366,7 +366,7 @@ async fn lesson_year(reader: &Reader, lesson: &str) -> ApiResult<SchoolYear> {
 // Each argument of a mutation is a parameter of its resolver: the command's own
 // fields, then `commandId` and `expectedVersion`.
 #[allow(clippy::too_many_arguments)]
-#[Object]
+#[Object(name = "Mutation")]
 impl MutationRoot {
     /// One student's line of a lesson's roll call. The guardians with the right to be
     /// told are notified of an absence.

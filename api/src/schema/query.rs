@@ -34,7 +34,7 @@ pub struct Me {
 // Each argument of a field is a parameter of its resolver: Relay's four pagination
 // arguments with `asOf` and a filter make more than clippy's seven.
 #[allow(clippy::too_many_arguments)]
-#[Object]
+#[Object(name = "Query")]
 impl QueryRoot {
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
         let (reader, actor) = caller(ctx, None).await?;

@@ -29,7 +29,7 @@ pub struct AbsenceNotice {
     pub position: i64,
 }
 
-#[Subscription]
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// Absences as they are recorded: a guardian receives those of the children they
     /// are to be told of; vie scolaire and the head receive every one.

@@ -901,6 +901,7 @@ pub struct SubjectFigures {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Evaluation")]
 pub struct EvaluationView {
     pub id: String,
     pub subject: String,
@@ -1019,7 +1020,7 @@ pub struct BookedTime {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(complex)]
+#[graphql(complex, name = "Booking")]
 pub struct BookingView {
     pub id: String,
     pub resource: String,
@@ -1161,6 +1162,7 @@ impl ResourceView {
 // ---------------------------------------------------------------- people
 
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Service")]
 pub struct ServiceView {
     pub year: String,
     pub subject: String,
@@ -1229,6 +1231,7 @@ impl TeacherView {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(name = "Alert")]
 pub struct AlertView {
     pub student: String,
     /// "2026-11"
