@@ -425,3 +425,110 @@ async fn subscriptions_on_sqlite() {
 async fn subscriptions_on_postgres() {
     subscriptions(BackendKind::Postgres).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_metrics_and_limits() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let get = |path: &str| server.http.get(format!("{}{path}", server.base)).send();
+    let health = get("/healthz").await.unwrap();
+    assert_eq!(health.status(), 200);
+    let ready = get("/readyz").await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let readiness: Value = ready.json().await.unwrap();
+    assert_eq!(readiness["database"], json!("ok"));
+    assert_eq!(
+        readiness["projections"].as_array().unwrap().len(),
+        5,
+        "{readiness}"
+    );
+
+    // GraphiQL and its assets come from the binary.
+    let page = get("/").await.unwrap().text().await.unwrap();
+    assert!(
+        page.contains("/graphiql/graphiql.min.js") && page.contains("query Dashboard"),
+        "{page}"
+    );
+    assert_eq!(
+        get("/graphiql/graphiql.min.js").await.unwrap().status(),
+        200
+    );
+    assert_eq!(get("/graphiql/nothing.js").await.unwrap().status(), 404);
+
+    // A query and a command, then the metrics count them.
+    let token = server.token("cpe1", ClaimedRole::Cpe);
+    server
+        .post(Some(&token), &[], "{ me { person } }", json!({}))
+        .await;
+    let (lesson, _, _) = december_lesson(&server, "2026-12-01").await;
+    data(
+        &server
+            .post(
+                Some(&token),
+                &[],
+                RECORD,
+                json!({ "lesson": lesson, "student": CHILD }),
+            )
+            .await,
+    );
+    let metrics = get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("carnet_http_requests_total{route=\"/graphql\",status=\"200\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "carnet_commands_total{command=\"record_attendance\",outcome=\"appended\"} 1"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(
+            "carnet_projection_lag_events{establishment=\"0750655E\",projection=\"attendance\"}"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("carnet_http_request_duration_seconds_bucket"),
+        "{metrics}"
+    );
+
+    // Limits: depth, page size, body size.
+    let too_deep = "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } } } } }";
+    let answer = server.post(Some(&token), &[], too_deep, json!({})).await;
+    assert!(
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nested too deep"),
+        "{answer}"
+    );
+    let answer = server
+        .post(
+            Some(&token),
+            &[],
+            "{ attendanceAlerts(first: 100000) { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&answer).as_deref(), Some("VALIDATION"), "{answer}");
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let response = server
+        .http
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(json!({ "query": format!("{{ me {{ person }} }} #{huge}") }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+
+    // Introspection needs no token (GraphiQL loads the schema before one is pasted).
+    let schema = server
+        .post(None, &[], "{ __schema { queryType { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        data(&schema)["__schema"]["queryType"]["name"],
+        json!("Query")
+    );
+}
