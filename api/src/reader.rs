@@ -4,6 +4,10 @@
 //! an `asOf` answer folds the same events, those recorded up to that instant, into the
 //! same types: one code path shapes both answers, and they cannot disagree.
 
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::Gradebook;
@@ -18,6 +22,47 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{ApiError, ApiResult};
 
+type Shared = Arc<dyn Any + Send + Sync>;
+/// A document: its establishment, projection and key.
+type DocKey = (Uai, &'static str, String);
+/// A checkpoint: its generation and position.
+type At = (i32, i64);
+
+/// Parsed documents shared between requests. The large documents every request reads
+/// (the establishment, the year's timetable, gradebooks) cost more to parse than to
+/// serve; one is reused while its projection's checkpoint has not moved, since every
+/// change of a document moves the checkpoint in the same transaction.
+#[derive(Default)]
+pub struct DocCache {
+    entries: Mutex<HashMap<DocKey, (At, Shared)>>,
+}
+
+/// Documents kept at most; past it the cache starts again empty.
+const MAX_CACHED_DOCS: usize = 4_000;
+
+impl std::fmt::Debug for DocCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DocCache").finish_non_exhaustive()
+    }
+}
+
+/// What one request already read: each document and checkpoint once per request.
+#[derive(Default)]
+struct Memo {
+    positions: Mutex<HashMap<&'static str, At>>,
+    docs: Mutex<HashMap<(&'static str, String), Shared>>,
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo").finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// One establishment's data, now (`as_of: None`, from the read models) or at an instant.
 #[derive(Clone, Debug)]
 pub struct Reader {
@@ -25,28 +70,129 @@ pub struct Reader {
     pub pool: Pool,
     pub tenant: Uai,
     pub as_of: Option<DateTime<Utc>>,
+    cache: Arc<DocCache>,
+    memo: Arc<Memo>,
 }
 
 impl Reader {
-    pub fn at(&self, as_of: Option<DateTime<Utc>>) -> Reader {
+    pub fn new(store: EventStore, pool: Pool, tenant: Uai, cache: Arc<DocCache>) -> Self {
         Reader {
-            as_of: as_of.or(self.as_of),
-            ..self.clone()
+            store,
+            pool,
+            tenant,
+            as_of: None,
+            cache,
+            memo: Arc::default(),
         }
     }
 
-    pub async fn establishment(&self) -> ApiResult<Establishment> {
+    /// The same establishment as of `as_of` (if given; `None` keeps this reader's).
+    pub fn at(&self, as_of: Option<DateTime<Utc>>) -> Reader {
+        match as_of {
+            Some(at) if Some(at) != self.as_of => Reader {
+                as_of: Some(at),
+                memo: Arc::default(),
+                ..self.clone()
+            },
+            _ => self.clone(),
+        }
+    }
+
+    /// The document `key` of `projection`, parsed once per request, and shared between
+    /// requests while the projection has not moved when `shared`.
+    async fn doc<T>(
+        &self,
+        projection: &'static str,
+        key: String,
+        shared: bool,
+    ) -> ApiResult<Option<Arc<T>>>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        if let Some(found) = lock(&self.memo.docs).get(&(projection, key.clone())) {
+            return Ok(found.clone().downcast::<T>().ok());
+        }
+        let mut at = None;
+        if shared {
+            let known = lock(&self.memo.positions).get(projection).copied();
+            let position = match known {
+                Some(p) => Some(p),
+                None => carnet_projections::checkpoint::read_active(
+                    &self.pool,
+                    self.tenant.as_str(),
+                    projection,
+                )
+                .await?
+                .map(|row| (row.generation, row.position)),
+            };
+            if let Some(p) = position {
+                lock(&self.memo.positions).insert(projection, p);
+                let entry = (self.tenant.clone(), projection, key.clone());
+                let cached = lock(&self.cache.entries)
+                    .get(&entry)
+                    .filter(|(at, _)| *at == p)
+                    .map(|(_, d)| d.clone());
+                if let Some(found) = cached {
+                    lock(&self.memo.docs).insert((projection, key), found.clone());
+                    return Ok(found.downcast::<T>().ok());
+                }
+                at = Some((entry, p));
+            }
+        }
+        let Some(parsed) =
+            carnet_projections::query::doc::<T>(&self.pool, &self.tenant, projection, &key).await?
+        else {
+            return Ok(None);
+        };
+        let parsed = Arc::new(parsed);
+        let any: Shared = parsed.clone();
+        if let Some((entry, p)) = at {
+            let mut entries = lock(&self.cache.entries);
+            if entries.len() >= MAX_CACHED_DOCS {
+                entries.clear();
+            }
+            entries.insert(entry, (p, any.clone()));
+        }
+        lock(&self.memo.docs).insert((projection, key), any);
+        Ok(Some(parsed))
+    }
+
+    /// The aggregate as of this reader's instant, folded once per request.
+    async fn folded<A>(&self, id: &str) -> ApiResult<Option<Arc<A>>>
+    where
+        A: Aggregate + Default + Send + Sync + 'static,
+        A::Event: DeserializeOwned,
+    {
+        let key = (A::TYPE, id.to_string());
+        if let Some(found) = lock(&self.memo.docs).get(&key) {
+            return Ok(found.clone().downcast::<A>().ok());
+        }
+        let Some(state) = self.fold::<A>(id).await? else {
+            return Ok(None);
+        };
+        let state = Arc::new(state);
+        lock(&self.memo.docs).insert(key, state.clone());
+        Ok(Some(state))
+    }
+
+    pub async fn establishment(&self) -> ApiResult<Arc<Establishment>> {
         let found = match self.as_of {
-            None => enrolment::establishment(&self.pool, &self.tenant).await?,
-            Some(_) => self.fold::<Establishment>(self.tenant.as_str()).await?,
+            None => {
+                self.doc(enrolment::NAME, "establishment".into(), true)
+                    .await?
+            }
+            Some(_) => self.folded::<Establishment>(self.tenant.as_str()).await?,
         };
         found.ok_or_else(|| ApiError::not_found(format!("establishment {}", self.tenant)))
     }
 
-    pub async fn student(&self, id: &str) -> ApiResult<Student> {
+    pub async fn student(&self, id: &str) -> ApiResult<Arc<Student>> {
         let found = match self.as_of {
-            None => enrolment::student(&self.pool, &self.tenant, id).await?,
-            Some(_) => self.fold::<Student>(id).await?,
+            None => {
+                self.doc(enrolment::NAME, format!("student/{id}"), false)
+                    .await?
+            }
+            Some(_) => self.folded::<Student>(id).await?,
         };
         found.ok_or_else(|| ApiError::not_found(format!("no student `{id}` here")))
     }
@@ -72,29 +218,36 @@ impl Reader {
         year: &SchoolYear,
         class: &str,
         period: &str,
-    ) -> ApiResult<Option<Gradebook>> {
-        Ok(match self.as_of {
+    ) -> ApiResult<Option<Arc<Gradebook>>> {
+        match self.as_of {
             None => {
-                grades::gradebook(&self.pool, &self.tenant, year.as_str(), class, period).await?
+                let key = format!("gradebook/{year}/{class}/{period}");
+                self.doc(grades::NAME, key, true).await
             }
             Some(_) => {
-                self.fold::<Gradebook>(&format!("{year}/{class}/{period}"))
+                self.folded::<Gradebook>(&format!("{year}/{class}/{period}"))
+                    .await
+            }
+        }
+    }
+
+    pub async fn timetable(&self, year: &SchoolYear) -> ApiResult<Option<Arc<Timetable>>> {
+        match self.as_of {
+            None => {
+                self.doc(timetable::NAME, format!("timetable/{year}"), true)
+                    .await
+            }
+            Some(_) => self.folded::<Timetable>(year.as_str()).await,
+        }
+    }
+
+    pub async fn resource(&self, id: &str) -> ApiResult<Arc<Resource>> {
+        let found = match self.as_of {
+            None => {
+                self.doc(reservations::NAME, format!("resource/{id}"), false)
                     .await?
             }
-        })
-    }
-
-    pub async fn timetable(&self, year: &SchoolYear) -> ApiResult<Option<Timetable>> {
-        Ok(match self.as_of {
-            None => timetable::timetable(&self.pool, &self.tenant, year.as_str()).await?,
-            Some(_) => self.fold::<Timetable>(year.as_str()).await?,
-        })
-    }
-
-    pub async fn resource(&self, id: &str) -> ApiResult<Resource> {
-        let found = match self.as_of {
-            None => reservations::resource(&self.pool, &self.tenant, id).await?,
-            Some(_) => self.fold::<Resource>(id).await?,
+            Some(_) => self.folded::<Resource>(id).await?,
         };
         found.ok_or_else(|| ApiError::not_found(format!("no resource `{id}` here")))
     }

@@ -13,7 +13,7 @@ use crate::auth::{AuthError, Authenticator, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Feed;
 use crate::metrics::Metrics;
-use crate::reader::Reader;
+use crate::reader::{DocCache, Reader};
 
 /// The header naming the establishment a request is about, for tokens that cover
 /// several (an auditor's); with one, it may be left out.
@@ -26,6 +26,7 @@ pub struct AppState {
     pub auth: Authenticator,
     pub metrics: Metrics,
     pub feed: Feed,
+    pub docs: Arc<DocCache>,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -35,6 +36,7 @@ impl AppState {
             pool: store.backend().pool(),
             feed: Feed::new(store.clone()),
             metrics: Metrics::new(),
+            docs: Arc::default(),
             store,
             auth,
             schools: Mutex::new(HashMap::new()),
@@ -109,12 +111,12 @@ impl Caller {
     }
 
     pub async fn reader_and_actor(&self, state: &AppState) -> ApiResult<(Reader, Arc<Actor>)> {
-        let reader = Reader {
-            store: state.store.clone(),
-            pool: state.pool.clone(),
-            tenant: self.tenant()?,
-            as_of: None,
-        };
+        let reader = Reader::new(
+            state.store.clone(),
+            state.pool.clone(),
+            self.tenant()?,
+            state.docs.clone(),
+        );
         let actor = self
             .actor
             .get_or_init(|| async {

@@ -288,7 +288,7 @@ impl<'a> Command<'a> {
         &self,
         lesson: &str,
         student: &str,
-    ) -> ApiResult<(SchoolYear, Occurrence, Student)> {
+    ) -> ApiResult<(SchoolYear, Occurrence, Arc<Student>)> {
         let year = lesson_year(&self.reader, lesson).await?;
         let occurrence = find_lesson(&self.reader, &year, lesson).await?;
         self.actor.may_take_roll_call(&occurrence.teachers)?;

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object, SimpleObject};
 use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::enrolment::Role;
 use carnet_projections::{attendance, enrolment, query as docs, reservations};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::caller;
 use super::types::{
@@ -268,8 +268,7 @@ impl QueryRoot {
     }
 }
 
-/// The lesson `id` of the timetable of `year`: `course@date` is searched around its due
-/// date (a moved lesson stays near it); an extra lesson over the year.
+/// The lesson `id` of the timetable of `year`.
 pub async fn find_lesson(
     reader: &crate::reader::Reader,
     year: &carnet_domain::enrolment::SchoolYear,
@@ -279,21 +278,15 @@ pub async fn find_lesson(
         .timetable(year)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no timetable for {year}")))?;
-    let calendar = t
-        .calendar()
-        .ok_or_else(|| ApiError::not_found(format!("no timetable for {year}")))?;
-    let (from, to) = match id.split_once('@').map(|(_, d)| d.parse::<NaiveDate>()) {
-        Some(Ok(due)) => (due - Duration::days(62), due + Duration::days(62)),
-        Some(Err(_)) => {
-            return Err(ApiError::validation(
-                "id",
-                "a lesson id is `course@YYYY-MM-DD`",
-            ))
-        }
-        None => (calendar.first_day, calendar.last_day),
-    };
-    t.occurrences(from, to)
-        .into_iter()
-        .find(|o| o.id == id)
+    if id
+        .split_once('@')
+        .is_some_and(|(_, d)| d.parse::<NaiveDate>().is_err())
+    {
+        return Err(ApiError::validation(
+            "id",
+            "a lesson id is `course@YYYY-MM-DD`",
+        ));
+    }
+    t.occurrence_by_id(id)
         .ok_or_else(|| ApiError::not_found(format!("no lesson `{id}` in the timetable of {year}")))
 }

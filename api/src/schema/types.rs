@@ -556,7 +556,7 @@ pub struct StudentView {
     pub reader: Reader,
     pub actor: Arc<Actor>,
     pub id: String,
-    pub record: Student,
+    pub record: Arc<Student>,
 }
 
 impl StudentView {
@@ -578,7 +578,10 @@ impl StudentView {
     ) -> ApiResult<Option<carnet_domain::enrolment::Placement>> {
         let date = match date {
             Some(d) => d,
-            None => today(&self.reader, &self.reader.establishment().await?),
+            None => {
+                let establishment = self.reader.establishment().await?;
+                today(&self.reader, &establishment)
+            }
         };
         Ok(self.record.placement_on(date))
     }
@@ -816,7 +819,10 @@ impl ClassView {
     ) -> GqlResult<Page<StudentView>> {
         let date = match date {
             Some(d) => d,
-            None => today(&self.reader, &self.reader.establishment().await?),
+            None => {
+                let establishment = self.reader.establishment().await?;
+                today(&self.reader, &establishment)
+            }
         };
         // Everyone the class ever had, then each record as the reader sees it.
         let roster: enrolment::Roster = carnet_projections::query::doc(
@@ -890,7 +896,7 @@ pub struct GradebookView {
     class: String,
     period: String,
     version: i64,
-    book: Gradebook,
+    book: Arc<Gradebook>,
 }
 
 #[derive(Debug, Clone, SimpleObject)]
@@ -1077,7 +1083,7 @@ pub struct Slot {
 
 pub struct ResourceView {
     pub reader: Reader,
-    pub resource: Resource,
+    pub resource: Arc<Resource>,
 }
 
 #[Object(name = "Resource")]

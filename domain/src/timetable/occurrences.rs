@@ -264,42 +264,56 @@ impl Timetable {
     /// The lessons from `from` to `to` (both included), exceptions applied, sorted by
     /// start. Cancelled lessons are included with their reason.
     pub fn occurrences(&self, from: NaiveDate, to: NaiveDate) -> Vec<Occurrence> {
-        let Some(calendar) = self.calendar() else {
-            return Vec::new();
-        };
-        let days = Days::new(calendar);
-        let mut found: Vec<Occurrence> = self
-            .courses
-            .values()
-            .flat_map(|course| course.slots(&days, from, to))
-            .map(|slot| self.occurrence(&slot, &days))
-            .collect();
-        found.sort_by(|a, b| (a.start_utc, &a.id).cmp(&(b.start_utc, &b.id)));
-        found
+        self.filtered(from, to, |_| true, |_| true)
+    }
+
+    /// The lesson `id` (`course@due-date`, or an extra lesson's id), wherever and
+    /// whenever it was moved in the year.
+    pub fn occurrence_by_id(&self, id: &str) -> Option<Occurrence> {
+        let calendar = self.calendar()?;
+        let course = id.split_once('@').map_or(id, |(course, _)| course);
+        self.filtered(
+            calendar.first_day,
+            calendar.last_day,
+            |c| c.id == course,
+            |s| s.id() == id,
+        )
+        .into_iter()
+        .next()
     }
 
     /// A teacher's lessons.
     pub fn for_teacher(&self, from: NaiveDate, to: NaiveDate, teacher: &str) -> Vec<Occurrence> {
-        self.filtered(from, to, |o| o.teachers.iter().any(|t| t == teacher))
+        self.filtered(
+            from,
+            to,
+            |_| true,
+            |s| s.teachers.iter().any(|t| t == teacher),
+        )
     }
 
     /// The lessons held in a room.
     pub fn for_room(&self, from: NaiveDate, to: NaiveDate, room: &str) -> Vec<Occurrence> {
-        self.filtered(from, to, |o| o.room.as_deref() == Some(room))
+        self.filtered(from, to, |_| true, |s| s.room == Some(room))
     }
 
     /// A division's timetable: its whole-class lessons and the lessons of every group
     /// drawn from it (what the class's register and its professeur principal see).
     pub fn for_division(&self, from: NaiveDate, to: NaiveDate, division: &str) -> Vec<Occurrence> {
-        self.filtered(from, to, |o| {
-            o.divisions.iter().any(|d| d == division)
-                || o.groups.iter().any(|g| self.drawn_from(g, division))
-        })
+        self.filtered(
+            from,
+            to,
+            |c| {
+                c.divisions.iter().any(|d| d == division)
+                    || c.groups.iter().any(|g| self.drawn_from(g, division))
+            },
+            |_| true,
+        )
     }
 
     /// The lessons of one group only.
     pub fn for_group(&self, from: NaiveDate, to: NaiveDate, group: &str) -> Vec<Occurrence> {
-        self.filtered(from, to, |o| o.groups.iter().any(|g| g == group))
+        self.filtered(from, to, |c| c.groups.iter().any(|g| g == group), |_| true)
     }
 
     /// A student's timetable: the lessons of their division and of their groups.
@@ -310,19 +324,41 @@ impl Timetable {
         division: &str,
         groups: &[String],
     ) -> Vec<Occurrence> {
-        self.filtered(from, to, |o| {
-            o.divisions.iter().any(|d| d == division) || o.groups.iter().any(|g| groups.contains(g))
-        })
+        self.filtered(
+            from,
+            to,
+            |c| {
+                c.divisions.iter().any(|d| d == division)
+                    || c.groups.iter().any(|g| groups.contains(g))
+            },
+            |_| true,
+        )
     }
 
+    /// The lessons of the courses `course` keeps whose slots `slot` keeps. Audiences
+    /// are the course's, teachers and rooms may change per lesson: each is filtered
+    /// where it is known, before any lesson is built (a student's week reads a handful
+    /// of the establishment's hundreds of courses).
     fn filtered(
         &self,
         from: NaiveDate,
         to: NaiveDate,
-        keep: impl Fn(&Occurrence) -> bool,
+        course: impl Fn(&CourseSpec) -> bool,
+        slot: impl Fn(&Slot<'_>) -> bool,
     ) -> Vec<Occurrence> {
-        let mut found = self.occurrences(from, to);
-        found.retain(keep);
+        let Some(calendar) = self.calendar() else {
+            return Vec::new();
+        };
+        let days = Days::new(calendar);
+        let mut found: Vec<Occurrence> = self
+            .courses
+            .values()
+            .filter(|c| course(&c.spec))
+            .flat_map(|c| c.slots(&days, from, to))
+            .filter(|s| slot(s))
+            .map(|s| self.occurrence(&s, &days))
+            .collect();
+        found.sort_by(|a, b| (a.start_utc, &a.id).cmp(&(b.start_utc, &b.id)));
         found
     }
 
