@@ -249,6 +249,7 @@ struct Oidc {
     config: OidcConfig,
     http: reqwest::Client,
     cache: Mutex<KeyCache>,
+    refresh_floor: Duration,
 }
 
 #[derive(Debug, Default)]
@@ -277,8 +278,18 @@ impl Authenticator {
                 config,
                 http,
                 cache: Mutex::new(KeyCache::default()),
+                refresh_floor: JWKS_REFRESH_FLOOR,
             }),
         }
+    }
+
+    /// How soon after a fetch an unknown key id may fetch the keys again (30 s by
+    /// default); tests shorten it to watch a key rotation.
+    pub fn with_jwks_refresh_floor(mut self, floor: Duration) -> Self {
+        if let Some(oidc) = &mut self.oidc {
+            oidc.refresh_floor = floor;
+        }
+        self
     }
 
     pub fn trusts_dev_tokens(&self) -> bool {
@@ -416,12 +427,24 @@ impl Oidc {
         let known = cache.keys.as_ref().and_then(|k| k.find(kid)).cloned();
         match known {
             Some(jwk) if !stale => return Ok(jwk),
-            None if age.is_some_and(|a| a < JWKS_REFRESH_FLOOR) => {
+            None if age.is_some_and(|a| a < self.refresh_floor) => {
                 return Err(AuthError::UnknownKey(kid.to_string()))
             }
             _ => {}
         }
-        let keys = self.fetch().await?;
+        let keys = match self.fetch().await {
+            Ok(keys) => keys,
+            Err(error) => {
+                // Failed fetches are rate-limited like successful ones, and a key already
+                // known stays usable while the identity provider is unreachable.
+                cache.fetched = Some(Instant::now());
+                if let Some(jwk) = known {
+                    tracing::warn!(%error, "using the identity provider's keys fetched earlier");
+                    return Ok(jwk);
+                }
+                return Err(error);
+            }
+        };
         cache.fetched = Some(Instant::now());
         let found = keys.find(kid).cloned();
         cache.keys = Some(keys);

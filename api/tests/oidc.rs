@@ -1,0 +1,695 @@
+#![allow(clippy::unwrap_used)]
+//! OpenID Connect bearer tokens against a real, local identity provider.
+//!
+//! Each test starts its own IdP: an axum server on `127.0.0.1:0` serving a discovery
+//! document (`/.well-known/openid-configuration`) and a JWK set (`/jwks.json`), counting
+//! how often each is fetched. Its signing keys are EC P-256 keys made with `p256`, and
+//! its tokens are signed ES256 with `jsonwebtoken`, as an ENT would sign them.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, RwLock};
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use carnet_api::auth::{
+    AuthError, Authenticator, ClaimedRole, DevKey, OidcConfig, Principal, DEV_ISSUER,
+};
+use carnet_domain::Uai;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+use serde_json::{json, Value};
+
+const AUDIENCE: &str = "carnet";
+const UAI: &str = "0750655E";
+const OTHER_UAI: &str = "0690026D";
+
+// ---------------------------------------------------------------------------------------
+// The identity provider
+// ---------------------------------------------------------------------------------------
+
+/// An EC P-256 signing key of the identity provider.
+struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    /// The public key as a JWK, with `kid`, `alg` and `use`: what the JWKS publishes.
+    jwk: Value,
+    /// The public key as a SPKI PEM (what a key-confusion attacker would use as an HMAC
+    /// secret).
+    public_pem: String,
+}
+
+impl SigningKey {
+    fn generate(kid: &str) -> Self {
+        let secret = p256::SecretKey::random(&mut rand_core::OsRng);
+        let pem = secret.to_pkcs8_pem(LineEnding::LF).unwrap();
+        let encoding = EncodingKey::from_ec_pem(pem.as_bytes()).unwrap();
+        let public = secret.public_key();
+        let mut jwk: Value = serde_json::from_str(&public.to_jwk_string()).unwrap();
+        jwk["kid"] = json!(kid);
+        jwk["alg"] = json!("ES256");
+        jwk["use"] = json!("sig");
+        SigningKey {
+            kid: kid.to_string(),
+            encoding,
+            jwk,
+            public_pem: public.to_public_key_pem(LineEnding::LF).unwrap(),
+        }
+    }
+
+    /// `claims` signed ES256, the header naming this key.
+    fn sign(&self, claims: &Value) -> String {
+        self.sign_as(&self.kid, claims)
+    }
+
+    /// `claims` signed ES256 with this key, the header naming `kid` (whichever key that is).
+    fn sign_as(&self, kid: &str, claims: &Value) -> String {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(kid.to_string());
+        jsonwebtoken::encode(&header, claims, &self.encoding).unwrap()
+    }
+}
+
+struct IdpState {
+    issuer: String,
+    /// The published public keys (JWKs); mutable, for key rotation.
+    keys: RwLock<Vec<Value>>,
+    jwks_fetches: AtomicUsize,
+    discovery_fetches: AtomicUsize,
+}
+
+/// A running identity provider; the server stops with the test's runtime.
+struct Idp {
+    state: Arc<IdpState>,
+}
+
+impl Idp {
+    async fn start(published: &[&SigningKey]) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(IdpState {
+            issuer,
+            keys: RwLock::new(published.iter().map(|k| k.jwk.clone()).collect()),
+            jwks_fetches: AtomicUsize::new(0),
+            discovery_fetches: AtomicUsize::new(0),
+        });
+        let app = Router::new()
+            .route("/.well-known/openid-configuration", get(discovery))
+            .route("/jwks.json", get(jwks))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Idp { state }
+    }
+
+    fn issuer(&self) -> String {
+        self.state.issuer.clone()
+    }
+
+    fn jwks_url(&self) -> String {
+        format!("{}/jwks.json", self.state.issuer)
+    }
+
+    fn publish(&self, key: &SigningKey) {
+        self.state.keys.write().unwrap().push(key.jwk.clone());
+    }
+
+    fn jwks_fetches(&self) -> usize {
+        self.state.jwks_fetches.load(Ordering::SeqCst)
+    }
+
+    fn discovery_fetches(&self) -> usize {
+        self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Carnet trusting this IdP, finding its keys through discovery.
+    fn authenticator(&self) -> Authenticator {
+        Authenticator::new(None, Some(self.config()))
+    }
+
+    fn config(&self) -> OidcConfig {
+        OidcConfig {
+            issuer: self.issuer(),
+            audience: AUDIENCE.to_string(),
+            jwks_url: None,
+        }
+    }
+
+    /// Valid claims of this IdP: `maths1`, teacher at [`UAI`], for ten minutes.
+    fn claims(&self) -> Value {
+        let now = now();
+        json!({
+            "iss": self.issuer(),
+            "sub": "maths1",
+            "aud": AUDIENCE,
+            "exp": now + 600,
+            "nbf": now,
+            "iat": now,
+            "uai": UAI,
+            "roles": ["teacher"],
+            "name": "Prof de maths",
+        })
+    }
+}
+
+async fn discovery(State(state): State<Arc<IdpState>>) -> Json<Value> {
+    state.discovery_fetches.fetch_add(1, Ordering::SeqCst);
+    Json(json!({
+        "issuer": state.issuer,
+        "jwks_uri": format!("{}/jwks.json", state.issuer),
+        "id_token_signing_alg_values_supported": ["ES256"],
+    }))
+}
+
+async fn jwks(State(state): State<Arc<IdpState>>) -> Json<Value> {
+    state.jwks_fetches.fetch_add(1, Ordering::SeqCst);
+    let keys = state.keys.read().unwrap().clone();
+    Json(json!({ "keys": keys }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token put together by hand: `header.claims.signature`, as an attacker would.
+fn hand_built(header: &Value, claims: &Value, signature: &str) -> String {
+    format!(
+        "{}.{}.{signature}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    )
+}
+
+/// `claims` signed HS256 with `secret`, the header naming `kid`.
+fn hmac(alg: Algorithm, kid: &str, secret: &[u8], claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_string());
+    jsonwebtoken::encode(&header, claims, &EncodingKey::from_secret(secret)).unwrap()
+}
+
+fn uai(text: &str) -> Uai {
+    Uai::parse(text).unwrap()
+}
+
+/// The expected outcome of a refused token.
+#[derive(Debug)]
+enum Refused {
+    /// Exactly this error.
+    Is(AuthError),
+    /// `Malformed`, whatever the parser's message.
+    Malformed,
+}
+
+// ---------------------------------------------------------------------------------------
+// 1. Valid tokens
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_valid_es256_token_is_accepted_through_discovery_and_the_keys_are_fetched_once() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+    assert_eq!((idp.discovery_fetches(), idp.jwks_fetches()), (0, 0));
+
+    let principal = auth
+        .authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(
+        principal,
+        Principal {
+            person: "maths1".into(),
+            establishments: vec![uai(UAI)],
+            roles: vec![ClaimedRole::Teacher],
+            issuer: idp.issuer(),
+        }
+    );
+    assert_eq!(idp.discovery_fetches(), 1, "keys found through discovery");
+    assert_eq!(idp.jwks_fetches(), 1);
+
+    // A second token (another person, two establishments, two roles): verified with the
+    // cached keys.
+    let mut claims = idp.claims();
+    claims["sub"] = json!("direction1");
+    claims["uai"] = json!([UAI, OTHER_UAI]);
+    claims["roles"] = json!(["principal", "teacher"]);
+    let principal = auth
+        .authenticate(Some(&bearer(&key.sign(&claims))))
+        .await
+        .unwrap();
+    assert_eq!(
+        principal,
+        Principal {
+            person: "direction1".into(),
+            establishments: vec![uai(UAI), uai(OTHER_UAI)],
+            roles: vec![ClaimedRole::Principal, ClaimedRole::Teacher],
+            issuer: idp.issuer(),
+        }
+    );
+    assert_eq!(
+        idp.jwks_fetches(),
+        1,
+        "the second token used the cached keys"
+    );
+    assert_eq!(idp.discovery_fetches(), 1);
+}
+
+#[tokio::test]
+async fn a_configured_jwks_url_is_used_without_discovery() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let config = OidcConfig {
+        jwks_url: Some(idp.jwks_url()),
+        ..idp.config()
+    };
+    let auth = Authenticator::new(None, Some(config));
+    let principal = auth
+        .authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(principal.person, "maths1");
+    assert_eq!(idp.jwks_fetches(), 1);
+    assert_eq!(idp.discovery_fetches(), 0, "discovery is not needed");
+}
+
+#[tokio::test]
+async fn clock_skew_within_the_30_second_leeway_is_tolerated() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+
+    let mut just_expired = idp.claims();
+    just_expired["exp"] = json!(now() - 10);
+    let mut almost_valid = idp.claims();
+    almost_valid["nbf"] = json!(now() + 10);
+    for (case, claims) in [
+        ("expired 10 s ago", just_expired),
+        ("valid in 10 s", almost_valid),
+    ] {
+        let outcome = auth.authenticate(Some(&bearer(&key.sign(&claims)))).await;
+        assert!(outcome.is_ok(), "{case}: {outcome:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// 2. Refused tokens
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn refused_tokens_get_the_exact_error() {
+    let key = SigningKey::generate("key1");
+    let unpublished = SigningKey::generate("other");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+    let valid = idp.claims();
+    let now = now();
+
+    // A valid token first, so that the keys are cached: none of the refusals below may
+    // cost another fetch.
+    auth.authenticate(Some(&bearer(&key.sign(&valid))))
+        .await
+        .unwrap();
+
+    let with = |field: &str, value: Value| {
+        let mut claims = valid.clone();
+        claims[field] = value;
+        claims
+    };
+    let expired = key.sign(&with("exp", json!(now - 3600)));
+    let not_yet_valid = key.sign(&with("nbf", json!(now + 3600)));
+    let foreign_issuer = key.sign(&with("iss", json!("https://ent.example.org")));
+    let issuer_with_slash = key.sign(&with("iss", json!(format!("{}/", idp.issuer()))));
+    let wrong_audience = key.sign(&with("aud", json!("pronote")));
+    let alg_none = hand_built(&json!({"alg": "none", "typ": "JWT"}), &valid, "");
+    let alg_none_with_kid = hand_built(
+        &json!({"alg": "none", "typ": "JWT", "kid": "key1"}),
+        &valid,
+        "",
+    );
+    // Key confusion: the public key (as PEM, and as its published JWK) used as an HMAC
+    // secret, with the right key id.
+    let hs256_public_pem = hmac(Algorithm::HS256, "key1", key.public_pem.as_bytes(), &valid);
+    let hs256_public_jwk = hmac(
+        Algorithm::HS256,
+        "key1",
+        key.jwk.to_string().as_bytes(),
+        &valid,
+    );
+    let hs512_public_pem = hmac(Algorithm::HS512, "key1", key.public_pem.as_bytes(), &valid);
+    // The header claims another algorithm than the key's: the key's is the one used.
+    let es256 = key.sign(&valid);
+    let signature = es256.rsplit('.').next().unwrap();
+    let es384_header = hand_built(
+        &json!({"alg": "ES384", "typ": "JWT", "kid": "key1"}),
+        &valid,
+        signature,
+    );
+    let unknown_kid = unpublished.sign(&valid);
+    let no_kid =
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &valid, &key.encoding).unwrap();
+    let forged_with_published_kid = unpublished.sign_as("key1", &valid);
+    // A valid token whose payload is swapped for another person's.
+    let tampered = {
+        let parts: Vec<&str> = es256.split('.').collect();
+        let payload = b64(with("sub", json!("director")).to_string().as_bytes());
+        format!("{}.{payload}.{}", parts[0], parts[2])
+    };
+    let no_issuer = {
+        let mut claims = valid.clone();
+        claims.as_object_mut().unwrap().remove("iss");
+        key.sign(&claims)
+    };
+
+    let cases: Vec<(&str, Option<String>, Refused)> = vec![
+        (
+            "expired an hour ago",
+            Some(bearer(&expired)),
+            Refused::Is(AuthError::Expired),
+        ),
+        (
+            "valid in an hour",
+            Some(bearer(&not_yet_valid)),
+            Refused::Is(AuthError::NotYetValid),
+        ),
+        (
+            "another issuer",
+            Some(bearer(&foreign_issuer)),
+            Refused::Is(AuthError::UnknownIssuer("https://ent.example.org".into())),
+        ),
+        (
+            "the issuer with a trailing slash",
+            Some(bearer(&issuer_with_slash)),
+            Refused::Is(AuthError::UnknownIssuer(format!("{}/", idp.issuer()))),
+        ),
+        (
+            "another audience",
+            Some(bearer(&wrong_audience)),
+            Refused::Is(AuthError::WrongAudience),
+        ),
+        (
+            "alg none",
+            Some(bearer(&alg_none)),
+            Refused::Is(AuthError::Algorithm("none or unknown".into())),
+        ),
+        (
+            "alg none with the published kid",
+            Some(bearer(&alg_none_with_kid)),
+            Refused::Is(AuthError::Algorithm("none or unknown".into())),
+        ),
+        (
+            "HS256 signed with the public key's PEM",
+            Some(bearer(&hs256_public_pem)),
+            Refused::Is(AuthError::Algorithm("HS256".into())),
+        ),
+        (
+            "HS256 signed with the public key's JWK",
+            Some(bearer(&hs256_public_jwk)),
+            Refused::Is(AuthError::Algorithm("HS256".into())),
+        ),
+        (
+            "HS512 signed with the public key's PEM",
+            Some(bearer(&hs512_public_pem)),
+            Refused::Is(AuthError::Algorithm("HS512".into())),
+        ),
+        (
+            "ES384 in the header of an ES256 key's token",
+            Some(bearer(&es384_header)),
+            Refused::Is(AuthError::Algorithm("ES384".into())),
+        ),
+        (
+            "signed by an unpublished key (kid other)",
+            Some(bearer(&unknown_kid)),
+            Refused::Is(AuthError::UnknownKey("other".into())),
+        ),
+        (
+            "no kid",
+            Some(bearer(&no_kid)),
+            Refused::Is(AuthError::UnknownKey("(none given)".into())),
+        ),
+        (
+            "signed by an unpublished key under the published kid",
+            Some(bearer(&forged_with_published_kid)),
+            Refused::Is(AuthError::Signature),
+        ),
+        (
+            "payload swapped after signing",
+            Some(bearer(&tampered)),
+            Refused::Is(AuthError::Signature),
+        ),
+        (
+            "no iss",
+            Some(bearer(&no_issuer)),
+            Refused::Is(AuthError::Claims("`iss` is missing".into())),
+        ),
+        (
+            "not a JWT",
+            Some("Bearer not-a-jwt".into()),
+            Refused::Malformed,
+        ),
+        (
+            "three garbage segments",
+            Some("Bearer a.b.c".into()),
+            Refused::Malformed,
+        ),
+        (
+            "Bearer and nothing",
+            Some("Bearer ".into()),
+            Refused::Is(AuthError::Missing),
+        ),
+        (
+            "empty header",
+            Some(String::new()),
+            Refused::Is(AuthError::Missing),
+        ),
+        (
+            "another scheme",
+            Some("Basic bWF0aHMxOnB3".into()),
+            Refused::Is(AuthError::Missing),
+        ),
+        (
+            "no Authorization header",
+            None,
+            Refused::Is(AuthError::Missing),
+        ),
+    ];
+
+    let mut failures = Vec::new();
+    for (case, header, expected) in &cases {
+        let outcome = auth.authenticate(header.as_deref()).await;
+        let ok = match (&outcome, expected) {
+            (Err(got), Refused::Is(want)) => got == want,
+            (Err(got), Refused::Malformed) => matches!(got, AuthError::Malformed(_)),
+            (Ok(_), _) => false,
+        };
+        if !ok {
+            failures.push(format!("{case}: expected {expected:?}, got {outcome:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        idp.jwks_fetches(),
+        1,
+        "refused tokens, unknown kid included, do not fetch the keys again"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_key_id_on_a_fresh_authenticator_is_refused_after_one_fetch() {
+    let key = SigningKey::generate("key1");
+    let unpublished = SigningKey::generate("other");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&unpublished.sign(&idp.claims()))))
+            .await,
+        Err(AuthError::UnknownKey("other".into()))
+    );
+    assert_eq!(idp.jwks_fetches(), 1);
+    // The keys fetched for the refused token serve the next valid one.
+    auth.authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(idp.jwks_fetches(), 1);
+}
+
+#[tokio::test]
+async fn keys_that_cannot_be_fetched_give_a_jwks_error() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let config = OidcConfig {
+        jwks_url: Some(format!("{}/no-such-keys.json", idp.issuer())),
+        ..idp.config()
+    };
+    let auth = Authenticator::new(None, Some(config));
+    let outcome = auth
+        .authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .await;
+    assert!(
+        matches!(&outcome, Err(AuthError::Jwks(message)) if message.contains("404")),
+        "{outcome:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// 3. Key rotation
+// ---------------------------------------------------------------------------------------
+
+/// The IdP starts publishing a second key. A token under the new key id, within 30 s
+/// of the last fetch, is refused without asking the IdP again (the refresh floor): the
+/// rotation itself is seen once the floor has passed (the test below).
+#[tokio::test]
+async fn an_unknown_key_id_within_30_seconds_of_a_fetch_is_refused_without_refetching() {
+    let old = SigningKey::generate("key1");
+    let new = SigningKey::generate("key2");
+    let idp = Idp::start(&[&old]).await;
+    let auth = idp.authenticator();
+    auth.authenticate(Some(&bearer(&old.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(idp.jwks_fetches(), 1);
+
+    idp.publish(&new);
+    for _ in 0..3 {
+        assert_eq!(
+            auth.authenticate(Some(&bearer(&new.sign(&idp.claims()))))
+                .await,
+            Err(AuthError::UnknownKey("key2".into()))
+        );
+    }
+    assert_eq!(idp.jwks_fetches(), 1, "rate limited: no fetch within 30 s");
+    // The old key still works from the cache.
+    auth.authenticate(Some(&bearer(&old.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(idp.jwks_fetches(), 1);
+}
+
+/// The rotation itself: once the refresh floor has passed (shortened here to nothing),
+/// the new key id makes Carnet fetch the keys exactly once more, and the token is
+/// accepted.
+#[tokio::test]
+async fn a_rotated_key_is_fetched_once_after_the_refresh_floor() {
+    let old = SigningKey::generate("key1");
+    let new = SigningKey::generate("key2");
+    let idp = Idp::start(&[&old]).await;
+    let auth = idp
+        .authenticator()
+        .with_jwks_refresh_floor(std::time::Duration::ZERO);
+    auth.authenticate(Some(&bearer(&old.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(idp.jwks_fetches(), 1);
+
+    idp.publish(&new);
+    let principal = auth
+        .authenticate(Some(&bearer(&new.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(principal.person, "maths1");
+    assert_eq!(
+        idp.jwks_fetches(),
+        2,
+        "the unknown kid refreshed the keys once"
+    );
+    for signer in [&new, &old] {
+        auth.authenticate(Some(&bearer(&signer.sign(&idp.claims()))))
+            .await
+            .unwrap();
+    }
+    assert_eq!(idp.jwks_fetches(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. Development tokens and the identity provider's
+// ---------------------------------------------------------------------------------------
+
+fn dev_token(dev: &DevKey) -> String {
+    dev.mint(
+        "prof01",
+        &[uai(UAI)],
+        &[ClaimedRole::Teacher],
+        chrono::Duration::hours(1),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_dev_token_is_refused_where_only_the_identity_provider_is_trusted() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+    let dev = DevKey::new(vec![7; 32]);
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&dev_token(&dev)))).await,
+        Err(AuthError::UnknownIssuer(DEV_ISSUER.into()))
+    );
+    assert_eq!(
+        idp.jwks_fetches(),
+        0,
+        "no key is fetched for another issuer"
+    );
+}
+
+#[tokio::test]
+async fn an_identity_provider_token_is_refused_where_only_dev_tokens_are_trusted() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = Authenticator::new(Some(DevKey::new(vec![7; 32])), None);
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+            .await,
+        Err(AuthError::UnknownIssuer(idp.issuer()))
+    );
+    assert_eq!(idp.jwks_fetches(), 0);
+}
+
+#[tokio::test]
+async fn with_both_trusted_each_token_is_checked_by_its_own_issuer_only() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let secret = vec![7; 32];
+    let dev = DevKey::new(secret.clone());
+    let auth = Authenticator::new(Some(dev.clone()), Some(idp.config()));
+
+    let p = auth
+        .authenticate(Some(&bearer(&dev_token(&dev))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.person.as_str(), p.issuer.as_str()),
+        ("prof01", DEV_ISSUER)
+    );
+    let p = auth
+        .authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!((p.person, p.issuer), ("maths1".to_string(), idp.issuer()));
+
+    // The development secret cannot sign for the identity provider...
+    let hs256_for_idp = hmac(Algorithm::HS256, "key1", &secret, &idp.claims());
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&hs256_for_idp))).await,
+        Err(AuthError::Algorithm("HS256".into()))
+    );
+    // ...nor the identity provider's key for the development issuer.
+    let mut dev_claims = idp.claims();
+    dev_claims["iss"] = json!(DEV_ISSUER);
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&key.sign(&dev_claims))))
+            .await,
+        Err(AuthError::Algorithm("ES256".into()))
+    );
+}
