@@ -52,8 +52,7 @@ pub struct Args {
 enum Command {
     /// Applies the database migrations (also done by every other command at start).
     Migrate,
-    /// Shows the database, its establishments and their logs (the default command, which
-    /// first loads the demo into an empty embedded database).
+    /// Shows the database, its establishments and their logs.
     Status,
     /// Manages the establishments (tenants) of this database.
     #[command(subcommand)]
@@ -85,8 +84,8 @@ enum Command {
     /// Tools over the whole log.
     #[command(subcommand)]
     Replay(ReplayCommand),
-    /// Serves the GraphQL API (and GraphiQL at `/`) with the projectors running. On an
-    /// empty embedded database, loads the demo first.
+    /// Serves the GraphQL API (and GraphiQL at `/`) with the projectors running: the
+    /// default command. On an empty embedded database, loads the demo first.
     Serve {
         #[arg(long, env = "CARNET_BIND", default_value = "127.0.0.1:8080")]
         bind: std::net::SocketAddr,
@@ -158,7 +157,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let inline = carnet_projections::named(&args.inline)?;
     // Bulk loads leave the read models to the projectors, which fold thousands of events
     // per transaction instead of a few dozen.
-    let bulk = matches!(args.command, None | Some(Command::Demo { .. }));
+    // The main job, with no subcommand: the server, with its defaults and environment.
+    let command = match args.command {
+        Some(command) => command,
+        None => Args::parse_from(["carnet", "serve"])
+            .command
+            .unwrap_or(Command::Status),
+    };
+    let bulk = matches!(command, Command::Demo { .. });
     let inline = if bulk { Vec::new() } else { inline };
     let options = StoreOptions {
         before_commit: (!inline.is_empty())
@@ -169,27 +175,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("opening the database ({})", describe(&location)))?;
     let embedded = matches!(location, Location::DataDir(_));
-    if embedded
-        && matches!(args.command, Some(Command::Serve { .. }))
-        && store.tenants().await?.is_empty()
-    {
+    // The server on an empty embedded database loads the demo establishment first, so
+    // that a fresh clone has something to look at.
+    if embedded && matches!(command, Command::Serve { .. }) && store.tenants().await?.is_empty() {
         println!("the embedded database is empty: loading the demo establishment");
         // A bulk load: the projectors fold it afterwards, faster than inline.
         let plain = EventStore::open(&location, StoreOptions::default()).await?;
         demo(&plain, &DemoOptions::default()).await?;
     }
-    let command = match args.command {
-        Some(command) => command,
-        // The main command: on an empty embedded database, the demo establishment first,
-        // so that a fresh clone has something to look at.
-        None => {
-            if embedded && store.tenants().await?.is_empty() {
-                println!("the embedded database is empty: loading the demo establishment");
-                demo(&store, &DemoOptions::default()).await?;
-            }
-            Command::Status
-        }
-    };
     match command {
         Command::Demo { students, seed } => {
             demo(&store, &DemoOptions { students, seed }).await?;
