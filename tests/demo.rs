@@ -124,33 +124,83 @@ async fn beyond_one_collège_the_demo_builds_a_district() {
     assert_eq!(too_few.to_string(), "the demo needs at least 4 students");
 }
 
-#[test]
-fn the_main_command_loads_the_demo_into_an_empty_embedded_database() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = || {
-        Command::new(env!("CARGO_BIN_EXE_carnet"))
-            .env("CARNET_DATA_DIR", dir.path())
-            .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "warn")
-            .output()
-            .unwrap()
-    };
-    let first = run();
-    let out = String::from_utf8_lossy(&first.stdout);
+/// Runs the main command (`carnet` alone: the server) until it says where it serves and
+/// has printed its tokens, checks `/healthz` there, stops it with SIGTERM and returns
+/// everything it printed; it must stop cleanly.
+fn serve_once(data_dir: &std::path::Path) -> String {
+    use std::io::{BufRead, Read, Write};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .env("CARNET_DATA_DIR", data_dir)
+        .env("CARNET_BIND", "127.0.0.1:0")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut out = String::new();
+    let mut address = None;
+    // Up to the auditor's token, the last printed.
+    let mut auditor = false;
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(300)) {
+        out.push_str(&line);
+        out.push('\n');
+        if let Some(rest) = line.strip_prefix("Carnet serves GraphQL at http://") {
+            address = rest.split('/').next().map(str::to_string);
+        }
+        if auditor {
+            break;
+        }
+        auditor = line.trim_start().starts_with("auditor");
+    }
+    let address = address.unwrap_or_else(|| panic!("no address printed:\n{out}"));
+    let mut health = std::net::TcpStream::connect(&address).unwrap();
+    health.write_all(b"GET /healthz HTTP/1.0\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    health.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    let term = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = child.wait().unwrap();
+    while let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(10)) {
+        out.push_str(&line);
+        out.push('\n');
+    }
+    assert!(status.success(), "{status}\n{out}");
     assert!(
-        first.status.success(),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
+        out.contains("stopping: finishing the requests in flight"),
+        "{out}"
     );
+    out
+}
+
+#[test]
+fn the_main_command_serves_the_demo_from_an_empty_embedded_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = serve_once(dir.path());
     assert!(out.contains("loading the demo establishment"), "{out}");
     assert!(out.contains("600 students in 24 divisions"), "{out}");
     assert!(
-        out.contains("0750655E  Collège Jean Moulin (démo)"),
+        out.contains("Collège Jean Moulin (démo) (0750655E)"),
         "{out}"
     );
-    // Not empty any more: the second start only shows the status.
-    let second = run();
-    let out = String::from_utf8_lossy(&second.stdout);
+    assert!(out.contains("guardian    resp00001a"), "{out}");
+    assert!(out.contains("{\"Authorization\": \"Bearer ey"), "{out}");
+    // Not empty any more: the second start serves what is there.
+    let out = serve_once(dir.path());
     assert!(!out.contains("loading the demo"), "{out}");
     assert!(out.contains("0750655E"), "{out}");
 }
