@@ -28,8 +28,8 @@ use sqlx::{Connection, Executor};
 const CLIENTS: usize = 64;
 const ROLL_CALLS_PER_SECOND: u64 = 100;
 
-const DASHBOARD: &str = "query Dashboard($id: String!) {
-  student(id: $id) {
+const DASHBOARD: &str = "query Dashboard($id: String!, $at: DateTime) {
+  student(id: $id, asOf: $at) {
     firstName lastName placement { division groups }
     timetable(from: \"2026-11-23\", to: \"2026-11-29\") { start end subject room teachers cancelled }
     absences(first: 20) { totalCount edges { node { date start status { label } justified } } }
@@ -145,6 +145,7 @@ async fn main() {
             .unwrap();
     }
 
+    let before_load = chrono::Utc::now();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let errors = Arc::new(AtomicUsize::new(0));
@@ -248,6 +249,28 @@ async fn main() {
     let first = first_error.lock().unwrap().clone();
     if let Some(e) = first {
         println!("first error: {e}");
+    }
+
+    // The same dashboard as Carnet knew it before the load's roll calls (folded from
+    // the log) beside the current one (from the read models), one request at a time.
+    for (label, at) in [
+        ("current", Value::Null),
+        ("asOf before the load", json!(before_load)),
+    ] {
+        let mut times = Vec::new();
+        for (id, t) in guardians.iter().take(100) {
+            let started = Instant::now();
+            post(&http, &base, t, DASHBOARD, json!({ "id": id, "at": at }))
+                .await
+                .unwrap();
+            times.push(started.elapsed());
+        }
+        times.sort();
+        println!(
+            "{label}: p50 {:.1} ms, p99 {:.1} ms (100 sequential requests)",
+            times[50].as_secs_f64() * 1000.0,
+            times[99].as_secs_f64() * 1000.0
+        );
     }
 }
 
