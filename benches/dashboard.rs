@@ -12,6 +12,8 @@
 //! projectors), on 127.0.0.1:0.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot run stops
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,7 +25,6 @@ use carnet_domain::Uai;
 use carnet_projections::{Inline, Projector};
 use carnet_store::{BeforeCommit, EventStore, Location, StoreOptions};
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor};
 
 const CLIENTS: usize = 64;
 const ROLL_CALLS_PER_SECOND: u64 = 100;
@@ -57,7 +58,7 @@ async fn main() {
             dir.path().join("dashboard.sqlite").display()
         ))
     } else {
-        Location::Url(fresh_pg_database().await)
+        Location::Url(common::fresh_pg_database("carnet_dashboard_bench").await)
     };
     let plain = EventStore::open(&location, StoreOptions::default())
         .await
@@ -294,21 +295,4 @@ async fn post(
         Some(errors) if !errors.is_null() => Err(errors.to_string()),
         _ => Ok(answer),
     }
-}
-
-async fn fresh_pg_database() -> String {
-    let server =
-        std::env::var("BENCH_PG").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432".into());
-    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
-        .await
-        .unwrap();
-    admin
-        .execute("DROP DATABASE IF EXISTS carnet_dashboard_bench WITH (FORCE)")
-        .await
-        .unwrap();
-    admin
-        .execute("CREATE DATABASE carnet_dashboard_bench")
-        .await
-        .unwrap();
-    format!("{server}/carnet_dashboard_bench")
 }

@@ -12,6 +12,8 @@
 //! directory. Both start with the 600-student demo establishment.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark that cannot run stops
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,7 +26,6 @@ use carnet_store::{
     BeforeCommit, CommandContext, CommandOutcome, EventStore, Location, School, StoreOptions,
 };
 use chrono::{NaiveDate, NaiveTime};
-use sqlx::{Connection, Executor};
 
 const CLIENTS: usize = 8;
 /// How often the checkpoints are read: the resolution of the lag figures.
@@ -44,7 +45,7 @@ async fn main() {
         }
         let dir = tempfile::tempdir().unwrap();
         let location = match backend {
-            "postgres" => Location::Url(fresh_pg_database().await),
+            "postgres" => Location::Url(common::fresh_pg_database("carnet_lag_bench").await),
             _ => Location::Url(format!(
                 "sqlite:{}",
                 dir.path().join("lag.sqlite").display()
@@ -52,23 +53,6 @@ async fn main() {
         };
         run(backend, &location, Duration::from_secs(seconds)).await;
     }
-}
-
-async fn fresh_pg_database() -> String {
-    let server =
-        std::env::var("BENCH_PG").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432".into());
-    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
-        .await
-        .unwrap();
-    admin
-        .execute("DROP DATABASE IF EXISTS carnet_lag_bench WITH (FORCE)")
-        .await
-        .unwrap();
-    admin
-        .execute("CREATE DATABASE carnet_lag_bench")
-        .await
-        .unwrap();
-    format!("{server}/carnet_lag_bench")
 }
 
 async fn run(backend: &str, location: &Location, load: Duration) {

@@ -83,7 +83,14 @@ impl Actor {
         .collect();
         let mut subjects = BTreeMap::new();
         if !staff_claims.is_empty() {
-            if let Some(establishment) = enrolment::establishment(pool, tenant).await? {
+            // The establishment document is large: read through the reader, which shares
+            // it between requests while the enrolment projection has not moved.
+            let establishment = match reader.establishment().await {
+                Ok(found) => Some(found),
+                Err(ApiError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            };
+            if let Some(establishment) = establishment {
                 subjects = establishment
                     .subjects
                     .iter()

@@ -20,7 +20,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::query::find_lesson;
-use super::types::{current_period, year, year_of, AttendanceKind};
+use super::types::{current_period, year_of, AttendanceKind};
 use super::{caller, state};
 use crate::access::Actor;
 use crate::error::{ApiError, ApiResult};
@@ -289,8 +289,7 @@ impl<'a> Command<'a> {
         lesson: &str,
         student: &str,
     ) -> ApiResult<(SchoolYear, Occurrence, Arc<Student>)> {
-        let year = lesson_year(&self.reader, lesson).await?;
-        let occurrence = find_lesson(&self.reader, &year, lesson).await?;
+        let (year, occurrence) = find_lesson(&self.reader, lesson, "lesson").await?;
         self.actor.may_take_roll_call(&occurrence.teachers)?;
         if let Some(reason) = &occurrence.cancelled {
             return Err(ApiError::RuleViolation(format!(
@@ -314,29 +313,36 @@ impl<'a> Command<'a> {
         Ok((year, occurrence, record))
     }
 
-    /// The gradebook of a class and period, with the subject of `evaluation` in it.
-    async fn evaluation_subject(
+    /// The gradebook stream a mark of `evaluation` goes to, once the caller is known to
+    /// teach the evaluation's subject to the class (the year and the period default to
+    /// the current ones).
+    async fn marking(
         &self,
-        year: &SchoolYear,
         class: &str,
-        period: &str,
+        period: Option<String>,
+        year: Option<String>,
         evaluation: &str,
     ) -> ApiResult<String> {
+        let year = super::types::year(&self.reader, year.as_deref()).await?;
+        let period = self.period(&year, period).await?;
         let book = self
             .reader
-            .gradebook(year, class, period)
+            .gradebook(&year, class, &period)
             .await?
             .ok_or_else(|| {
                 ApiError::not_found(format!("no gradebook for {class} in period {period}"))
             })?;
-        book.evaluations
+        let subject = book
+            .evaluations
             .get(evaluation)
-            .map(|e| e.subject.clone())
+            .map(|e| e.subject.as_str())
             .ok_or_else(|| {
                 ApiError::not_found(format!(
                     "no evaluation `{evaluation}` in the gradebook of {class}, {period}"
                 ))
-            })
+            })?;
+        self.actor.may_grade(&year, class, subject)?;
+        Ok(School::gradebook_id(&year, class, &period))
     }
 
     async fn period(&self, year: &SchoolYear, period: Option<String>) -> ApiResult<String> {
@@ -344,22 +350,6 @@ impl<'a> Command<'a> {
             Some(p) => Ok(p),
             None => current_period(&self.reader, year).await,
         }
-    }
-}
-
-/// The year of a lesson id's due date (`course@YYYY-MM-DD`), or the current one.
-async fn lesson_year(reader: &Reader, lesson: &str) -> ApiResult<SchoolYear> {
-    match lesson
-        .split_once('@')
-        .and_then(|(_, d)| d.parse::<NaiveDate>().ok())
-    {
-        Some(date) => {
-            let establishment = reader.establishment().await?;
-            year_of(&establishment, date).ok_or_else(|| {
-                ApiError::validation("lesson", format!("{date} is in no school year"))
-            })
-        }
-        None => year(reader, None).await,
     }
 }
 
@@ -557,26 +547,15 @@ impl MutationRoot {
     ) -> GqlResult<CommandResult> {
         let c = Command::new(ctx, command_id, expected_version).await?;
         let mark = mark.mark("mark")?;
-        let year = super::types::year(&c.reader, year.as_deref()).await?;
-        let period = c.period(&year, period).await?;
-        let subject = c
-            .evaluation_subject(&year, &class, &period, &evaluation)
-            .await?;
-        c.actor.may_grade(&year, &class, &subject)?;
+        let stream = c.marking(&class, period, year, &evaluation).await?;
         let command = GradebookCommand::EnterMark {
             evaluation,
             student,
             mark,
             by: c.actor.person.clone(),
         };
-        c.run(
-            "enter_mark",
-            &c.school.gradebooks,
-            &School::gradebook_id(&year, &class, &period),
-            command,
-            None,
-        )
-        .await
+        c.run("enter_mark", &c.school.gradebooks, &stream, command, None)
+            .await
     }
 
     /// The whole grid of an evaluation at once: one refused mark refuses the grid.
@@ -597,25 +576,14 @@ impl MutationRoot {
             .enumerate()
             .map(|(i, l)| Ok((l.student.clone(), l.mark.mark(&format!("marks[{i}].mark"))?)))
             .collect::<ApiResult<Vec<_>>>()?;
-        let year = super::types::year(&c.reader, year.as_deref()).await?;
-        let period = c.period(&year, period).await?;
-        let subject = c
-            .evaluation_subject(&year, &class, &period, &evaluation)
-            .await?;
-        c.actor.may_grade(&year, &class, &subject)?;
+        let stream = c.marking(&class, period, year, &evaluation).await?;
         let command = GradebookCommand::EnterMarks {
             evaluation,
             marks,
             by: c.actor.person.clone(),
         };
-        c.run(
-            "enter_marks",
-            &c.school.gradebooks,
-            &School::gradebook_id(&year, &class, &period),
-            command,
-            None,
-        )
-        .await
+        c.run("enter_marks", &c.school.gradebooks, &stream, command, None)
+            .await
     }
 
     /// Corrects a mark, saying why; the earlier mark stays in its history.
@@ -634,12 +602,7 @@ impl MutationRoot {
     ) -> GqlResult<CommandResult> {
         let c = Command::new(ctx, command_id, expected_version).await?;
         let mark = mark.mark("mark")?;
-        let year = super::types::year(&c.reader, year.as_deref()).await?;
-        let period = c.period(&year, period).await?;
-        let subject = c
-            .evaluation_subject(&year, &class, &period, &evaluation)
-            .await?;
-        c.actor.may_grade(&year, &class, &subject)?;
+        let stream = c.marking(&class, period, year, &evaluation).await?;
         let command = GradebookCommand::CorrectMark {
             evaluation,
             student,
@@ -647,14 +610,8 @@ impl MutationRoot {
             by: c.actor.person.clone(),
             reason,
         };
-        c.run(
-            "correct_mark",
-            &c.school.gradebooks,
-            &School::gradebook_id(&year, &class, &period),
-            command,
-            None,
-        )
-        .await
+        c.run("correct_mark", &c.school.gradebooks, &stream, command, None)
+            .await
     }
 
     /// The class council has met: the period's marks are frozen.

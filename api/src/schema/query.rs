@@ -8,10 +8,14 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::caller;
 use super::types::{
-    year, AlertView, ClassView, Lesson, ResourceView, ServiceView, StudentView, TeacherView,
+    year, year_of, AlertView, ClassView, Lesson, ResourceView, ServiceView, StudentView,
+    TeacherView,
 };
 use crate::error::ApiError;
 use crate::pagination::{paginate, Page};
+use crate::reader::Reader;
+use carnet_domain::enrolment::SchoolYear;
+use carnet_domain::timetable::Occurrence;
 
 type GqlResult<T> = async_graphql::Result<T>;
 
@@ -148,8 +152,7 @@ impl QueryRoot {
         as_of: Option<DateTime<Utc>>,
     ) -> GqlResult<Lesson> {
         let (reader, actor) = caller(ctx, as_of).await?;
-        let year = year(&reader, None).await?;
-        let found = find_lesson(&reader, &year, &id).await?;
+        let (year, found) = find_lesson(&reader, &id, "id").await?;
         let lesson = Lesson::new(found, &reader, &actor, &year);
         if !(actor.sees_establishment()
             || lesson.teachers.contains(&actor.person)
@@ -268,25 +271,36 @@ impl QueryRoot {
     }
 }
 
-/// The lesson `id` of the timetable of `year`.
+/// The lesson `id` (`course@YYYY-MM-DD`, or an extra lesson's id) and the school year
+/// whose timetable holds it: the year of its due date (the current one for an extra
+/// lesson). `field` names the argument in errors.
 pub async fn find_lesson(
-    reader: &crate::reader::Reader,
-    year: &carnet_domain::enrolment::SchoolYear,
+    reader: &Reader,
     id: &str,
-) -> Result<carnet_domain::timetable::Occurrence, ApiError> {
+    field: &str,
+) -> Result<(SchoolYear, Occurrence), ApiError> {
+    let due = match id.split_once('@') {
+        Some((_, d)) => Some(
+            d.parse::<NaiveDate>()
+                .map_err(|_| ApiError::validation(field, "a lesson id is `course@YYYY-MM-DD`"))?,
+        ),
+        None => None,
+    };
+    let year = match due {
+        Some(date) => {
+            let establishment = reader.establishment().await?;
+            year_of(&establishment, date).ok_or_else(|| {
+                ApiError::validation(field, format!("{date} is in no school year"))
+            })?
+        }
+        None => year(reader, None).await?,
+    };
     let t = reader
-        .timetable(year)
+        .timetable(&year)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no timetable for {year}")))?;
-    if id
-        .split_once('@')
-        .is_some_and(|(_, d)| d.parse::<NaiveDate>().is_err())
-    {
-        return Err(ApiError::validation(
-            "id",
-            "a lesson id is `course@YYYY-MM-DD`",
-        ));
-    }
-    t.occurrence_by_id(id)
-        .ok_or_else(|| ApiError::not_found(format!("no lesson `{id}` in the timetable of {year}")))
+    let found = t.occurrence_by_id(id).ok_or_else(|| {
+        ApiError::not_found(format!("no lesson `{id}` in the timetable of {year}"))
+    })?;
+    Ok((year, found))
 }

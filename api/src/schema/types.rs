@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use async_graphql::{ComplexObject, Context, Enum, Object, SimpleObject};
+use async_graphql::{ComplexObject, Enum, Object, SimpleObject};
 use carnet_domain::attendance::{LessonEntry, Part, Status, StudentAttendance};
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::{averages, Gradebook, Mark};
@@ -1209,7 +1209,7 @@ impl TeacherView {
         &self.name
     }
 
-    async fn services(&self, _ctx: &Context<'_>) -> GqlResult<Vec<ServiceView>> {
+    async fn services(&self) -> GqlResult<Vec<ServiceView>> {
         let services =
             enrolment::teacher_services(&self.reader.pool, &self.reader.tenant, &self.id).await?;
         Ok(services

@@ -1,0 +1,22 @@
+//! What the benchmarks share.
+
+use sqlx::{Connection, Executor};
+
+/// A database `name` recreated empty on the Postgres server at $BENCH_PG (default
+/// postgresql://root@127.0.0.1:5432); its URL.
+pub async fn fresh_pg_database(name: &str) -> String {
+    let server =
+        std::env::var("BENCH_PG").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432".into());
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/test"))
+        .await
+        .expect("connect to the benchmark's Postgres server");
+    admin
+        .execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+        .await
+        .expect("drop the benchmark database");
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .expect("create the benchmark database");
+    format!("{server}/{name}")
+}
