@@ -26,6 +26,10 @@ use carnet_projections::{Inline, Projector};
 use carnet_store::{BeforeCommit, EventStore, Location, StoreOptions};
 use serde_json::{json, Value};
 
+// The allocator of the `carnet` binary, so the server here runs as it does there.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const CLIENTS: usize = 64;
 const ROLL_CALLS_PER_SECOND: u64 = 100;
 

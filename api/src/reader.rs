@@ -25,13 +25,13 @@ use crate::error::{ApiError, ApiResult};
 type Shared = Arc<dyn Any + Send + Sync>;
 /// A document: its establishment, projection and key.
 type DocKey = (Uai, &'static str, String);
-/// A checkpoint: its generation and position.
+/// A projection's active generation and the position of its last change of documents.
 type At = (i32, i64);
 
 /// Parsed documents shared between requests. The large documents every request reads
 /// (the establishment, the year's timetable, gradebooks) cost more to parse than to
-/// serve; one is reused while its projection's checkpoint has not moved, since every
-/// change of a document moves the checkpoint in the same transaction.
+/// serve; one is reused while its projection has not changed any document since (its
+/// checkpoint's `docs_position`, moved in the transaction that writes documents).
 #[derive(Default)]
 pub struct DocCache {
     entries: Mutex<HashMap<DocKey, (At, Shared)>>,
@@ -49,7 +49,8 @@ impl std::fmt::Debug for DocCache {
 /// What one request already read: each document and checkpoint once per request.
 #[derive(Default)]
 struct Memo {
-    positions: Mutex<HashMap<&'static str, At>>,
+    /// Each projection's generation and `docs_position`, read once per request.
+    positions: tokio::sync::OnceCell<HashMap<String, At>>,
     docs: Mutex<HashMap<(&'static str, String), Shared>>,
 }
 
@@ -114,19 +115,25 @@ impl Reader {
         }
         let mut at = None;
         if shared {
-            let known = lock(&self.memo.positions).get(projection).copied();
-            let position = match known {
-                Some(p) => Some(p),
-                None => carnet_projections::checkpoint::read_active(
-                    &self.pool,
-                    self.tenant.as_str(),
-                    projection,
-                )
-                .await?
-                .map(|row| (row.generation, row.position)),
-            };
-            if let Some(p) = position {
-                lock(&self.memo.positions).insert(projection, p);
+            let positions = self
+                .memo
+                .positions
+                .get_or_try_init(|| async {
+                    let rows = carnet_projections::checkpoint::docs_positions(
+                        &self.pool,
+                        self.tenant.as_str(),
+                    )
+                    .await?;
+                    Ok::<_, ApiError>(
+                        rows.into_iter()
+                            .map(|(projection, generation, position)| {
+                                (projection, (generation, position))
+                            })
+                            .collect(),
+                    )
+                })
+                .await?;
+            if let Some(p) = positions.get(projection).copied() {
                 let entry = (self.tenant.clone(), projection, key.clone());
                 let cached = lock(&self.cache.entries)
                     .get(&entry)

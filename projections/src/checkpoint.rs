@@ -136,15 +136,18 @@ fn claim_of(
     })
 }
 
-/// Moves the checkpoint to `position`, in the batch's transaction.
+/// Moves the checkpoint to `position`, in the batch's transaction; `docs_written`: the
+/// batch wrote or removed documents (readers' parsed copies are then stale).
 pub async fn advance(
     tx: &mut Tx,
     scope: &Scope,
     position: i64,
     recorded_us: i64,
+    docs_written: bool,
 ) -> Result<(), ProjectionError> {
     const SQL: &str = "UPDATE projection_checkpoints
-         SET position = $4, applied_recorded_us = $5
+         SET position = $4, applied_recorded_us = $5,
+             docs_position = CASE WHEN $6 THEN $4 ELSE docs_position END
          WHERE tenant_id = $1 AND projection = $2 AND generation = $3";
     on_each!(tx tx, t => {
         sqlx::query(SQL)
@@ -153,6 +156,7 @@ pub async fn advance(
             .bind(scope.generation)
             .bind(position)
             .bind(recorded_us)
+            .bind(docs_written)
             .execute(&mut **t)
             .await?;
     });
@@ -226,6 +230,21 @@ pub async fn read_active(
             })
         })
         .transpose())
+}
+
+/// For each projection of `tenant`, its active generation and the position of its last
+/// batch that changed documents: a document parsed at those is still current. One query
+/// for every projection, since a request reads several.
+pub async fn docs_positions(
+    pool: &Pool,
+    tenant: &str,
+) -> Result<Vec<(String, i32, i64)>, ProjectionError> {
+    const SQL: &str = "SELECT projection, generation, docs_position
+         FROM projection_checkpoints WHERE tenant_id = $1 AND active";
+    Ok(on_each!(pool pool, p => sqlx::query_as(SQL)
+        .bind(tenant)
+        .fetch_all(p)
+        .await?))
 }
 
 /// Adds a new, inactive generation after the newest one, leased to nobody.

@@ -124,12 +124,13 @@ impl Inline {
             }
         }
         let Batch { mut tx, mut docs } = batch;
-        docs.flush(&mut tx).await?;
+        let written = docs.flush(&mut tx).await?;
         checkpoint::advance(
             &mut tx,
             &scope,
             last.position,
             last.recorded_at.timestamp_micros(),
+            written > 0,
         )
         .await?;
         if docs.held() <= MAX_WARM_DOCS {

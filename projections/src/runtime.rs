@@ -327,8 +327,8 @@ async fn run_batch(
         mut tx,
         docs: mut used,
     } = batch;
-    used.flush(&mut tx).await?;
-    checkpoint::advance(&mut tx, scope, last_position, last_recorded).await?;
+    let written = used.flush(&mut tx).await?;
+    checkpoint::advance(&mut tx, scope, last_position, last_recorded, written > 0).await?;
     tx.commit().await?;
     *warm = Warm {
         position: last_position,

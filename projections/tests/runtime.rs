@@ -550,6 +550,15 @@ async fn inline_projections_hold_a_command_when_it_is_answered(kind: BackendKind
     // The roll call is in the register as soon as the command is answered, with no
     // projector running anywhere.
     let pool = ts.store.backend().pool();
+    let docs_positions = || async {
+        carnet_projections::checkpoint::docs_positions(&pool, uai().as_str())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(name, _, position)| (name, position))
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let before = docs_positions().await;
     school
         .attendance
         .execute(
@@ -574,6 +583,21 @@ async fn inline_projections_hold_a_command_when_it_is_answered(kind: BackendKind
     assert_eq!(
         register.entries.get("s3").map(|(status, _)| status),
         Some(&Status::Absent)
+    );
+    // Only the projection whose documents the roll call changed says so: the API keeps
+    // its parsed enrolment documents, and reads the attendance ones again.
+    let after = docs_positions().await;
+    let head = ts.store.tenants().await.unwrap()[0].head;
+    assert_eq!(after[attendance::NAME], head);
+    assert!(before[attendance::NAME] < head);
+    assert_eq!(after[enrolment::NAME], before[enrolment::NAME]);
+    let enrolment_at = status(&ts.store, &uai(), enrolment::NAME)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        enrolment_at.position, head,
+        "the checkpoint itself moved on"
     );
     // And what was kept inline is exactly the fold a rebuild makes.
     let inline = (
