@@ -532,3 +532,338 @@ async fn health_readiness_metrics_and_limits() {
         json!("Query")
     );
 }
+
+/// `query` as the principal, again until `done` holds of its data (the timetable is
+/// projected asynchronously: a course added is in the read model a moment later).
+async fn principal_until(
+    server: &TestServer,
+    query: &str,
+    variables: Value,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let answer = server
+            .as_(
+                "principal",
+                ClaimedRole::Principal,
+                query,
+                variables.clone(),
+            )
+            .await;
+        // NOT_FOUND until the projector has it.
+        if done(&answer["data"]) {
+            return data(&answer).clone();
+        }
+        assert!(Instant::now() < deadline, "never came: {answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The mutations that set the school up: an admission with a guardian, a course and a
+/// one-off lesson, a resource; each refused with the field named when it names
+/// something the establishment does not have; and the history of each new thing
+/// (justification, evaluation, lesson, resource).
+async fn setting_up_the_school(kind: BackendKind) {
+    let server = TestServer::start(kind, STUDENTS).await;
+    let division = {
+        let answer = server
+            .as_(
+                "principal",
+                ClaimedRole::Principal,
+                "query($id: String!) { student(id: $id) { placement(date: \"2026-11-27\") { division } } }",
+                json!({ "id": CHILD }),
+            )
+            .await;
+        data(&answer)["student"]["placement"]["division"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // A teacher of the whole division (not of one of its groups) and their subject.
+    let week = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "query($d: String!) { class(id: $d) { timetable(from: \"2026-11-30\", to: \"2026-12-04\") { teachers subject divisions } } }",
+            json!({ "d": division }),
+        )
+        .await;
+    let lesson = data(&week)["class"]["timetable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| {
+            l["divisions"] == json!([division]) && l["teachers"].as_array().unwrap().len() == 1
+        })
+        .unwrap()
+        .clone();
+    let teacher = lesson["teachers"][0].as_str().unwrap().to_string();
+    let subject = lesson["subject"].as_str().unwrap().to_string();
+
+    // Admission: the INE and the division are checked, the field named.
+    let admit = "mutation($d: String!, $ine: String!) { admitStudent(student: \"eleve-zoe\", ine: $ine, lastName: \"N'Guessan\", firstName: \"Zoë\", birthDate: \"2013-04-02\", division: $d, on: \"2026-12-01\") { stream version changed } }";
+    for (vars, field) in [
+        (json!({ "d": division, "ine": "12345" }), "ine"),
+        (json!({ "d": "9Z", "ine": "123456789AB" }), "division"),
+    ] {
+        let refused = server
+            .as_("secretariat", ClaimedRole::Secretariat, admit, vars)
+            .await;
+        assert_eq!(code(&refused).as_deref(), Some("VALIDATION"), "{refused}");
+        assert_eq!(refused["errors"][0]["extensions"]["field"], json!(field));
+    }
+    let admitted = server
+        .as_(
+            "secretariat",
+            ClaimedRole::Secretariat,
+            admit,
+            json!({ "d": division, "ine": "123456789AB" }),
+        )
+        .await;
+    assert_eq!(data(&admitted)["admitStudent"]["changed"], json!(true));
+    let link = "mutation { linkGuardian(student: \"eleve-zoe\", guardian: \"resp-zoe\", name: \"Hélène N'Guessan\", relationship: \"mère\", rights: { see: true, justify: true, notified: true }) { changed } }";
+    let linked = server
+        .as_("secretariat", ClaimedRole::Secretariat, link, json!({}))
+        .await;
+    assert_eq!(data(&linked)["linkGuardian"]["changed"], json!(true));
+    // The guardian sees the child at once (enrolment is projected in the command).
+    let seen = server
+        .as_(
+            "resp-zoe",
+            ClaimedRole::Guardian,
+            "{ student(id: \"eleve-zoe\") { firstName lastName placement(date: \"2026-12-02\") { division } history { event person role via } } }",
+            json!({}),
+        )
+        .await;
+    let zoe = &data(&seen)["student"];
+    assert_eq!(zoe["firstName"], json!("Zoë"));
+    assert_eq!(zoe["lastName"], json!("N'Guessan"));
+    assert_eq!(zoe["placement"]["division"], json!(division));
+    let events: Vec<&str> = zoe["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["StudentAdmitted", "GuardianLinked"], "{zoe}");
+    assert_eq!(zoe["history"][0]["person"], json!("secretariat"));
+    assert_eq!(zoe["history"][0]["via"], json!("api"));
+
+    // A Wednesday-afternoon course for the division: an unknown teacher is refused by
+    // name, then the course is in the new student's timetable with its history.
+    let add = "mutation($d: String!, $t: String!, $s: String!) { addCourse(course: { id: \"atelier-sciences\", day: WEDNESDAY, start: \"14:00:00\", end: \"15:00:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" }, validFrom: \"2026-12-01\" }) { changed created } }";
+    let refused = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            add,
+            json!({ "d": division, "t": "nobody", "s": subject }),
+        )
+        .await;
+    assert_eq!(code(&refused).as_deref(), Some("VALIDATION"), "{refused}");
+    assert_eq!(
+        refused["errors"][0]["extensions"]["field"],
+        json!("attendees.teachers")
+    );
+    let added = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            add,
+            json!({ "d": division, "t": teacher, "s": subject }),
+        )
+        .await;
+    assert_eq!(
+        data(&added)["addCourse"]["created"],
+        json!("atelier-sciences")
+    );
+    let moved_room = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "mutation { changeRoom(course: \"atelier-sciences\", date: \"2026-12-02\", room: \"CDI\") { changed } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(data(&moved_room)["changeRoom"]["changed"], json!(true));
+    let week = "{ student(id: \"eleve-zoe\") { timetable(from: \"2026-12-02\", to: \"2026-12-02\") { id room history { event before after } } } }";
+    let atelier = |d: &Value| -> Option<Value> {
+        d["student"]["timetable"]
+            .as_array()?
+            .iter()
+            .find(|l| l["id"] == json!("atelier-sciences@2026-12-02"))
+            .cloned()
+    };
+    let answer = principal_until(&server, week, json!({}), |d| {
+        atelier(d).is_some_and(|l| l["room"] == json!("CDI"))
+    })
+    .await;
+    let lesson = atelier(&answer).unwrap();
+    let history = lesson["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["event"], json!("CourseAdded"));
+    assert_eq!(history[0]["before"], Value::Null);
+    assert_eq!(history[1]["event"], json!("RoomChanged"));
+    assert_eq!(history[0]["after"]["room"], json!("Salle polyvalente"));
+    assert_eq!(history[1]["after"]["room"], json!("CDI"));
+
+    // A one-off lesson takes roll calls like any other.
+    let extra = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "mutation($d: String!, $t: String!, $s: String!) { addExtraLesson(lesson: { date: \"2026-12-09\", start: \"16:00:00\", end: \"17:30:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" } }) { created } }",
+            json!({ "d": division, "t": teacher, "s": subject }),
+        )
+        .await;
+    let extra_id = data(&extra)["addExtraLesson"]["created"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(extra_id.starts_with("extra-"), "{extra_id}");
+    principal_until(
+        &server,
+        "query($l: String!) { lesson(id: $l) { id } }",
+        json!({ "l": extra_id }),
+        |d| d["lesson"]["id"] == json!(extra_id),
+    )
+    .await;
+    let roll_call = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            RECORD,
+            json!({ "lesson": extra_id, "student": "eleve-zoe" }),
+        )
+        .await;
+    assert_eq!(data(&roll_call)["recordAttendance"]["changed"], json!(true));
+
+    // The guardian justifies it, the CPE accepts: the justification's history.
+    let declared = server
+        .as_(
+            "resp-zoe",
+            ClaimedRole::Guardian,
+            "mutation { declareJustification(student: \"eleve-zoe\", from: \"2026-12-09\", to: \"2026-12-09\", reason: \"MAL\", comment: \"Fièvre\") { created } }",
+            json!({}),
+        )
+        .await;
+    let justification = data(&declared)["declareJustification"]["created"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let decided = server
+        .as_(
+            "cpe1",
+            ClaimedRole::Cpe,
+            "mutation($j: String!) { decideJustification(student: \"eleve-zoe\", justification: $j, accept: true) { changed } }",
+            json!({ "j": justification }),
+        )
+        .await;
+    assert_eq!(
+        data(&decided)["decideJustification"]["changed"],
+        json!(true)
+    );
+    let record = server
+        .as_(
+            "resp-zoe",
+            ClaimedRole::Guardian,
+            "{ student(id: \"eleve-zoe\") { justifications { id accepted history { event person role after } } absences { edges { node { justified } } } } }",
+            json!({}),
+        )
+        .await;
+    let student = &data(&record)["student"];
+    let j = &student["justifications"][0];
+    assert_eq!(j["accepted"], json!(true));
+    let history = j["history"].as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["person"], json!("resp-zoe"));
+    assert_eq!(history[0]["after"]["comment"], json!("Fièvre"));
+    assert_eq!(history[1]["person"], json!("cpe1"));
+    assert_eq!(history[1]["role"], json!("cpe"));
+    assert_eq!(history[1]["after"]["accepted"], json!(true));
+    assert_eq!(
+        student["absences"]["edges"][0]["node"]["justified"],
+        json!(true)
+    );
+
+    // An evaluation's own history (its marks have theirs).
+    let created = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "mutation($c: String!, $s: String!) { createEvaluation(input: { class: $c, subject: $s, title: \"Atelier\", date: \"2026-11-27\", period: \"T1\", coefficient: 2 }) { created } }",
+            json!({ "c": division, "s": subject }),
+        )
+        .await;
+    let evaluation = data(&created)["createEvaluation"]["created"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let book = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "query($c: String!) { class(id: $c) { gradebook(period: \"T1\") { evaluations { id history { event person after } } } } }",
+            json!({ "c": division }),
+        )
+        .await;
+    let found = data(&book)["class"]["gradebook"]["evaluations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == json!(evaluation))
+        .unwrap()
+        .clone();
+    assert_eq!(found["history"][0]["event"], json!("EvaluationCreated"));
+    assert_eq!(found["history"][0]["person"], json!(teacher));
+    assert_eq!(found["history"][0]["after"]["coefficient"], json!("2"));
+
+    // A resource: a pool needs its quantity; registered, its history says by whom.
+    let register = "mutation($q: Int) { registerResource(resource: { id: \"tablettes-2\", name: \"Chariot de tablettes n°2\", kind: POOL, quantity: $q }) { created } }";
+    let refused = server
+        .as_("principal", ClaimedRole::Principal, register, json!({}))
+        .await;
+    assert_eq!(
+        refused["errors"][0]["extensions"]["field"],
+        json!("resource.quantity")
+    );
+    let registered = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            register,
+            json!({ "q": 30 }),
+        )
+        .await;
+    assert_eq!(
+        data(&registered)["registerResource"]["created"],
+        json!("tablettes-2")
+    );
+    let resource = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "{ resource(id: \"tablettes-2\") { name capacity managers history { event person after } } }",
+            json!({}),
+        )
+        .await;
+    let r = &data(&resource)["resource"];
+    assert_eq!(r["capacity"], json!(30));
+    assert_eq!(r["managers"], json!(["principal"]));
+    assert_eq!(r["history"][0]["event"], json!("ResourceRegistered"));
+    assert_eq!(
+        r["history"][0]["after"]["name"],
+        json!("Chariot de tablettes n°2")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_up_the_school_on_sqlite() {
+    setting_up_the_school(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setting_up_the_school_on_postgres() {
+    setting_up_the_school(BackendKind::Postgres).await;
+}

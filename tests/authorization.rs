@@ -184,6 +184,8 @@ fn operations(f: &Fixture) -> Vec<(&'static str, &'static str, Value)> {
         ("book a resource", "mutation($r: String!) { book(resource: $r, start: \"2026-12-15T10:00:00\", end: \"2026-12-15T11:00:00\") { changed } }", json!({ "r": f.resource })),
         ("change enrolment", "mutation($s: String!, $g: String!) { joinGroup(student: $s, group: $g, on: \"2026-12-01\") { changed } }", json!({ "s": CHILD, "g": f.group })),
         ("change the timetable", "mutation($c: String!) { cancelLesson(course: $c, date: \"2026-12-21\", reason: \"sortie\") { changed } }", json!({ "c": f.course })),
+        ("admit a student", "mutation($d: String!) { admitStudent(student: \"eleve-nouveau\", ine: \"123456789AB\", lastName: \"Dupont\", firstName: \"Œdipe\", birthDate: \"2013-01-01\", division: $d, on: \"2026-12-01\") { changed } }", json!({ "d": f.division })),
+        ("register a resource", "mutation { registerResource(resource: { name: \"Vidéoprojecteur\", kind: ITEM }) { changed } }", json!({})),
     ]
 }
 
@@ -194,15 +196,15 @@ async fn every_role_against_every_query_and_mutation_family() {
     let f = fixture(&server).await;
     let ops = operations(&f);
     // One row per role: the operations it may do, in the order of `operations`.
-    //                  read:   child other div  week reg  res  alert | write: roll just decide eval close book enrol tt
-    let table: Vec<(&str, String, ClaimedRole, [bool; 15])> = vec![
+    //                  read:   child other div  week reg  res  alert | write: roll just decide eval close book enrol tt admit resource
+    let table: Vec<(&str, String, ClaimedRole, [bool; 17])> = vec![
         (
             "guardian",
             f.guardian.clone(),
             ClaimedRole::Guardian,
             [
                 true, false, false, false, false, false, false, false, true, false, false, false,
-                false, false, false,
+                false, false, false, false, false,
             ],
         ),
         (
@@ -211,7 +213,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Student,
             [
                 true, false, false, false, false, false, false, false, false, false, false, false,
-                false, false, false,
+                false, false, false, false, false,
             ],
         ),
         (
@@ -220,7 +222,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Teacher,
             [
                 true, false, true, true, true, true, false, true, false, false, true, false, true,
-                false, false,
+                false, false, false, false,
             ],
         ),
         (
@@ -229,7 +231,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Teacher,
             [
                 false, true, false, false, false, true, false, false, false, false, false, false,
-                true, false, false,
+                true, false, false, false, false,
             ],
         ),
         (
@@ -238,7 +240,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Cpe,
             [
                 true, true, true, true, true, true, true, true, true, true, false, false, true,
-                false, false,
+                false, false, false, false,
             ],
         ),
         (
@@ -247,7 +249,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Aed,
             [
                 true, true, true, true, true, true, true, true, true, false, false, false, true,
-                false, false,
+                false, false, false, false,
             ],
         ),
         (
@@ -256,7 +258,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Secretariat,
             [
                 true, true, true, true, true, true, false, false, false, false, false, false, true,
-                true, false,
+                true, false, true, false,
             ],
         ),
         (
@@ -265,7 +267,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Principal,
             [
                 true, true, true, true, true, true, true, true, true, true, false, true, true,
-                true, true,
+                true, true, true, true,
             ],
         ),
         (
@@ -274,7 +276,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Auditor,
             [
                 true, true, true, true, true, true, true, false, false, false, false, false, false,
-                false, false,
+                false, false, false, false,
             ],
         ),
     ];

@@ -3,6 +3,7 @@
 
 mod mutation;
 mod query;
+mod setup;
 mod subscription;
 mod types;
 
@@ -27,7 +28,7 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build(state: Arc<AppState>) -> CarnetSchema {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -36,7 +37,7 @@ pub fn build(state: Arc<AppState>) -> CarnetSchema {
 
 /// The schema with no state, to print its SDL.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot, SubscriptionRoot)
+    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .finish()
         .sdl()
 }

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, MergedObject, Object, SimpleObject};
 use carnet_domain::attendance::{AttendanceCommand, Status};
 use carnet_domain::enrolment::{GuardianRights, SchoolYear, Student, StudentCommand};
 use carnet_domain::grades::{EvaluationSpec, GradebookCommand, Mark, NotHandedIn};
@@ -32,8 +32,14 @@ type GqlResult<T> = async_graphql::Result<T>;
 /// Namespace of the command ids derived from an `Idempotency-Key`.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6361_726e_6574_2d69_6465_6d70_6f74_656e);
 
+/// Every mutation: those of the school's days, and those that set it up.
+#[derive(Debug, Default, MergedObject)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(DailyMutation, super::setup::SetupMutation);
+
+/// Roll calls, justifications, marks, bookings, enrolment and timetable changes.
 #[derive(Debug, Default)]
-pub struct MutationRoot;
+pub struct DailyMutation;
 
 /// What a command did.
 #[derive(Debug, Clone, SimpleObject)]
@@ -157,17 +163,17 @@ pub struct RightsInput {
 }
 
 /// Everything a mutation needs: who, where, and the command's id.
-struct Command<'a> {
+pub(super) struct Command<'a> {
     ctx: &'a Context<'a>,
-    reader: Reader,
-    actor: Arc<Actor>,
-    school: Arc<School>,
+    pub(super) reader: Reader,
+    pub(super) actor: Arc<Actor>,
+    pub(super) school: Arc<School>,
     command_id: Option<Uuid>,
     expected: Option<i64>,
 }
 
 impl<'a> Command<'a> {
-    async fn new(
+    pub(super) async fn new(
         ctx: &'a Context<'a>,
         command_id: Option<Uuid>,
         expected: Option<i64>,
@@ -208,7 +214,7 @@ impl<'a> Command<'a> {
 
     /// An id for what the command creates: the one given, or one derived from the
     /// command id (so a retry creates the same thing), or a new one.
-    fn new_id(&self, given: Option<String>, prefix: &str) -> String {
+    pub(super) fn new_id(&self, given: Option<String>, prefix: &str) -> String {
         given.unwrap_or_else(|| {
             let uuid = self
                 .command_id
@@ -217,7 +223,7 @@ impl<'a> Command<'a> {
         })
     }
 
-    async fn run<A>(
+    pub(super) async fn run<A>(
         &self,
         name: &str,
         bus: &CommandBus<A>,
@@ -272,7 +278,7 @@ impl<'a> Command<'a> {
     }
 
     /// The school year a date is in.
-    async fn year_of(&self, date: NaiveDate) -> ApiResult<SchoolYear> {
+    pub(super) async fn year_of(&self, date: NaiveDate) -> ApiResult<SchoolYear> {
         let establishment = self.reader.establishment().await?;
         year_of(&establishment, date).ok_or_else(|| {
             ApiError::validation(
@@ -356,8 +362,8 @@ impl<'a> Command<'a> {
 // Each argument of a mutation is a parameter of its resolver: the command's own
 // fields, then `commandId` and `expectedVersion`.
 #[allow(clippy::too_many_arguments)]
-#[Object(name = "Mutation")]
-impl MutationRoot {
+#[Object]
+impl DailyMutation {
     /// One student's line of a lesson's roll call. The guardians with the right to be
     /// told are notified of an absence.
     async fn record_attendance(

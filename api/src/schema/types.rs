@@ -10,7 +10,7 @@ use carnet_domain::attendance::{LessonEntry, Part, Status, StudentAttendance};
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::{averages, Gradebook, Mark};
 use carnet_domain::reservations::{Booking, BookingStatus, Resource, ResourceKind};
-use carnet_domain::timetable::{Occurrence, OccurrenceKind};
+use carnet_domain::timetable::{Occurrence, OccurrenceKind, Timetable};
 use carnet_projections::grades::StudentAverages;
 use carnet_projections::{attendance, enrolment};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
@@ -192,6 +192,7 @@ fn absence(
 }
 
 #[derive(Debug, Clone, SimpleObject)]
+#[graphql(complex)]
 pub struct Justification {
     pub id: String,
     pub from: NaiveDate,
@@ -202,6 +203,21 @@ pub struct Justification {
     pub declared_by: String,
     /// The CPE's decision: true accepted, false refused, null not decided yet.
     pub accepted: Option<bool>,
+    #[graphql(skip)]
+    pub stream: (Reader, String),
+}
+
+#[ComplexObject]
+impl Justification {
+    /// Each change of this justification: declared, then accepted or refused.
+    async fn history(&self) -> GqlResult<Vec<Change>> {
+        let (reader, stream) = &self.stream;
+        let events = reader.events::<StudentAttendance>(stream).await?;
+        let id = self.id.clone();
+        Ok(changes::<StudentAttendance, _>(&events, move |a| {
+            a.justifications.get(&id).cloned()
+        })?)
+    }
 }
 
 // ---------------------------------------------------------------- grades values
@@ -465,6 +481,17 @@ pub struct RegisterLine {
 
 #[ComplexObject]
 impl Lesson {
+    /// Each change of this lesson: its course added or changed, then its exceptions
+    /// (cancelled, moved, another teacher or room), as the timetable's events made them.
+    async fn history(&self) -> GqlResult<Vec<Change>> {
+        let (reader, _, year) = &self.context;
+        let events = reader.events::<Timetable>(year.as_str()).await?;
+        let id = self.id.clone();
+        Ok(changes::<Timetable, _>(&events, move |t| {
+            t.occurrence_by_id(&id)
+        })?)
+    }
+
     /// The roll call of this lesson: for its teachers and vie scolaire.
     async fn register(&self) -> GqlResult<Vec<RegisterLine>> {
         let (reader, actor, year) = &self.context;
@@ -714,11 +741,13 @@ impl StudentView {
     }
 
     async fn justifications(&self, year: Option<String>) -> GqlResult<Vec<Justification>> {
-        let (_, record) = self.attendance_record(year).await?;
+        let (year, record) = self.attendance_record(year).await?;
+        let stream = format!("{year}/{}", self.id);
         Ok(record
             .justifications
             .iter()
             .map(|(id, j)| Justification {
+                stream: (self.reader.clone(), stream.clone()),
                 id: id.clone(),
                 from: j.from,
                 to: j.to,
@@ -907,7 +936,7 @@ pub struct SubjectFigures {
 }
 
 #[derive(Debug, Clone, SimpleObject)]
-#[graphql(name = "Evaluation")]
+#[graphql(complex, name = "Evaluation")]
 pub struct EvaluationView {
     pub id: String,
     pub subject: String,
@@ -919,6 +948,44 @@ pub struct EvaluationView {
     pub bonus: bool,
     pub figures: Option<Figures>,
     pub marks: Vec<StudentMark>,
+    #[graphql(skip)]
+    pub stream: (Reader, String),
+}
+
+/// What an evaluation is, apart from its marks (which have their own history).
+#[derive(Debug, PartialEq, serde::Serialize)]
+struct EvaluationFacts {
+    subject: String,
+    teacher: String,
+    title: String,
+    date: NaiveDate,
+    scale: Decimal,
+    coefficient: Decimal,
+    bonus: bool,
+    not_handed_in: carnet_domain::grades::NotHandedIn,
+}
+
+#[ComplexObject]
+impl EvaluationView {
+    /// Each change of the evaluation itself: created, then changed (title, date,
+    /// scale, coefficient...).
+    async fn history(&self) -> GqlResult<Vec<Change>> {
+        let (reader, stream) = &self.stream;
+        let events = reader.events::<Gradebook>(stream).await?;
+        let id = self.id.clone();
+        Ok(changes::<Gradebook, _>(&events, move |b| {
+            b.evaluations.get(&id).map(|e| EvaluationFacts {
+                subject: e.subject.clone(),
+                teacher: e.teacher.clone(),
+                title: e.title.clone(),
+                date: e.date,
+                scale: e.scale,
+                coefficient: e.coefficient,
+                bonus: e.bonus,
+                not_handed_in: e.not_handed_in,
+            })
+        })?)
+    }
 }
 
 #[Object(name = "Gradebook")]
@@ -985,6 +1052,10 @@ impl GradebookView {
                     .keys()
                     .filter_map(|s| student_mark(&self.reader, &self.year, &self.book, &e.id, s))
                     .collect(),
+                stream: (
+                    self.reader.clone(),
+                    format!("{}/{}/{}", self.year, self.class, self.period),
+                ),
             })
             .collect()
     }
@@ -1081,6 +1152,16 @@ pub struct Slot {
     pub free: u32,
 }
 
+/// What a resource is, apart from its bookings.
+#[derive(Debug, PartialEq, serde::Serialize)]
+struct ResourceFacts {
+    name: String,
+    kind: ResourceKind,
+    requires_approval: bool,
+    managers: Vec<String>,
+    retired_at: Option<NaiveDateTime>,
+}
+
 pub struct ResourceView {
     pub reader: Reader,
     pub resource: Arc<Resource>,
@@ -1119,6 +1200,21 @@ impl ResourceView {
 
     async fn retired_at(&self) -> Option<NaiveDateTime> {
         self.resource.retired_at
+    }
+
+    /// Each change of the resource itself: registered, its quantity, retired (each
+    /// booking has its own history).
+    async fn history(&self) -> GqlResult<Vec<Change>> {
+        let events = self.reader.events::<Resource>(&self.resource.id).await?;
+        Ok(changes::<Resource, _>(&events, |r| {
+            r.kind.map(|kind| ResourceFacts {
+                name: r.name.clone(),
+                kind,
+                requires_approval: r.requires_approval,
+                managers: r.managers.clone(),
+                retired_at: r.retired_at,
+            })
+        })?)
     }
 
     /// Bookings, by id.
