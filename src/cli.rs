@@ -149,6 +149,17 @@ enum ReplayCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Writes the whole log (every establishment, or one) as JSON Lines, the format of
+    /// replay-tools/log.schema.json, to standard output or a file.
+    Export {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Reads an export into this store, which must not have its establishments yet:
+    /// the file is checked whole (every hash) before anything is written.
+    Import { file: PathBuf },
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -290,6 +301,34 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Replay(ReplayCommand::Export { tenant, output }) => {
+            let wanted = selected_tenants(&store, tenant).await?;
+            let tenants: Vec<_> = store
+                .tenants()
+                .await?
+                .into_iter()
+                .filter(|t| wanted.contains(&t.tenant))
+                .collect();
+            let started = std::time::Instant::now();
+            let sections = match &output {
+                Some(path) => {
+                    let file = std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    let mut out = std::io::BufWriter::new(file);
+                    carnet_replay_tools::log::export(&store, &tenants, &mut out).await?
+                }
+                None => {
+                    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+                    carnet_replay_tools::log::export(&store, &tenants, &mut out).await?
+                }
+            };
+            report_sections("exported", &sections, started.elapsed().as_secs_f64());
+        }
+        Command::Replay(ReplayCommand::Import { file }) => {
+            let started = std::time::Instant::now();
+            let sections = carnet_replay_tools::log::import(&store, &file).await?;
+            report_sections("imported", &sections, started.elapsed().as_secs_f64());
+        }
         Command::Replay(ReplayCommand::Verify { tenant }) => {
             let tenant = tenant.map(|t| Uai::parse(&t)).transpose()?;
             let started = std::time::Instant::now();
@@ -306,6 +345,18 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A summary on standard error (standard output may be the export itself).
+fn report_sections(done: &str, sections: &[carnet_replay_tools::log::Section], seconds: f64) {
+    let events: u64 = sections.iter().map(|s| s.events).sum();
+    for s in sections {
+        eprintln!("{}: {} events {done}", s.tenant, s.events);
+    }
+    eprintln!(
+        "{events} events {done} in {seconds:.2} s ({:.0} events/s)",
+        events as f64 / seconds.max(1e-9)
+    );
 }
 
 async fn selected_tenants(store: &EventStore, tenant: Option<String>) -> anyhow::Result<Vec<Uai>> {

@@ -1,6 +1,8 @@
 //! Tools that work on the whole log of an establishment, for auditors and administrators.
 #![forbid(unsafe_code)]
 
+pub mod log;
+
 use carnet_domain::Uai;
 use carnet_store::verify::{verify_tenant, VerifyReport};
 use carnet_store::{EventStore, StoreError};

@@ -128,6 +128,17 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         Ok((snapshot, events))
     }
 
+    /// Writes an establishment's log as another store recorded it (`replay import` of an
+    /// export): positions, stream versions, times and hashes exactly as they were, so
+    /// the hash chain still links. The establishment must not exist here; `events` are
+    /// its whole log in position order, checked by the caller. One transaction: all of
+    /// it or nothing.
+    async fn restore(
+        &self,
+        tenant: &TenantInfo,
+        events: &[RecordedEvent],
+    ) -> Result<(), StoreError>;
+
     /// Forwards to `sink` the commits of every process writing to this database, until
     /// `sink` has no receiver left.
     async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError>;

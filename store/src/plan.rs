@@ -42,6 +42,21 @@ pub struct EventRow {
     pub hash: [u8; 32],
 }
 
+/// The row of an event recorded elsewhere, as it was (`restore`).
+pub(crate) fn restored_row(e: &crate::model::RecordedEvent) -> EventRow {
+    EventRow {
+        position: e.position,
+        stream: e.stream.clone(),
+        stream_version: e.stream_version,
+        event_type: e.event_type.clone(),
+        event_version: e.event_version,
+        payload: canonical_json(&e.payload),
+        metadata: canonical_metadata(&e.metadata),
+        command_id: e.metadata.command_id,
+        hash: e.hash,
+    }
+}
+
 /// One command row to insert.
 #[derive(Debug)]
 pub struct CommandRow {

@@ -24,7 +24,7 @@ use crate::model::{
     now_micros, AppendOutcome, AppendRequest, Committed, ExpectedVersion, Position, RecordedEvent,
     Snapshot, StreamRef, TenantInfo,
 };
-use crate::plan::{plan, CommandRow, EventRow, KnownCommand, Plan, StreamHead};
+use crate::plan::{plan, restored_row, CommandRow, EventRow, KnownCommand, Plan, StreamHead};
 
 /// The NOTIFY channel of commits; the payload is `<tenant>:<head position>`.
 const CHANNEL: &str = "carnet_events";
@@ -490,6 +490,57 @@ impl Backend for PgBackend {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn restore(
+        &self,
+        tenant: &TenantInfo,
+        events: &[RecordedEvent],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (tenant_id, name, time_zone, next_position)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant.tenant.as_str())
+        .bind(&tenant.name)
+        .bind(&tenant.time_zone)
+        .bind(tenant.head + 1)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::TenantExists(tenant.tenant.clone()));
+        }
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let rows: Vec<EventRow> = chunk.iter().map(restored_row).collect();
+            let times: Vec<DateTime<Utc>> = chunk.iter().map(|e| e.recorded_at).collect();
+            let query = sqlx::query(
+                "INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version,
+                                     event_type, event_version, payload, metadata, command_id,
+                                     recorded_at, hash)
+                 SELECT $1, position, stream_type, stream_id, stream_version, event_type,
+                        event_version, payload::jsonb, metadata::jsonb, command_id, recorded_at,
+                        hash
+                 FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[],
+                             $7::int[], $8::text[], $9::text[], $10::uuid[], $11::bytea[],
+                             $12::timestamptz[])
+                      AS t(position, stream_type, stream_id, stream_version, event_type,
+                           event_version, payload, metadata, command_id, hash, recorded_at)",
+            )
+            .bind(tenant.tenant.as_str());
+            EventColumns::of(&rows)
+                .bind_to(query)
+                .bind(times)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANNEL)
+            .bind(format!("{}:{}", tenant.tenant, tenant.head))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 

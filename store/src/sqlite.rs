@@ -28,7 +28,7 @@ use crate::model::{
     now_micros, AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot,
     StreamRef, TenantInfo,
 };
-use crate::plan::{plan, CommandRow, EventRow, KnownCommand, StreamHead};
+use crate::plan::{plan, restored_row, CommandRow, EventRow, KnownCommand, StreamHead};
 
 /// Rows per multi-row INSERT: 12 parameters a row stays under SQLite's 32,766.
 const INSERT_CHUNK: usize = 1_000;
@@ -265,6 +265,57 @@ impl Backend for SqliteBackend {
 
     async fn migrate(&self) -> Result<(), StoreError> {
         MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn restore(
+        &self,
+        tenant: &TenantInfo,
+        events: &[RecordedEvent],
+    ) -> Result<(), StoreError> {
+        let _turn = write_turn(&self.pool).await;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO tenants (tenant_id, name, time_zone, next_position)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT (tenant_id) DO NOTHING",
+        )
+        .bind(tenant.tenant.as_str())
+        .bind(&tenant.name)
+        .bind(&tenant.time_zone)
+        .bind(tenant.head + 1)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::TenantExists(tenant.tenant.clone()));
+        }
+        for chunk in events.chunks(INSERT_CHUNK) {
+            let rows: Vec<(EventRow, String)> = chunk
+                .iter()
+                .map(|e| (restored_row(e), format_time(e.recorded_at)))
+                .collect();
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (tenant_id, position, stream_type, stream_id, stream_version,
+                                     event_type, event_version, payload, metadata, command_id,
+                                     recorded_at, hash) ",
+            );
+            insert.push_values(&rows, |mut values, (row, recorded_at)| {
+                values
+                    .push_bind(tenant.tenant.as_str())
+                    .push_bind(row.position)
+                    .push_bind(&row.stream.stream_type)
+                    .push_bind(&row.stream.stream_id)
+                    .push_bind(row.stream_version)
+                    .push_bind(&row.event_type)
+                    .push_bind(row.event_version)
+                    .push_bind(&row.payload)
+                    .push_bind(&row.metadata)
+                    .push_bind(row.command_id.map(|id| id.to_string()))
+                    .push_bind(recorded_at)
+                    .push_bind(row.hash.as_slice());
+            });
+            insert.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

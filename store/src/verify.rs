@@ -9,7 +9,7 @@ use carnet_domain::Uai;
 
 use crate::error::StoreError;
 use crate::hash::{canonical_json, canonical_metadata, event_hash, HashedFields, GENESIS};
-use crate::model::{Position, StreamRef};
+use crate::model::{Position, RecordedEvent, StreamRef};
 use crate::store::EventStore;
 
 const PAGE: i64 = 5_000;
@@ -37,6 +37,115 @@ impl VerifyReport {
     }
 }
 
+/// The links of a log checked one event after another, in position order: what
+/// `verify` runs over the stored log, and `replay import` over a file before writing it.
+#[derive(Debug)]
+pub struct Chain {
+    tenant: Uai,
+    streams: HashMap<StreamRef, (i64, [u8; 32])>,
+    last: Position,
+    events: u64,
+}
+
+impl Chain {
+    pub fn new(tenant: &Uai) -> Self {
+        Chain {
+            tenant: tenant.clone(),
+            streams: HashMap::new(),
+            last: 0,
+            events: 0,
+        }
+    }
+
+    /// The events checked so far, and the position of the last one.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+
+    pub fn last(&self) -> Position {
+        self.last
+    }
+
+    pub fn streams(&self) -> u64 {
+        self.streams.len() as u64
+    }
+
+    /// Checks that `event` follows the events checked before it: next position, next
+    /// version of its stream, and a hash equal to the one its content and the previous
+    /// hash of its stream give.
+    pub fn check(&mut self, event: &RecordedEvent) -> Result<(), Break> {
+        let broken = |what: String| Break {
+            position: event.position,
+            stream: Some(event.stream.clone()),
+            what,
+        };
+        let last = self.last;
+        if event.position != last + 1 {
+            return Err(broken(format!(
+                "position {} follows {last}: events {}..{} are missing",
+                event.position,
+                last + 1,
+                event.position - 1
+            )));
+        }
+        let (version, previous) = self
+            .streams
+            .get(&event.stream)
+            .copied()
+            .unwrap_or((0, GENESIS));
+        if event.stream_version != version + 1 {
+            return Err(broken(format!(
+                "stream version {} follows {version}",
+                event.stream_version
+            )));
+        }
+        let payload = canonical_json(&event.payload);
+        let metadata = canonical_metadata(&event.metadata);
+        let expected = event_hash(
+            &previous,
+            &HashedFields {
+                tenant: &self.tenant,
+                position: event.position,
+                stream: &event.stream,
+                stream_version: event.stream_version,
+                event_type: &event.event_type,
+                event_version: event.event_version,
+                canonical_payload: &payload,
+                canonical_metadata: &metadata,
+                recorded_at: event.recorded_at,
+            },
+        );
+        if expected != event.hash {
+            return Err(broken(format!(
+                "{} v{} does not match its hash: stored {}, content gives {} (the row was altered, or an earlier event of its stream was)",
+                event.event_type,
+                event.stream_version,
+                hex::encode(event.hash),
+                hex::encode(expected)
+            )));
+        }
+        self.last = event.position;
+        self.events += 1;
+        self.streams
+            .insert(event.stream.clone(), (event.stream_version, event.hash));
+        Ok(())
+    }
+
+    /// The break of a log that stops at the last event checked while its head says
+    /// `head`.
+    pub fn end(&self, head: Position) -> Option<Break> {
+        (self.last != head).then(|| Break {
+            position: self.last + 1,
+            stream: None,
+            what: format!(
+                "the log ends at position {} but the establishment's head is {head}: events {}..{head} are missing",
+                self.last,
+                self.last + 1
+            ),
+        })
+    }
+}
+
 #[tracing::instrument(skip(store), err)]
 pub async fn verify_tenant(store: &EventStore, tenant: &Uai) -> Result<VerifyReport, StoreError> {
     let head = store
@@ -46,80 +155,28 @@ pub async fn verify_tenant(store: &EventStore, tenant: &Uai) -> Result<VerifyRep
         .find(|t| &t.tenant == tenant)
         .ok_or_else(|| StoreError::UnknownTenant(tenant.clone()))?
         .head;
-    let mut streams: HashMap<StreamRef, (i64, [u8; 32])> = HashMap::new();
-    let mut last = 0;
-    let mut events = 0u64;
+    let mut chain = Chain::new(tenant);
     let mut first_break = None;
     'pages: loop {
-        let page = store.read_log(tenant, last, PAGE).await?;
+        let page = store.read_log(tenant, chain.last(), PAGE).await?;
         if page.is_empty() {
             break;
         }
-        for event in page {
-            events += 1;
-            let broken = |what: String| Break {
-                position: event.position,
-                stream: Some(event.stream.clone()),
-                what,
-            };
-            if event.position != last + 1 {
-                first_break = Some(broken(format!(
-                    "position {} follows {last}: events {}..{} are missing",
-                    event.position,
-                    last + 1,
-                    event.position - 1
-                )));
+        for event in &page {
+            if let Err(b) = chain.check(event) {
+                first_break = Some(b);
                 break 'pages;
             }
-            last = event.position;
-            let (version, previous) = streams.get(&event.stream).copied().unwrap_or((0, GENESIS));
-            if event.stream_version != version + 1 {
-                first_break = Some(broken(format!(
-                    "stream version {} follows {version}",
-                    event.stream_version
-                )));
-                break 'pages;
-            }
-            let payload = canonical_json(&event.payload);
-            let metadata = canonical_metadata(&event.metadata);
-            let expected = event_hash(
-                &previous,
-                &HashedFields {
-                    tenant,
-                    position: event.position,
-                    stream: &event.stream,
-                    stream_version: event.stream_version,
-                    event_type: &event.event_type,
-                    event_version: event.event_version,
-                    canonical_payload: &payload,
-                    canonical_metadata: &metadata,
-                    recorded_at: event.recorded_at,
-                },
-            );
-            if expected != event.hash {
-                first_break = Some(broken(format!(
-                    "{} v{} does not match its hash: stored {}, content gives {} (the row was altered, or an earlier event of its stream was)",
-                    event.event_type,
-                    event.stream_version,
-                    hex::encode(event.hash),
-                    hex::encode(expected)
-                )));
-                break 'pages;
-            }
-            streams.insert(event.stream.clone(), (event.stream_version, event.hash));
         }
     }
-    if first_break.is_none() && last != head {
-        first_break = Some(Break {
-            position: last + 1,
-            stream: None,
-            what: format!("the log ends at position {last} but the establishment's head is {head}: events {}..{head} are missing", last + 1),
-        });
-    }
+    let first_break = first_break.or_else(|| chain.end(head));
+    // A break counts the event where it was found.
+    let events =
+        chain.events() + u64::from(first_break.as_ref().is_some_and(|b| b.stream.is_some()));
     Ok(VerifyReport {
         tenant: tenant.clone(),
         events,
-        streams: streams.len() as u64,
+        streams: chain.streams(),
         first_break,
     })
 }

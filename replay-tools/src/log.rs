@@ -1,0 +1,335 @@
+//! The log as JSON Lines: `carnet replay export` writes it, `carnet replay import` reads
+//! it into an empty store of either backend. The format is versioned and described by
+//! `replay-tools/log.schema.json`; every line is one JSON object with a `kind`:
+//!
+//! - `tenant`: opens an establishment's section (UAI, name, time zone, head, format
+//!   version);
+//! - `event`: one event exactly as recorded (position, stream, versions, type, payload,
+//!   metadata, time to the microsecond, hash in hex);
+//! - `end`: closes the section with its count of events, so a truncated file is refused.
+//!
+//! The hashes are exported, not recomputed: importing checks the chain again before
+//! writing anything, so a file altered on the way is refused with the line that breaks.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use carnet_domain::Uai;
+use carnet_store::verify::Chain;
+use carnet_store::{EventMetadata, EventStore, RecordedEvent, StoreError, StreamRef, TenantInfo};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The version of the format this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+const PAGE: i64 = 5_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing the export: {0}")]
+    Write(#[source] std::io::Error),
+    #[error("reading {0}: {1}")]
+    Read(String, #[source] std::io::Error),
+    #[error("line {line}: {reason}")]
+    Bad { line: usize, reason: String },
+    #[error("establishment {0} is already in this store: import into an empty one")]
+    Exists(Uai),
+}
+
+fn bad(line: usize, reason: impl Into<String>) -> LogError {
+    LogError::Bad {
+        line,
+        reason: reason.into(),
+    }
+}
+
+// One line is read or written at a time: boxing the event would cost an allocation per
+// line for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum Line {
+    Tenant {
+        format: u32,
+        uai: String,
+        name: String,
+        time_zone: String,
+        head: i64,
+    },
+    Event(EventLine),
+    End {
+        uai: String,
+        events: u64,
+    },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventLine {
+    position: i64,
+    stream_type: String,
+    stream_id: String,
+    stream_version: i64,
+    event_type: String,
+    event_version: i32,
+    payload: Value,
+    metadata: EventMetadata,
+    /// RFC 3339, UTC, six fractional digits: the hash covers the microsecond.
+    recorded_at: String,
+    /// SHA-256, 64 hex digits.
+    hash: String,
+}
+
+impl EventLine {
+    fn of(e: &RecordedEvent) -> Self {
+        EventLine {
+            position: e.position,
+            stream_type: e.stream.stream_type.clone(),
+            stream_id: e.stream.stream_id.clone(),
+            stream_version: e.stream_version,
+            event_type: e.event_type.clone(),
+            event_version: e.event_version,
+            payload: e.payload.clone(),
+            metadata: e.metadata.clone(),
+            recorded_at: e.recorded_at.to_rfc3339_opts(SecondsFormat::Micros, true),
+            hash: hex::encode(e.hash),
+        }
+    }
+
+    fn into_event(self, tenant: &Uai, line: usize) -> Result<RecordedEvent, LogError> {
+        let recorded_at = DateTime::parse_from_rfc3339(&self.recorded_at)
+            .map_err(|e| bad(line, format!("recorded_at `{}`: {e}", self.recorded_at)))?
+            .with_timezone(&Utc);
+        let mut hash = [0u8; 32];
+        hex::decode_to_slice(&self.hash, &mut hash)
+            .map_err(|e| bad(line, format!("hash `{}`: {e}", self.hash)))?;
+        Ok(RecordedEvent {
+            tenant: tenant.clone(),
+            position: self.position,
+            stream: StreamRef::new(self.stream_type, self.stream_id),
+            stream_version: self.stream_version,
+            event_type: self.event_type,
+            event_version: self.event_version,
+            payload: self.payload,
+            metadata: self.metadata,
+            recorded_at,
+            hash,
+        })
+    }
+}
+
+/// What an export or an import did, per establishment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    pub tenant: Uai,
+    pub events: u64,
+}
+
+/// Writes the logs of `tenants` to `out`, one section each, page by page.
+pub async fn export(
+    store: &EventStore,
+    tenants: &[TenantInfo],
+    out: &mut impl Write,
+) -> Result<Vec<Section>, LogError> {
+    let mut sections = Vec::new();
+    for t in tenants {
+        write_line(
+            out,
+            &Line::Tenant {
+                format: FORMAT_VERSION,
+                uai: t.tenant.to_string(),
+                name: t.name.clone(),
+                time_zone: t.time_zone.clone(),
+                head: t.head,
+            },
+        )?;
+        let mut last = 0;
+        let mut events = 0u64;
+        // Up to the head read at the start: what is appended meanwhile is not part of
+        // this export, whose `head` says where it stops.
+        while last < t.head {
+            let page = store
+                .read_log(&t.tenant, last, PAGE.min(t.head - last))
+                .await?;
+            let Some(end) = page.last() else { break };
+            last = end.position;
+            for e in &page {
+                write_line(out, &Line::Event(EventLine::of(e)))?;
+            }
+            events += page.len() as u64;
+        }
+        write_line(
+            out,
+            &Line::End {
+                uai: t.tenant.to_string(),
+                events,
+            },
+        )?;
+        sections.push(Section {
+            tenant: t.tenant.clone(),
+            events,
+        });
+    }
+    out.flush().map_err(LogError::Write)?;
+    Ok(sections)
+}
+
+fn write_line(out: &mut impl Write, line: &Line) -> Result<(), LogError> {
+    serde_json::to_writer(&mut *out, line)
+        .map_err(|e| LogError::Write(std::io::Error::other(e)))?;
+    out.write_all(b"\n").map_err(LogError::Write)
+}
+
+/// One establishment's section, read and checked.
+struct Open {
+    info: TenantInfo,
+    chain: Chain,
+    events: Vec<RecordedEvent>,
+}
+
+/// The sections of an export, one at a time, each checked whole (format, counts,
+/// positions, versions, every hash) before it is yielded.
+struct Sections<R> {
+    lines: std::io::Lines<R>,
+    n: usize,
+    known: Vec<Uai>,
+    /// Keep the events (to write them) or only check them.
+    keep: bool,
+}
+
+impl<R: BufRead> Sections<R> {
+    fn next_section(&mut self) -> Result<Option<Open>, LogError> {
+        let mut open: Option<Open> = None;
+        for text in self.lines.by_ref() {
+            self.n += 1;
+            let n = self.n;
+            let text = text.map_err(|e| bad(n, format!("unreadable: {e}")))?;
+            if text.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(&text).map_err(|e| bad(n, e.to_string()))?;
+            match (line, open.as_mut()) {
+                (
+                    Line::Tenant {
+                        format,
+                        uai,
+                        name,
+                        time_zone,
+                        head,
+                    },
+                    None,
+                ) => {
+                    if format != FORMAT_VERSION {
+                        return Err(bad(
+                            n,
+                            format!(
+                                "format version {format}; this Carnet reads version {FORMAT_VERSION}"
+                            ),
+                        ));
+                    }
+                    let tenant = Uai::parse(&uai).map_err(|e| bad(n, format!("uai: {e}")))?;
+                    if self.known.contains(&tenant) {
+                        return Err(LogError::Exists(tenant));
+                    }
+                    open = Some(Open {
+                        chain: Chain::new(&tenant),
+                        info: TenantInfo {
+                            tenant,
+                            name,
+                            time_zone,
+                            head,
+                        },
+                        events: Vec::new(),
+                    });
+                }
+                (Line::Event(e), Some(o)) => {
+                    let event = e.into_event(&o.info.tenant, n)?;
+                    o.chain
+                        .check(&event)
+                        .map_err(|b| bad(n, format!("position {}: {}", b.position, b.what)))?;
+                    if self.keep {
+                        o.events.push(event);
+                    }
+                }
+                (Line::End { uai, events }, Some(o)) => {
+                    if uai != o.info.tenant.as_str() || events != o.chain.events() {
+                        return Err(bad(
+                            n,
+                            format!(
+                                "the section of {} ends as {uai} with {events} events, but it holds {}",
+                                o.info.tenant,
+                                o.chain.events()
+                            ),
+                        ));
+                    }
+                    if let Some(b) = o.chain.end(o.info.head) {
+                        return Err(bad(n, b.what));
+                    }
+                    self.known.push(o.info.tenant.clone());
+                    return Ok(open);
+                }
+                (Line::Tenant { .. }, Some(o)) => {
+                    return Err(bad(
+                        n,
+                        format!(
+                            "a new establishment begins before the end of {}",
+                            o.info.tenant
+                        ),
+                    ))
+                }
+                (_, None) => return Err(bad(n, "expected a `tenant` line opening a section")),
+            }
+        }
+        match open {
+            None => Ok(None),
+            Some(o) => Err(bad(
+                self.n,
+                format!(
+                    "the file ends inside the section of {} (after {} events): it is truncated",
+                    o.info.tenant,
+                    o.chain.events()
+                ),
+            )),
+        }
+    }
+}
+
+/// Reads the export at `path` into `store`, which must not have its establishments
+/// yet. The whole file is checked first and nothing is written if any line is wrong;
+/// then it is read again and each establishment written in one transaction.
+pub async fn import(store: &EventStore, path: &Path) -> Result<Vec<Section>, LogError> {
+    let known: Vec<Uai> = store
+        .tenants()
+        .await?
+        .into_iter()
+        .map(|t| t.tenant)
+        .collect();
+    let reader = || -> Result<Sections<BufReader<File>>, LogError> {
+        let file = File::open(path).map_err(|e| LogError::Read(path.display().to_string(), e))?;
+        Ok(Sections {
+            lines: BufReader::new(file).lines(),
+            n: 0,
+            known: known.clone(),
+            keep: false,
+        })
+    };
+    let mut check = reader()?;
+    let mut sections = Vec::new();
+    while let Some(o) = check.next_section()? {
+        sections.push(Section {
+            tenant: o.info.tenant,
+            events: o.chain.events(),
+        });
+    }
+    let mut write = reader()?;
+    write.keep = true;
+    while let Some(o) = write.next_section()? {
+        store.backend().restore(&o.info, &o.events).await?;
+    }
+    Ok(sections)
+}

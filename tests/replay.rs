@@ -1,0 +1,252 @@
+//! `carnet replay export` / `import`: the whole log out as JSON Lines and into an empty
+//! store of the other backend, with the same hashes and the same read models; a file
+//! altered or cut on the way is refused and nothing is written.
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use carnet::demo::{self, DemoOptions};
+use carnet_replay_tools::log::{self, LogError};
+use carnet_store::testing::TestStore;
+use carnet_store::{BackendKind, EventStore};
+use serde_json::Value;
+
+const STUDENTS: usize = 40;
+
+async fn demo_store(kind: BackendKind) -> TestStore {
+    let ts = TestStore::new(kind).await;
+    demo::load(
+        &ts.store,
+        &DemoOptions {
+            students: STUDENTS,
+            seed: 7,
+        },
+    )
+    .await
+    .unwrap();
+    ts
+}
+
+async fn export_bytes(store: &EventStore) -> Vec<u8> {
+    let tenants = store.tenants().await.unwrap();
+    let mut out = Vec::new();
+    log::export(store, &tenants, &mut out).await.unwrap();
+    out
+}
+
+/// Every line of `export` is valid against the committed schema.
+fn check_schema(export: &[u8]) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("replay-tools/log.schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for (n, line) in String::from_utf8_lossy(export).lines().enumerate() {
+        let value: Value = serde_json::from_str(line).unwrap();
+        let errors: Vec<String> = validator
+            .iter_errors(&value)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "line {}: {errors:?}\n{line}", n + 1);
+        *kinds
+            .entry(value["kind"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert_eq!(kinds["tenant"], kinds["end"]);
+    assert!(kinds["event"] > 1000, "{kinds:?}");
+}
+
+/// Every projection rebuilt from the log, as (projection, key, document).
+async fn read_models(store: &EventStore) -> Vec<(String, String, Value)> {
+    let mut all = Vec::new();
+    for tenant in store.tenants().await.unwrap() {
+        for projection in carnet_projections::all() {
+            let name = projection.name().to_string();
+            carnet_projections::rebuild(store, &tenant.tenant, projection, |_, _| {})
+                .await
+                .unwrap();
+            let docs: Vec<(String, Value)> = carnet_projections::query::docs_with_prefix(
+                &store.backend().pool(),
+                &tenant.tenant,
+                &name,
+                "",
+            )
+            .await
+            .unwrap();
+            all.extend(docs.into_iter().map(|(k, d)| (name.clone(), k, d)));
+        }
+    }
+    all
+}
+
+async fn intact(store: &EventStore) {
+    for report in carnet_replay_tools::verify(store, None).await.unwrap() {
+        assert!(report.is_intact(), "{report:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_log_goes_from_postgres_to_sqlite_and_back_with_its_hashes_and_read_models() {
+    let pg = demo_store(BackendKind::Postgres).await;
+    let from_pg = export_bytes(&pg.store).await;
+    check_schema(&from_pg);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("log.jsonl");
+    std::fs::write(&file, &from_pg).unwrap();
+
+    let sqlite = TestStore::new(BackendKind::Sqlite).await;
+    let sections = log::import(&sqlite.store, &file).await.unwrap();
+    assert_eq!(sections.len(), 1);
+    intact(&sqlite.store).await;
+    assert_eq!(
+        pg.store.tenants().await.unwrap(),
+        sqlite.store.tenants().await.unwrap()
+    );
+    // The same log, byte for byte, read back from the other backend.
+    let from_sqlite = export_bytes(&sqlite.store).await;
+    assert!(from_pg == from_sqlite, "the exports differ");
+    let models = read_models(&pg.store).await;
+    assert!(models.len() > 100, "{} documents", models.len());
+    assert!(models == read_models(&sqlite.store).await);
+
+    // And back into an empty Postgres.
+    std::fs::write(&file, &from_sqlite).unwrap();
+    let pg_again = TestStore::new(BackendKind::Postgres).await;
+    log::import(&pg_again.store, &file).await.unwrap();
+    intact(&pg_again.store).await;
+    assert!(export_bytes(&pg_again.store).await == from_pg);
+    // The store goes on from where the log stopped.
+    let head = pg_again.store.tenants().await.unwrap()[0].head;
+    let uai = pg_again.store.tenants().await.unwrap()[0].tenant.clone();
+    pg_again
+        .store
+        .append(
+            &uai,
+            carnet_store::AppendRequest::new(
+                carnet_store::StreamRef::new("Note", "after-import"),
+                carnet_store::ExpectedVersion::Exactly(0),
+                vec![carnet_store::NewEvent::new(
+                    "Noted",
+                    1,
+                    serde_json::json!({ "text": "Hélène" }),
+                )],
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(pg_again.store.tenants().await.unwrap()[0].head, head + 1);
+    intact(&pg_again.store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_or_truncated_export_writes_nothing_and_names_the_line() {
+    let source = demo_store(BackendKind::Sqlite).await;
+    let export = String::from_utf8(export_bytes(&source.store).await).unwrap();
+    let lines: Vec<&str> = export.lines().collect();
+    let dir = tempfile::tempdir().unwrap();
+    let target = TestStore::new(BackendKind::Postgres).await;
+    let attempt = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+
+    // A mark changed in the file: the hash of its line no longer matches.
+    let n = lines
+        .iter()
+        .position(|l| l.contains("\"MarkEntered\""))
+        .unwrap();
+    let mut altered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    let mut event: Value = serde_json::from_str(&altered[n]).unwrap();
+    let score = event
+        .pointer_mut("/payload/MarkEntered/mark/Score")
+        .unwrap_or_else(|| panic!("a score in {}", altered[n]));
+    *score = if *score == "20" {
+        "19".into()
+    } else {
+        "20".into()
+    };
+    altered[n] = event.to_string();
+    let path = attempt("altered.jsonl", altered.join("\n"));
+    let error = log::import(&target.store, &path).await.unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.starts_with(&format!("line {}: position ", n + 1))
+            && text.contains("does not match its hash"),
+        "{text}"
+    );
+
+    // Cut before its end.
+    let path = attempt("cut.jsonl", lines[..lines.len() - 1].join("\n"));
+    let error = log::import(&target.store, &path).await.unwrap_err();
+    assert!(error.to_string().contains("truncated"), "{error}");
+
+    // An event missing in the middle.
+    let mut gap: Vec<&str> = lines.clone();
+    gap.remove(10);
+    let path = attempt("gap.jsonl", gap.join("\n"));
+    let error = log::import(&target.store, &path).await.unwrap_err();
+    assert!(error.to_string().contains("are missing"), "{error}");
+
+    // Not the format.
+    let path = attempt("other.jsonl", "{\"kind\":\"tenant\",\"format\":2}\n".into());
+    let error = log::import(&target.store, &path).await.unwrap_err();
+    assert!(matches!(error, LogError::Bad { line: 1, .. }), "{error}");
+
+    assert!(target.store.tenants().await.unwrap().is_empty());
+
+    // The good file goes in once; a second time is refused by name.
+    let path = attempt("good.jsonl", export.clone());
+    log::import(&target.store, &path).await.unwrap();
+    let error = log::import(&target.store, &path).await.unwrap_err();
+    assert!(matches!(error, LogError::Exists(_)), "{error}");
+    intact(&target.store).await;
+}
+
+fn carnet(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_carnet"))
+        .args(args)
+        .env("CARNET_DATA_DIR", data_dir)
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn export_and_import_through_the_command() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let demo = carnet(a.path(), &["demo", "--students", "20"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let file = a.path().join("log.jsonl");
+    let export = carnet(
+        a.path(),
+        &["replay", "export", "--output", file.to_str().unwrap()],
+    );
+    let said = String::from_utf8_lossy(&export.stderr).to_string();
+    assert!(
+        export.status.success() && said.contains("events exported"),
+        "{said}"
+    );
+    let import = carnet(b.path(), &["replay", "import", file.to_str().unwrap()]);
+    let said = String::from_utf8_lossy(&import.stderr).to_string();
+    assert!(
+        import.status.success() && said.contains("events imported"),
+        "{said}"
+    );
+    let verify = carnet(b.path(), &["replay", "verify"]);
+    let out = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(verify.status.success() && out.contains("intact"), "{out}");
+    // To standard output too, the same bytes.
+    let stdout = carnet(a.path(), &["replay", "export"]);
+    assert_eq!(stdout.stdout, std::fs::read(&file).unwrap());
+}
