@@ -205,20 +205,8 @@ impl SqliteBackend {
                                      event_type, event_version, payload, metadata, command_id,
                                      recorded_at, hash) ",
             );
-            insert.push_values(chunk, |mut values, row| {
-                values
-                    .push_bind(tenant.as_str())
-                    .push_bind(row.position)
-                    .push_bind(&row.stream.stream_type)
-                    .push_bind(&row.stream.stream_id)
-                    .push_bind(row.stream_version)
-                    .push_bind(&row.event_type)
-                    .push_bind(row.event_version)
-                    .push_bind(&row.payload)
-                    .push_bind(&row.metadata)
-                    .push_bind(row.command_id.map(|id| id.to_string()))
-                    .push_bind(recorded_at)
-                    .push_bind(row.hash.as_slice());
+            insert.push_values(chunk, |values, row| {
+                push_event(values, tenant, row, recorded_at);
             });
             insert.build().execute(&mut **tx).await?;
         }
@@ -298,20 +286,8 @@ impl Backend for SqliteBackend {
                                      event_type, event_version, payload, metadata, command_id,
                                      recorded_at, hash) ",
             );
-            insert.push_values(&rows, |mut values, (row, recorded_at)| {
-                values
-                    .push_bind(tenant.tenant.as_str())
-                    .push_bind(row.position)
-                    .push_bind(&row.stream.stream_type)
-                    .push_bind(&row.stream.stream_id)
-                    .push_bind(row.stream_version)
-                    .push_bind(&row.event_type)
-                    .push_bind(row.event_version)
-                    .push_bind(&row.payload)
-                    .push_bind(&row.metadata)
-                    .push_bind(row.command_id.map(|id| id.to_string()))
-                    .push_bind(recorded_at)
-                    .push_bind(row.hash.as_slice());
+            insert.push_values(&rows, |values, (row, recorded_at)| {
+                push_event(values, &tenant.tenant, row, recorded_at);
             });
             insert.build().execute(&mut *tx).await?;
         }
@@ -530,6 +506,29 @@ impl Backend for SqliteBackend {
         });
         Ok(())
     }
+}
+
+/// The twelve columns of an event row, in the order of the `INSERT INTO events` of
+/// appends and restores.
+fn push_event<'q>(
+    mut values: sqlx::query_builder::Separated<'_, 'q, Sqlite, &'static str>,
+    tenant: &'q Uai,
+    row: &'q EventRow,
+    recorded_at: &'q str,
+) {
+    values
+        .push_bind(tenant.as_str())
+        .push_bind(row.position)
+        .push_bind(&row.stream.stream_type)
+        .push_bind(&row.stream.stream_id)
+        .push_bind(row.stream_version)
+        .push_bind(&row.event_type)
+        .push_bind(row.event_version)
+        .push_bind(&row.payload)
+        .push_bind(&row.metadata)
+        .push_bind(row.command_id.map(|id| id.to_string()))
+        .push_bind(recorded_at)
+        .push_bind(row.hash.as_slice());
 }
 
 /// RFC 3339 in UTC with exactly six fractional digits: sortable as text, exact to the
