@@ -162,6 +162,16 @@ pub struct RightsInput {
     pub notified: bool,
 }
 
+impl From<RightsInput> for GuardianRights {
+    fn from(r: RightsInput) -> Self {
+        GuardianRights {
+            see: r.see,
+            justify: r.justify,
+            notified: r.notified,
+        }
+    }
+}
+
 /// Everything a mutation needs: who, where, and the command's id.
 pub(super) struct Command<'a> {
     ctx: &'a Context<'a>,
@@ -855,11 +865,7 @@ impl DailyMutation {
         c.actor.may_enrol()?;
         let command = StudentCommand::ChangeGuardianRights {
             guardian,
-            rights: GuardianRights {
-                see: rights.see,
-                justify: rights.justify,
-                notified: rights.notified,
-            },
+            rights: rights.into(),
         };
         c.run(
             "change_guardian_rights",

@@ -11,9 +11,7 @@
 use std::collections::BTreeSet;
 
 use async_graphql::{Context, Enum, InputObject, Object};
-use carnet_domain::enrolment::{
-    Establishment, GuardianRights, Identity, Ine, Role, SchoolYear, StudentCommand,
-};
+use carnet_domain::enrolment::{Establishment, Identity, Ine, Role, SchoolYear, StudentCommand};
 use carnet_domain::reservations::{ReservationCommand, ResourceKind};
 use carnet_domain::timetable::{CourseSpec, ExtraLesson, TimetableCommand, WeekPattern};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
@@ -309,11 +307,7 @@ impl SetupMutation {
             guardian,
             name,
             relationship,
-            rights: GuardianRights {
-                see: rights.see,
-                justify: rights.justify,
-                notified: rights.notified,
-            },
+            rights: rights.into(),
         };
         c.run("link_guardian", &c.school.students, &student, command, None)
             .await
