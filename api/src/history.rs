@@ -17,7 +17,7 @@ use uuid::Uuid;
 use carnet_store::RecordedEvent;
 
 use crate::error::ApiResult;
-use crate::reader::decode;
+use crate::reader::{decode, Reader};
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct Change {
@@ -39,8 +39,10 @@ pub struct Change {
     pub after: Option<Json<Value>>,
 }
 
-/// The changes `events` made to what `value` reads of the aggregate `A`.
-pub fn changes<A, V>(
+/// The changes `events` made to what `value` reads of the aggregate `A`, personal values
+/// in clear (or marked erased).
+pub async fn changes<A, V>(
+    reader: &Reader,
     events: &[RecordedEvent],
     value: impl Fn(&A) -> Option<V>,
 ) -> ApiResult<Vec<Change>>
@@ -68,6 +70,15 @@ where
                 before: before.map(json),
                 after: after.map(json),
             });
+        }
+    }
+    let vault = reader.store.vault();
+    for change in &mut out {
+        for value in [&mut change.before, &mut change.after]
+            .into_iter()
+            .flatten()
+        {
+            vault.reveal(&reader.tenant, &mut value.0).await?;
         }
     }
     Ok(out)

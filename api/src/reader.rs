@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::Gradebook;
+use carnet_domain::personal::Personal;
 use carnet_domain::reservations::Resource;
 use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
@@ -76,6 +77,14 @@ pub struct Reader {
 }
 
 impl Reader {
+    /// A personal value in clear, or `None` once its owner's data was erased.
+    pub async fn open<T: DeserializeOwned + Clone>(
+        &self,
+        value: &Personal<T>,
+    ) -> ApiResult<Option<T>> {
+        Ok(self.store.vault().open(&self.tenant, value).await?)
+    }
+
     pub fn new(store: EventStore, pool: Pool, tenant: Uai, cache: Arc<DocCache>) -> Self {
         Reader {
             store,

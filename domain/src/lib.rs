@@ -6,8 +6,10 @@ pub mod attendance;
 pub mod calendar;
 pub mod enrolment;
 pub mod grades;
+pub mod personal;
 pub mod reservations;
 pub mod timetable;
 pub mod uai;
+pub mod upcast;
 
 pub use uai::{Uai, UaiError};

@@ -4,10 +4,11 @@ use std::collections::BTreeSet;
 
 use carnet_domain::enrolment::{
     ClassRef, Decision, DivisionSpec, Establishment, EstablishmentCommand as EC,
-    EstablishmentEvent as EV, GroupSpec, GuardianRights, Identity, Ine, Period, Placement, Role,
-    Rollover, SchoolYear, Service, Student, StudentCommand as SC, StudentEvent as SV, SubjectCode,
-    YearSpec,
+    EstablishmentEvent as EV, GroupSpec, GuardianRights, Identity, IdentityRecord, Ine, Period,
+    Placement, Role, Rollover, SchoolYear, Service, Student, StudentCommand as SC,
+    StudentEvent as SV, SubjectCode, YearSpec,
 };
+use carnet_domain::personal::Personal;
 use carnet_domain::Uai;
 use chrono::{NaiveDate, NaiveTime};
 use cqrs_es::test::TestFramework;
@@ -108,12 +109,12 @@ fn school() -> Vec<EV> {
         },
         EV::StaffMemberAdded {
             person: "m.martin".into(),
-            name: "Marie Martin".into(),
+            name: Personal::known("m.martin", "Marie Martin".to_string()),
             roles: BTreeSet::from([Role::Teacher]),
         },
         EV::StaffMemberAdded {
             person: "p.cpe".into(),
-            name: "Paul Durand".into(),
+            name: Personal::known("p.cpe", "Paul Durand".to_string()),
             roles: BTreeSet::from([Role::Cpe]),
         },
     ]
@@ -360,7 +361,7 @@ fn identity() -> Identity {
 fn admitted() -> SV {
     SV::StudentAdmitted {
         student: "zoe".into(),
-        identity: identity(),
+        identity: IdentityRecord::of("zoe", identity()),
         year: year("2026-2027"),
         division: "4A".into(),
         groups: vec!["4A-G1".into()],
@@ -537,7 +538,7 @@ fn promotion_and_leaving_are_safe_to_send_twice() {
 fn guardians_have_rights_on_each_child() {
     let link = |guardian: &str, rights| SV::GuardianLinked {
         guardian: guardian.into(),
-        name: guardian.to_uppercase(),
+        name: Personal::known(guardian, guardian.to_uppercase()),
         relationship: "mère".into(),
         rights,
     };

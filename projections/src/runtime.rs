@@ -77,7 +77,15 @@ impl Batch {
 
 /// Decodes an event's payload into the domain event it was written from.
 pub fn decode<T: DeserializeOwned>(event: &RecordedEvent) -> Result<T, ProjectionError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::Apply {
+    let payload = event
+        .current_payload()
+        .map_err(|e| ProjectionError::Apply {
+            projection: String::new(),
+            position: event.position,
+            event_type: event.event_type.clone(),
+            reason: e.to_string(),
+        })?;
+    serde_json::from_value(payload).map_err(|e| ProjectionError::Apply {
         projection: String::new(),
         position: event.position,
         event_type: event.event_type.clone(),

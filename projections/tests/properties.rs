@@ -178,6 +178,7 @@ fn attendance_command(op: &Op) -> Option<(usize, A)> {
         } => (
             student,
             A::DeclareJustification {
+                student: STUDENTS[student].into(),
                 justification: format!("j{id}"),
                 from: nov(from),
                 to: nov((from + days).min(6)),

@@ -219,6 +219,7 @@ async fn life(school: &School, students: std::ops::Range<usize>, projector: Opti
         if n % 2 == 0 {
             for c in [
                 A::DeclareJustification {
+                    student: id.clone(),
                     justification: "j1".into(),
                     from: d(11, 5),
                     to: d(11, 6),

@@ -176,6 +176,7 @@ fn student_term(
         commands.push((
             format!("justify/{id}"),
             A::DeclareJustification {
+                student: student.id.clone(),
                 justification: id.clone(),
                 from,
                 to,

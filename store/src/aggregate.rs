@@ -209,6 +209,8 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         }
         let stream = self.stream(&stream_id);
         let new_events = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        let request_has_personal_data =
+            new_events.iter().any(|e| carries_personal_data(&e.payload));
         let mut request = AppendRequest::new(
             stream.clone(),
             ExpectedVersion::Exactly(version),
@@ -234,11 +236,16 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
                 metadata: map.clone(),
             })
             .collect();
-        if outcome.stream_version / self.snapshot_every > version / self.snapshot_every {
-            self.save_snapshot(&stream, outcome.stream_version, &aggregate);
+        // The state in hand applied these events with their personal values in clear
+        // while the log holds them sealed: such a state is folded again from the log
+        // next time, so that every reader of the aggregate sees what the log holds.
+        if !request_has_personal_data {
+            if outcome.stream_version / self.snapshot_every > version / self.snapshot_every {
+                self.save_snapshot(&stream, outcome.stream_version, &aggregate);
+            }
+            self.cache
+                .put(self.key(&stream_id), outcome.stream_version, aggregate);
         }
-        self.cache
-            .put(self.key(&stream_id), outcome.stream_version, aggregate);
         Ok(Some((outcome, envelopes)))
     }
 
@@ -338,7 +345,7 @@ fn encode<E: DomainEvent>(event: &E) -> Result<NewEvent, StoreError> {
 }
 
 fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
-    serde_json::from_value(event.payload).map_err(|e| StoreError::Corrupt {
+    serde_json::from_value(event.current_payload()?).map_err(|e| StoreError::Corrupt {
         tenant: event.tenant,
         position: event.position,
         reason: format!(
@@ -348,6 +355,18 @@ fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
             A::TYPE
         ),
     })
+}
+
+/// Whether a payload holds a personal value (in clear, to be sealed by the store).
+fn carries_personal_data(payload: &serde_json::Value) -> bool {
+    match payload {
+        serde_json::Value::Object(map) => {
+            map.contains_key(carnet_domain::personal::KNOWN_TAG)
+                || map.values().any(carries_personal_data)
+        }
+        serde_json::Value::Array(items) => items.iter().any(carries_personal_data),
+        _ => false,
+    }
 }
 
 fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError<E> {

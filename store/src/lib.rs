@@ -20,6 +20,7 @@ pub mod commands;
 pub mod error;
 pub mod hash;
 pub mod hook;
+pub mod keys;
 pub mod model;
 pub mod plan;
 pub mod postgres;
@@ -27,6 +28,7 @@ pub mod school;
 pub mod sqlite;
 mod store;
 pub mod validate;
+pub mod vault;
 pub mod verify;
 mod writer;
 
@@ -45,3 +47,4 @@ pub use model::{
 pub use school::School;
 pub use store::{EventStore, Location, StoreOptions};
 pub use validate::Limits;
+pub use vault::Vault;

@@ -215,6 +215,26 @@ pub struct RecordedEvent {
     pub hash: [u8; 32],
 }
 
+impl RecordedEvent {
+    /// The payload in the shape the code reads today: an older event version goes
+    /// through the domain's upcasters (the recorded payload, and its hash, stay as
+    /// they are).
+    pub fn current_payload(&self) -> Result<serde_json::Value, crate::StoreError> {
+        carnet_domain::upcast::upcast(
+            &self.stream.stream_type,
+            &self.stream.stream_id,
+            &self.event_type,
+            self.event_version,
+            self.payload.clone(),
+        )
+        .map_err(|e| crate::StoreError::Corrupt {
+            tenant: self.tenant.clone(),
+            position: self.position,
+            reason: e.to_string(),
+        })
+    }
+}
+
 /// An establishment known to the store.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TenantInfo {

@@ -3,14 +3,18 @@
 //! the importers, the demo).
 
 use carnet_domain::attendance::{AttendancePolicy, StudentAttendance};
-use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
+use carnet_domain::enrolment::{
+    Establishment, EstablishmentCommand, EstablishmentError, SchoolYear, Student,
+};
 use carnet_domain::grades::Gradebook;
 use carnet_domain::reservations::Resource;
 use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
 
 use crate::aggregate::{AggregateCache, AggregateStore};
-use crate::commands::CommandBus;
+use crate::commands::{CommandBus, CommandContext, CommandError};
+use crate::keys::Erase;
+use crate::model::now_micros;
 use crate::store::EventStore;
 
 /// How many aggregates of each kind stay in memory after a command.
@@ -67,5 +71,42 @@ impl School {
     /// The gradebook of a division or group for one period of one year.
     pub fn gradebook_id(year: &SchoolYear, class: &str, period: &str) -> String {
         format!("{year}/{class}/{period}")
+    }
+
+    /// Erases a person's personal data (RGPD art. 17, or a retention rule): records
+    /// `PersonErased` on the establishment's stream, then destroys every key of theirs.
+    /// From then on their names, birth date, reasons and comments read as erased
+    /// everywhere, and nothing personal is recorded about them again. Running it again
+    /// finishes an erasure a crash cut between the two steps. Returns the keys destroyed
+    /// now.
+    pub async fn erase_person(
+        &self,
+        person: &str,
+        grounds: &str,
+        context: &CommandContext,
+    ) -> Result<Vec<String>, CommandError<EstablishmentError>> {
+        let command = EstablishmentCommand::ErasePerson {
+            person: person.to_string(),
+            by: context.actor.clone().unwrap_or_default(),
+            grounds: grounds.to_string(),
+        };
+        match self
+            .establishment
+            .execute(&self.establishment_id(), command, context)
+            .await
+        {
+            Ok(_) | Err(CommandError::Rejected(EstablishmentError::AlreadyErased(_))) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(self
+            .store
+            .vault()
+            .erase(
+                &self.tenant,
+                &Erase::Person(person.to_string()),
+                grounds,
+                now_micros(),
+            )
+            .await?)
     }
 }

@@ -21,6 +21,7 @@ use crate::plan::KnownCommand;
 use crate::postgres::PgBackend;
 use crate::sqlite::SqliteBackend;
 use crate::validate::{check_request, check_stream, Limits};
+use crate::vault::Vault;
 use crate::writer::{self, Job};
 
 /// How to open a store.
@@ -76,6 +77,7 @@ struct Inner {
     writers: Mutex<HashMap<Uai, tokio::sync::mpsc::Sender<Job>>>,
     commits: broadcast::Sender<Committed>,
     watching: OnceCell<()>,
+    vault: Vault,
 }
 
 impl EventStore {
@@ -121,6 +123,7 @@ impl EventStore {
         let (commits, _) = broadcast::channel(1024);
         EventStore {
             inner: Arc::new(Inner {
+                vault: Vault::new(backend.pool()),
                 backend,
                 limits,
                 writers: Mutex::new(HashMap::new()),
@@ -128,6 +131,20 @@ impl EventStore {
                 watching: OnceCell::new(),
             }),
         }
+    }
+
+    /// The keys of personal data in this database.
+    pub fn vault(&self) -> &Vault {
+        &self.inner.vault
+    }
+
+    /// Seals the personal values of `requests`' events (see [`Vault`]).
+    async fn seal(&self, tenant: &Uai, requests: &mut [AppendRequest]) -> Result<(), StoreError> {
+        let mut payloads: Vec<&mut serde_json::Value> = requests
+            .iter_mut()
+            .flat_map(|r| r.events.iter_mut().map(|e| &mut e.payload))
+            .collect();
+        self.inner.vault.seal(tenant, &mut payloads).await
     }
 
     pub fn kind(&self) -> BackendKind {
@@ -171,8 +188,10 @@ impl EventStore {
     pub async fn append(
         &self,
         tenant: &Uai,
-        request: AppendRequest,
+        mut request: AppendRequest,
     ) -> Result<AppendOutcome, StoreError> {
+        self.seal(tenant, std::slice::from_mut(&mut request))
+            .await?;
         check_request(&request, &self.inner.limits)?;
         let (reply, answer) = oneshot::channel();
         let mut job = Job { request, reply };
@@ -200,11 +219,12 @@ impl EventStore {
     pub async fn append_bulk(
         &self,
         tenant: &Uai,
-        requests: Vec<AppendRequest>,
+        mut requests: Vec<AppendRequest>,
     ) -> Result<Vec<AppendOutcome>, StoreError> {
         if requests.is_empty() {
             return Err(StoreError::EmptyBatch);
         }
+        self.seal(tenant, &mut requests).await?;
         let refusals: Vec<(usize, StoreError)> = requests
             .iter()
             .enumerate()
@@ -286,9 +306,15 @@ impl EventStore {
         stream: &StreamRef,
         snapshot: &Snapshot,
     ) -> Result<(), StoreError> {
+        // A state folded from a command's own events holds its personal values in clear.
+        let mut sealed = snapshot.clone();
+        self.inner
+            .vault
+            .seal(tenant, &mut [&mut sealed.state])
+            .await?;
         self.inner
             .backend
-            .save_snapshot(tenant, stream, snapshot)
+            .save_snapshot(tenant, stream, &sealed)
             .await
     }
 

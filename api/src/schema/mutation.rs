@@ -459,6 +459,7 @@ impl DailyMutation {
         let year = c.year_of(from).await?;
         let id = c.new_id(justification, "just");
         let command = AttendanceCommand::DeclareJustification {
+            student: student.clone(),
             justification: id.clone(),
             from,
             to,

@@ -137,7 +137,7 @@ impl QueryRoot {
             .filter(|m| m.roles.contains(&Role::Teacher))
             .ok_or_else(|| ApiError::not_found(format!("no teacher `{id}` here")))?;
         Ok(TeacherView {
-            name: member.name.clone(),
+            name: reader.open(&member.name).await?,
             reader,
             actor,
             id,

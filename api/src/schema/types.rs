@@ -162,9 +162,12 @@ impl Absence {
         let (reader, stream) = &self.stream;
         let events = reader.events::<StudentAttendance>(stream).await?;
         let lesson = self.lesson.clone();
-        Ok(changes::<StudentAttendance, Status>(&events, move |a| {
-            a.lessons.get(&lesson).map(|e| e.status)
-        })?)
+        Ok(
+            changes::<StudentAttendance, Status>(reader, &events, move |a| {
+                a.lessons.get(&lesson).map(|e| e.status)
+            })
+            .await?,
+        )
     }
 }
 
@@ -197,9 +200,11 @@ pub struct Justification {
     pub id: String,
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub reason: String,
+    /// The reason's code; null once the student's absence data was erased.
+    pub reason: Option<String>,
     pub legitimate: bool,
-    pub comment: String,
+    /// Null once the student's absence data was erased.
+    pub comment: Option<String>,
     pub declared_by: String,
     /// The CPE's decision: true accepted, false refused, null not decided yet.
     pub accepted: Option<bool>,
@@ -214,9 +219,10 @@ impl Justification {
         let (reader, stream) = &self.stream;
         let events = reader.events::<StudentAttendance>(stream).await?;
         let id = self.id.clone();
-        Ok(changes::<StudentAttendance, _>(&events, move |a| {
+        Ok(changes::<StudentAttendance, _>(reader, &events, move |a| {
             a.justifications.get(&id).cloned()
-        })?)
+        })
+        .await?)
     }
 }
 
@@ -289,12 +295,13 @@ impl StudentMark {
         let (reader, stream) = &self.stream;
         let events = reader.events::<Gradebook>(stream).await?;
         let (evaluation, student) = (self.evaluation.clone(), self.student.clone());
-        Ok(changes::<Gradebook, Mark>(&events, move |b| {
+        Ok(changes::<Gradebook, Mark>(reader, &events, move |b| {
             b.evaluations
                 .get(&evaluation)
                 .and_then(|e| e.marks.get(&student))
                 .map(|m| m.mark)
-        })?)
+        })
+        .await?)
     }
 }
 
@@ -487,9 +494,7 @@ impl Lesson {
         let (reader, _, year) = &self.context;
         let events = reader.events::<Timetable>(year.as_str()).await?;
         let id = self.id.clone();
-        Ok(changes::<Timetable, _>(&events, move |t| {
-            t.occurrence_by_id(&id)
-        })?)
+        Ok(changes::<Timetable, _>(reader, &events, move |t| t.occurrence_by_id(&id)).await?)
     }
 
     /// The roll call of this lesson: for its teachers and vie scolaire.
@@ -570,7 +575,8 @@ pub struct Placement {
 #[derive(Debug, Clone, SimpleObject)]
 pub struct Guardian {
     pub id: String,
-    pub name: String,
+    /// Null once the guardian's personal data was erased.
+    pub name: Option<String>,
     pub relationship: String,
     pub may_see: bool,
     pub may_justify: bool,
@@ -637,16 +643,33 @@ impl StudentView {
         self.record.identity.as_ref().map(|i| i.ine.to_string())
     }
 
-    async fn first_name(&self) -> Option<&str> {
-        self.record.identity.as_ref().map(|i| i.first_name.as_str())
+    /// Null once the student's personal data was erased.
+    async fn first_name(&self) -> GqlResult<Option<String>> {
+        let Some(identity) = &self.record.identity else {
+            return Ok(None);
+        };
+        Ok(self.reader.open(&identity.first_name).await?)
     }
 
-    async fn last_name(&self) -> Option<&str> {
-        self.record.identity.as_ref().map(|i| i.last_name.as_str())
+    /// Null once the student's personal data was erased.
+    async fn last_name(&self) -> GqlResult<Option<String>> {
+        let Some(identity) = &self.record.identity else {
+            return Ok(None);
+        };
+        Ok(self.reader.open(&identity.last_name).await?)
     }
 
-    async fn birth_date(&self) -> Option<NaiveDate> {
-        self.record.identity.as_ref().map(|i| i.birth_date)
+    /// Null once the student's personal data was erased.
+    async fn birth_date(&self) -> GqlResult<Option<NaiveDate>> {
+        let Some(identity) = &self.record.identity else {
+            return Ok(None);
+        };
+        Ok(self.reader.open(&identity.birth_date).await?)
+    }
+
+    /// Whether the student's personal data was erased (names and birth date read null).
+    async fn erased(&self) -> GqlResult<bool> {
+        Ok(self.reader.establishment().await?.erased.contains(&self.id))
     }
 
     /// Last day in the establishment, once the student left.
@@ -663,19 +686,19 @@ impl StudentView {
         }))
     }
 
-    async fn guardians(&self) -> Vec<Guardian> {
-        self.record
-            .guardians
-            .iter()
-            .map(|(id, link)| Guardian {
+    async fn guardians(&self) -> GqlResult<Vec<Guardian>> {
+        let mut guardians = Vec::with_capacity(self.record.guardians.len());
+        for (id, link) in &self.record.guardians {
+            guardians.push(Guardian {
                 id: id.clone(),
-                name: link.name.clone(),
+                name: self.reader.open(&link.name).await?,
                 relationship: link.relationship.clone(),
                 may_see: link.rights.see,
                 may_justify: link.rights.justify,
                 notified: link.rights.notified,
-            })
-            .collect()
+            });
+        }
+        Ok(guardians)
     }
 
     /// The student's lessons from `from` to `to` (at most 62 days), with the division and
@@ -743,21 +766,21 @@ impl StudentView {
     async fn justifications(&self, year: Option<String>) -> GqlResult<Vec<Justification>> {
         let (year, record) = self.attendance_record(year).await?;
         let stream = format!("{year}/{}", self.id);
-        Ok(record
-            .justifications
-            .iter()
-            .map(|(id, j)| Justification {
+        let mut justifications = Vec::with_capacity(record.justifications.len());
+        for (id, j) in &record.justifications {
+            justifications.push(Justification {
                 stream: (self.reader.clone(), stream.clone()),
                 id: id.clone(),
                 from: j.from,
                 to: j.to,
-                reason: j.reason.clone(),
+                reason: self.reader.open(&j.reason).await?,
                 legitimate: j.legitimate,
-                comment: j.comment.clone(),
+                comment: self.reader.open(&j.comment).await?,
                 declared_by: j.declared_by.clone(),
                 accepted: j.accepted,
-            })
-            .collect())
+            });
+        }
+        Ok(justifications)
     }
 
     /// Averages and marks of a period (the current one by default).
@@ -778,12 +801,13 @@ impl StudentView {
     /// guardians, departure.
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Student>(&self.id).await?;
-        Ok(changes::<Student, Student>(&events, |s| {
+        Ok(changes::<Student, Student>(&self.reader, &events, |s| {
             (s.id.is_some()).then(|| Student {
                 identity: None,
                 ..s.clone()
             })
-        })?)
+        })
+        .await?)
     }
 }
 
@@ -973,7 +997,7 @@ impl EvaluationView {
         let (reader, stream) = &self.stream;
         let events = reader.events::<Gradebook>(stream).await?;
         let id = self.id.clone();
-        Ok(changes::<Gradebook, _>(&events, move |b| {
+        Ok(changes::<Gradebook, _>(reader, &events, move |b| {
             b.evaluations.get(&id).map(|e| EvaluationFacts {
                 subject: e.subject.clone(),
                 teacher: e.teacher.clone(),
@@ -984,7 +1008,8 @@ impl EvaluationView {
                 bonus: e.bonus,
                 not_handed_in: e.not_handed_in,
             })
-        })?)
+        })
+        .await?)
     }
 }
 
@@ -1117,9 +1142,12 @@ impl BookingView {
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Resource>(&self.resource).await?;
         let id = self.id.clone();
-        Ok(changes::<Resource, Booking>(&events, move |r| {
-            r.bookings.get(&id).cloned()
-        })?)
+        Ok(
+            changes::<Resource, Booking>(&self.reader, &events, move |r| {
+                r.bookings.get(&id).cloned()
+            })
+            .await?,
+        )
     }
 }
 
@@ -1206,7 +1234,7 @@ impl ResourceView {
     /// booking has its own history).
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Resource>(&self.resource.id).await?;
-        Ok(changes::<Resource, _>(&events, |r| {
+        Ok(changes::<Resource, _>(&self.reader, &events, |r| {
             r.kind.map(|kind| ResourceFacts {
                 name: r.name.clone(),
                 kind,
@@ -1214,7 +1242,8 @@ impl ResourceView {
                 managers: r.managers.clone(),
                 retired_at: r.retired_at,
             })
-        })?)
+        })
+        .await?)
     }
 
     /// Bookings, by id.
@@ -1276,7 +1305,8 @@ pub struct TeacherView {
     pub reader: Reader,
     pub actor: Arc<Actor>,
     pub id: String,
-    pub name: String,
+    /// Null once the teacher's personal data was erased.
+    pub name: Option<String>,
 }
 
 impl TeacherView {
@@ -1301,8 +1331,9 @@ impl TeacherView {
         &self.id
     }
 
-    async fn name(&self) -> &str {
-        &self.name
+    /// Null once the teacher's personal data was erased.
+    async fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     async fn services(&self) -> GqlResult<Vec<ServiceView>> {

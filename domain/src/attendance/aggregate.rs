@@ -8,6 +8,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use super::policy::{AttendancePolicy, HalfDay};
+use crate::personal::{absences_owner, school_year_of, Personal};
 
 /// Code de l'éducation L131-8: from four half-days of absence in a month without a
 /// legitimate reason or valid excuse, the chef d'établissement must act (and report to
@@ -56,10 +57,11 @@ pub struct LessonEntry {
 pub struct Justification {
     pub from: NaiveDate,
     pub to: NaiveDate,
-    pub reason: String,
+    /// The reason's code (personal data: a reason can say "illness").
+    pub reason: Personal<String>,
     /// Whether the reason was legitimate when declared (the establishment's list then).
     pub legitimate: bool,
-    pub comment: String,
+    pub comment: Personal<String>,
     pub declared_by: String,
     /// The CPE's decision: `Some(true)` accepted, `Some(false)` refused.
     pub accepted: Option<bool>,
@@ -102,6 +104,7 @@ pub enum AttendanceCommand {
     },
     /// A guardian (or the student, if of age) explains an absence.
     DeclareJustification {
+        student: String,
         justification: String,
         from: NaiveDate,
         to: NaiveDate,
@@ -135,26 +138,27 @@ pub enum AttendanceEvent {
         previous: Status,
         status: Status,
         by: String,
-        reason: String,
+        reason: Personal<String>,
     },
     JustificationDeclared {
+        student: String,
         justification: String,
         from: NaiveDate,
         to: NaiveDate,
-        reason: String,
+        reason: Personal<String>,
         legitimate: bool,
-        comment: String,
+        comment: Personal<String>,
         by: String,
     },
     JustificationAccepted {
         justification: String,
         by: String,
-        note: String,
+        note: Personal<String>,
     },
     JustificationRefused {
         justification: String,
         by: String,
-        note: String,
+        note: Personal<String>,
     },
     /// An absence was recorded and these guardians are to be told (the notifier sends
     /// it by the channels each guardian chose; the event is the proof it was due).
@@ -188,7 +192,16 @@ impl DomainEvent for AttendanceEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_string()
+        // Version 2: reasons, comments and notes became personal data, and a declared
+        // justification names its student (see `crate::upcast`).
+        match self {
+            Self::AttendanceCorrected { .. }
+            | Self::JustificationDeclared { .. }
+            | Self::JustificationAccepted { .. }
+            | Self::JustificationRefused { .. } => "2",
+            _ => "1",
+        }
+        .to_string()
     }
 }
 
@@ -304,6 +317,16 @@ impl StudentAttendance {
         })
     }
 
+    /// The key id of this student's absence reasons and comments of the school year of
+    /// `date`.
+    fn absences_owner(&self, date: NaiveDate) -> Result<String, AttendanceError> {
+        let student = self
+            .student
+            .as_ref()
+            .ok_or(AttendanceError::Missing("the student"))?;
+        Ok(absences_owner(student, &school_year_of(date)))
+    }
+
     fn check_student(&self, student: &str) -> Result<(), AttendanceError> {
         if student.trim().is_empty() {
             return Err(AttendanceError::Missing("the student"));
@@ -400,15 +423,17 @@ impl StudentAttendance {
                 if entry.status == status {
                     return Err(AttendanceError::Unchanged { lesson, status });
                 }
+                let owner = self.absences_owner(entry.date)?;
                 Ok(AttendanceEvent::AttendanceCorrected {
                     lesson,
                     previous: entry.status,
                     status,
                     by,
-                    reason,
+                    reason: Personal::known(owner, reason),
                 })
             }
             AttendanceCommand::DeclareJustification {
+                student,
                 justification,
                 from,
                 to,
@@ -416,6 +441,7 @@ impl StudentAttendance {
                 comment,
                 by,
             } => {
+                self.check_student(&student)?;
                 if justification.trim().is_empty() {
                     return Err(AttendanceError::Missing("the justification id"));
                 }
@@ -430,13 +456,15 @@ impl StudentAttendance {
                     .get(&reason)
                     .map(|r| r.legitimate)
                     .ok_or_else(|| AttendanceError::UnknownReason(reason.clone()))?;
+                let owner = absences_owner(&student, &school_year_of(from));
                 Ok(AttendanceEvent::JustificationDeclared {
+                    student,
                     justification,
                     from,
                     to,
-                    reason,
+                    reason: Personal::known(&owner, reason),
                     legitimate,
-                    comment,
+                    comment: Personal::known(owner, comment),
                     by,
                 })
             }
@@ -453,6 +481,7 @@ impl StudentAttendance {
                 if found.accepted.is_some() {
                     return Err(AttendanceError::AlreadyDecided(justification));
                 }
+                let note = Personal::known(self.absences_owner(found.from)?, note);
                 Ok(if accept {
                     AttendanceEvent::JustificationAccepted {
                         justification,
@@ -561,6 +590,7 @@ impl Aggregate for StudentAttendance {
                 }
             }
             AttendanceEvent::JustificationDeclared {
+                student,
                 justification,
                 from,
                 to,
@@ -569,6 +599,7 @@ impl Aggregate for StudentAttendance {
                 comment,
                 by,
             } => {
+                self.student.get_or_insert(student);
                 self.justifications.insert(
                     justification,
                     Justification {

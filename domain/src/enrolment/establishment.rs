@@ -14,6 +14,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{SchoolYear, SubjectCode};
+use crate::personal::Personal;
 use crate::Uai;
 
 /// A trimestre or semestre: the unit of report cards (bulletins) and class councils.
@@ -85,7 +86,8 @@ pub enum Role {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaffMember {
-    pub name: String,
+    /// Personal data of the staff member (their key).
+    pub name: Personal<String>,
     pub roles: BTreeSet<Role>,
     pub left_on: Option<NaiveDate>,
 }
@@ -126,6 +128,9 @@ pub struct Establishment {
     pub years: BTreeMap<SchoolYear, Year>,
     pub subjects: BTreeMap<SubjectCode, Subject>,
     pub staff: BTreeMap<String, StaffMember>,
+    /// People whose personal data was erased (their keys destroyed), by id.
+    #[serde(default)]
+    pub erased: BTreeSet<String>,
 }
 
 impl Default for Establishment {
@@ -138,6 +143,7 @@ impl Default for Establishment {
             years: BTreeMap::new(),
             subjects: BTreeMap::new(),
             staff: BTreeMap::new(),
+            erased: BTreeSet::new(),
         }
     }
 }
@@ -169,6 +175,14 @@ pub enum EstablishmentCommand {
         person: String,
         name: String,
         roles: BTreeSet<Role>,
+    },
+    /// The right to erasure (RGPD art. 17) or a retention rule: the person's personal
+    /// data becomes unreadable everywhere. The store destroys the keys once this is
+    /// recorded.
+    ErasePerson {
+        person: String,
+        by: String,
+        grounds: String,
     },
     ChangeStaffRoles {
         person: String,
@@ -222,8 +236,13 @@ pub enum EstablishmentEvent {
     },
     StaffMemberAdded {
         person: String,
-        name: String,
+        name: Personal<String>,
         roles: BTreeSet<Role>,
+    },
+    PersonErased {
+        person: String,
+        by: String,
+        grounds: String,
     },
     StaffRolesChanged {
         person: String,
@@ -257,6 +276,7 @@ impl DomainEvent for EstablishmentEvent {
             Self::DivisionCreated { .. } => "DivisionCreated",
             Self::GroupCreated { .. } => "GroupCreated",
             Self::StaffMemberAdded { .. } => "StaffMemberAdded",
+            Self::PersonErased { .. } => "PersonErased",
             Self::StaffRolesChanged { .. } => "StaffRolesChanged",
             Self::StaffMemberLeft { .. } => "StaffMemberLeft",
             Self::ServiceAssigned { .. } => "ServiceAssigned",
@@ -267,7 +287,12 @@ impl DomainEvent for EstablishmentEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_string()
+        // Version 2: the name became personal data (see `crate::upcast`).
+        match self {
+            Self::StaffMemberAdded { .. } => "2",
+            _ => "1",
+        }
+        .to_string()
     }
 }
 
@@ -342,6 +367,8 @@ pub enum EstablishmentError {
     AlreadyRolledOver { from: SchoolYear, to: SchoolYear },
     #[error("the rollover goes from {from} to the year after it, not to {to}")]
     RolloverNotNextYear { from: SchoolYear, to: SchoolYear },
+    #[error("the personal data of {0} is already erased")]
+    AlreadyErased(String),
     #[error("{0} is already a member of staff")]
     StaffExists(String),
     #[error("{0} is not a member of staff")]
@@ -633,9 +660,26 @@ impl Establishment {
                     return Err(E::NoRole);
                 }
                 vec![V::StaffMemberAdded {
+                    name: Personal::known(&person, name),
                     person,
-                    name,
                     roles,
+                }]
+            }
+            C::ErasePerson {
+                person,
+                by,
+                grounds,
+            } => {
+                required(&person, "the person's id")?;
+                required(&by, "who erases")?;
+                required(&grounds, "the grounds for erasure")?;
+                if self.erased.contains(&person) {
+                    return Err(E::AlreadyErased(person));
+                }
+                vec![V::PersonErased {
+                    person,
+                    by,
+                    grounds,
                 }]
             }
             C::ChangeStaffRoles { person, roles } => {
@@ -869,6 +913,9 @@ impl Aggregate for Establishment {
                         left_on: None,
                     },
                 );
+            }
+            V::PersonErased { person, .. } => {
+                self.erased.insert(person);
             }
             V::StaffRolesChanged { person, roles, .. } => {
                 if let Some(m) = self.staff.get_mut(&person) {

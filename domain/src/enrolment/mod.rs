@@ -20,6 +20,6 @@ pub use establishment::{
 pub use ids::{Ine, IneError, SchoolYear, SchoolYearError, SubjectCode, SubjectCodeError};
 pub use rollover::{Decision, Rollover};
 pub use student::{
-    GroupStint, GuardianLink, GuardianRights, Identity, Placement, Stint, Student, StudentCommand,
-    StudentError, StudentEvent,
+    GroupStint, GuardianLink, GuardianRights, Identity, IdentityRecord, Placement, Stint, Student,
+    StudentCommand, StudentError, StudentEvent,
 };

@@ -14,6 +14,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use super::ids::{Ine, SchoolYear};
+use crate::personal::Personal;
 
 /// What a guardian (responsable légal) may do for this child. A parent who lost
 /// parental authority keeps no right; a second guardian may be kept informed without
@@ -39,7 +40,8 @@ impl GuardianRights {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GuardianLink {
-    pub name: String,
+    /// Personal data of the guardian (their key).
+    pub name: Personal<String>,
     /// Mère, père, tuteur, ...
     pub relationship: String,
     pub rights: GuardianRights,
@@ -52,6 +54,28 @@ pub struct Identity {
     pub last_name: String,
     pub first_name: String,
     pub birth_date: NaiveDate,
+}
+
+/// The identity as the log keeps it: the INE (the national identifier other records
+/// refer to) in clear, names and birth date as the student's personal data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub ine: Ine,
+    pub last_name: Personal<String>,
+    pub first_name: Personal<String>,
+    pub birth_date: Personal<NaiveDate>,
+}
+
+impl IdentityRecord {
+    /// `identity`, marked as `student`'s personal data.
+    pub fn of(student: &str, identity: Identity) -> Self {
+        IdentityRecord {
+            ine: identity.ine,
+            last_name: Personal::known(student, identity.last_name),
+            first_name: Personal::known(student, identity.first_name),
+            birth_date: Personal::known(student, identity.birth_date),
+        }
+    }
 }
 
 /// A stretch of time in one division, with the groups joined and left during it.
@@ -83,7 +107,7 @@ pub struct Placement {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Student {
     pub id: Option<String>,
-    pub identity: Option<Identity>,
+    pub identity: Option<IdentityRecord>,
     pub stints: Vec<Stint>,
     pub guardians: BTreeMap<String, GuardianLink>,
     /// Last day in the establishment and why, once the student left.
@@ -150,10 +174,13 @@ pub enum StudentCommand {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+// An admission carries the sealed identity; events are made once and written, so their
+// size in memory does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum StudentEvent {
     StudentAdmitted {
         student: String,
-        identity: Identity,
+        identity: IdentityRecord,
         year: SchoolYear,
         division: String,
         groups: Vec<String>,
@@ -185,7 +212,7 @@ pub enum StudentEvent {
     },
     GuardianLinked {
         guardian: String,
-        name: String,
+        name: Personal<String>,
         relationship: String,
         rights: GuardianRights,
     },
@@ -216,7 +243,12 @@ impl DomainEvent for StudentEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_string()
+        // Version 2: names and birth dates became personal data (see `crate::upcast`).
+        match self {
+            Self::StudentAdmitted { .. } | Self::GuardianLinked { .. } => "2",
+            _ => "1",
+        }
+        .to_string()
     }
 }
 
@@ -357,8 +389,8 @@ impl Student {
                 required(&division, "the division")?;
                 distinct(&groups)?;
                 vec![V::StudentAdmitted {
+                    identity: IdentityRecord::of(&student, identity),
                     student,
-                    identity,
                     year,
                     division,
                     groups,
@@ -493,8 +525,8 @@ impl Student {
                     return Err(E::GuardianExists(guardian));
                 }
                 vec![V::GuardianLinked {
+                    name: Personal::known(&guardian, name),
                     guardian,
-                    name,
                     relationship,
                     rights,
                 }]

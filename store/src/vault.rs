@@ -1,0 +1,441 @@
+//! Crypto-shredding: personal values are sealed with their owner's key on their way into
+//! the log, and opened with it on their way out to a reader. Destroying the key erases
+//! them everywhere at once (the log, its exports, snapshots, read models all hold only
+//! the sealed form) while the log's hash chain is left untouched.
+//!
+//! A value to seal is a `{"$personal": {"owner", "value"}}` object anywhere in a payload
+//! ([`carnet_domain::personal::Personal::Known`]); it becomes `{"$sealed": {"owner",
+//! "nonce", "data"}}`: XChaCha20-Poly1305 (random 24-byte nonce) of the value's JSON,
+//! with the establishment and the owner as associated data.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use carnet_domain::personal::{person_of, Personal, Sealed, KNOWN_TAG, SEALED_TAG};
+use carnet_domain::Uai;
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use chrono::{DateTime, Utc};
+use rand::RngCore;
+use serde::de::DeserializeOwned;
+use serde_json::{json, Value};
+
+use crate::backend::Pool;
+use crate::error::StoreError;
+use crate::keys::{self, Erase, PersonKey};
+
+/// How long a key read from the table is trusted before it is read again: the bound on
+/// how long another process's erasure takes to be seen here. An erasure made through
+/// this vault is seen at once.
+const KEY_TTL: Duration = Duration::from_secs(5);
+
+/// The JSON an erased value reads as in exports and as-of documents.
+pub const ERASED_TAG: &str = "$erased";
+
+#[derive(Clone, Copy)]
+enum Cached {
+    Live([u8; 32], Instant),
+    Erased,
+}
+
+/// The keys of personal data of one database, with a cache.
+pub struct Vault {
+    pool: Pool,
+    cache: Mutex<HashMap<(Uai, String), Cached>>,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vault").finish_non_exhaustive()
+    }
+}
+
+/// A key's state for a reader.
+enum Opening {
+    Key([u8; 32]),
+    Erased,
+    /// No row at all: the log came without its keys.
+    Missing,
+}
+
+impl Vault {
+    pub fn new(pool: Pool) -> Self {
+        Vault {
+            pool,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Seals every personal value in `payloads`, making the keys owners do not have yet.
+    /// Refused for an owner whose data was erased: nothing personal is written about
+    /// them again.
+    pub async fn seal(&self, tenant: &Uai, payloads: &mut [&mut Value]) -> Result<(), StoreError> {
+        let mut owners = BTreeSet::new();
+        for payload in payloads.iter() {
+            visit(payload, &mut |node| {
+                if let Some(owner) = known_owner(node) {
+                    owners.insert(owner.to_string());
+                }
+            });
+        }
+        if owners.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys_for_writing(tenant, &owners).await?;
+        for payload in payloads.iter_mut() {
+            let mut failure = None;
+            visit_mut(payload, &mut |node| {
+                let Some(owner) = known_owner(node).map(str::to_string) else {
+                    return false;
+                };
+                let value = node
+                    .get_mut(KNOWN_TAG)
+                    .and_then(|k| k.get_mut("value"))
+                    .map(Value::take)
+                    .unwrap_or(Value::Null);
+                match keys.get(&owner) {
+                    Some(key) => match encrypt(key, tenant, &owner, &value) {
+                        Ok(sealed) => *node = json!({ SEALED_TAG: sealed }),
+                        Err(e) => failure = Some(e),
+                    },
+                    None => failure = Some(StoreError::Config(format!("no key made for {owner}"))),
+                }
+                true
+            });
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// `value` in clear if its owner's key still exists; `None` once erased.
+    pub async fn open<T: DeserializeOwned + Clone>(
+        &self,
+        tenant: &Uai,
+        value: &Personal<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let sealed = match value {
+            Personal::Known { value, .. } => return Ok(Some(value.clone())),
+            Personal::Sealed(sealed) => sealed,
+        };
+        match self.opening(tenant, &sealed.owner).await? {
+            Opening::Key(key) => {
+                let clear = decrypt(&key, tenant, sealed)?;
+                serde_json::from_value(clear).map(Some).map_err(|e| {
+                    StoreError::Config(format!(
+                        "a personal value of {} is not of the expected kind: {e}",
+                        sealed.owner
+                    ))
+                })
+            }
+            Opening::Erased => Ok(None),
+            Opening::Missing => {
+                tracing::warn!(owner = %sealed.owner, %tenant, "no key for a personal value: it reads as erased");
+                Ok(None)
+            }
+        }
+    }
+
+    /// Replaces every personal value in `value` by its clear value, or by
+    /// `{"$erased": owner}` once erased: what an auditor's document shows.
+    pub async fn reveal(&self, tenant: &Uai, value: &mut Value) -> Result<(), StoreError> {
+        let mut owners = BTreeSet::new();
+        visit(value, &mut |node| {
+            if let Some(owner) = sealed_of(node).map(|s| s.owner) {
+                owners.insert(owner);
+            }
+        });
+        let mut keys = HashMap::new();
+        for owner in owners {
+            let opening = self.opening(tenant, &owner).await?;
+            keys.insert(owner, opening);
+        }
+        let mut failure = None;
+        visit_mut(value, &mut |node| {
+            if known_owner(node).is_some() {
+                *node = node
+                    .get_mut(KNOWN_TAG)
+                    .and_then(|k| k.get_mut("value"))
+                    .map(Value::take)
+                    .unwrap_or(Value::Null);
+                return true;
+            }
+            let Some(sealed) = sealed_of(node) else {
+                return false;
+            };
+            *node = match keys.get(&sealed.owner) {
+                Some(Opening::Key(key)) => match decrypt(key, tenant, &sealed) {
+                    Ok(clear) => clear,
+                    Err(e) => {
+                        failure = Some(e);
+                        Value::Null
+                    }
+                },
+                _ => json!({ ERASED_TAG: sealed.owner }),
+            };
+            true
+        });
+        failure.map_or(Ok(()), Err)
+    }
+
+    /// Destroys the keys `what` names; returns the owners erased now.
+    pub async fn erase(
+        &self,
+        tenant: &Uai,
+        what: &Erase,
+        grounds: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<String>, StoreError> {
+        let erased = keys::erase(&self.pool, tenant, what, grounds, at).await?;
+        let mut cache = self.lock();
+        for owner in &erased {
+            cache.insert((tenant.clone(), owner.clone()), Cached::Erased);
+        }
+        if let Erase::Person(person) = what {
+            cache.retain(|(t, owner), _| t != tenant || person_of(owner) != person);
+        }
+        Ok(erased)
+    }
+
+    /// Every key row of the establishment.
+    pub async fn keys(&self, tenant: &Uai) -> Result<Vec<PersonKey>, StoreError> {
+        keys::all(&self.pool, tenant).await
+    }
+
+    /// Writes key rows as another store had them (`replay import`); existing owners are
+    /// left as they are.
+    pub async fn restore(&self, tenant: &Uai, rows: &[PersonKey]) -> Result<(), StoreError> {
+        keys::insert(&self.pool, tenant, rows).await
+    }
+
+    async fn opening(&self, tenant: &Uai, owner: &str) -> Result<Opening, StoreError> {
+        let cache_key = (tenant.clone(), owner.to_string());
+        match self.lock().get(&cache_key) {
+            Some(Cached::Erased) => return Ok(Opening::Erased),
+            Some(Cached::Live(key, at)) if at.elapsed() < KEY_TTL => return Ok(Opening::Key(*key)),
+            _ => {}
+        }
+        let rows = keys::load(&self.pool, tenant, &[owner.to_string()]).await?;
+        let opening = match rows.first() {
+            Some(PersonKey { key: Some(key), .. }) => Opening::Key(*key),
+            Some(_) => Opening::Erased,
+            None => Opening::Missing,
+        };
+        match opening {
+            Opening::Key(key) => self.remember(tenant, owner, Cached::Live(key, Instant::now())),
+            Opening::Erased => self.remember(tenant, owner, Cached::Erased),
+            Opening::Missing => {}
+        }
+        Ok(opening)
+    }
+
+    /// The keys of `owners`, made for those that have none; an error naming the first
+    /// owner (or person) that was erased.
+    async fn keys_for_writing(
+        &self,
+        tenant: &Uai,
+        owners: &BTreeSet<String>,
+    ) -> Result<HashMap<String, [u8; 32]>, StoreError> {
+        let mut found = HashMap::new();
+        let mut unknown = Vec::new();
+        {
+            let cache = self.lock();
+            for owner in owners {
+                match cache.get(&(tenant.clone(), owner.clone())) {
+                    // Writing trusts a cached key however old: a key is never replaced,
+                    // and sealing with one erased meanwhile only makes unreadable data.
+                    Some(Cached::Live(key, _)) => {
+                        found.insert(owner.clone(), *key);
+                    }
+                    Some(Cached::Erased) => return Err(erased(owner)),
+                    None => unknown.push(owner.clone()),
+                }
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(found);
+        }
+        // The persons' own rows say whether they were erased as a whole.
+        let mut asked: BTreeSet<String> = unknown.iter().cloned().collect();
+        asked.extend(unknown.iter().map(|o| person_of(o).to_string()));
+        let asked: Vec<String> = asked.into_iter().collect();
+        let mut rows = self.rows(tenant, &asked).await?;
+        for owner in &unknown {
+            let erased_row = |id: &str| rows.get(id).is_some_and(|row| row.erased_at.is_some());
+            if erased_row(owner) || erased_row(person_of(owner)) {
+                self.remember(tenant, owner, Cached::Erased);
+                return Err(erased(owner));
+            }
+        }
+        let missing: Vec<PersonKey> = unknown
+            .iter()
+            .filter(|o| !rows.contains_key(*o))
+            .map(|owner| new_key(owner))
+            .collect();
+        if !missing.is_empty() {
+            keys::insert(&self.pool, tenant, &missing).await?;
+            // Another writer may have made some of them first: read back the winners.
+            let made: Vec<String> = missing.iter().map(|k| k.owner.clone()).collect();
+            rows.extend(self.rows(tenant, &made).await?);
+        }
+        for owner in &unknown {
+            match rows.get(owner) {
+                Some(PersonKey { key: Some(key), .. }) => {
+                    self.remember(tenant, owner, Cached::Live(*key, Instant::now()));
+                    found.insert(owner.clone(), *key);
+                }
+                Some(_) => {
+                    self.remember(tenant, owner, Cached::Erased);
+                    return Err(erased(owner));
+                }
+                None => {
+                    return Err(StoreError::Config(format!(
+                        "the key of {owner} was not kept"
+                    )))
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn rows(
+        &self,
+        tenant: &Uai,
+        owners: &[String],
+    ) -> Result<HashMap<String, PersonKey>, StoreError> {
+        Ok(keys::load(&self.pool, tenant, owners)
+            .await?
+            .into_iter()
+            .map(|row| (row.owner.clone(), row))
+            .collect())
+    }
+
+    fn remember(&self, tenant: &Uai, owner: &str, state: Cached) {
+        self.lock()
+            .insert((tenant.clone(), owner.to_string()), state);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Uai, String), Cached>> {
+        self.cache.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn erased(owner: &str) -> StoreError {
+    StoreError::InvalidInput {
+        field: "personal data",
+        reason: format!(
+            "the personal data of {} was erased: nothing personal is recorded about them again",
+            person_of(owner)
+        ),
+    }
+}
+
+fn new_key(owner: &str) -> PersonKey {
+    let mut key = [0u8; 32];
+    rand::rng().fill_bytes(&mut key);
+    PersonKey {
+        owner: owner.to_string(),
+        person: person_of(owner).to_string(),
+        key: Some(key),
+        created_at: crate::model::now_micros(),
+        erased_at: None,
+        grounds: None,
+    }
+}
+
+fn associated_data(tenant: &Uai, owner: &str) -> Vec<u8> {
+    format!("carnet personal data\0{tenant}\0{owner}").into_bytes()
+}
+
+fn encrypt(key: &[u8; 32], tenant: &Uai, owner: &str, value: &Value) -> Result<Sealed, StoreError> {
+    let clear = serde_json::to_vec(value).map_err(|e| StoreError::InvalidInput {
+        field: "personal data",
+        reason: e.to_string(),
+    })?;
+    let mut nonce = [0u8; 24];
+    rand::rng().fill_bytes(&mut nonce);
+    let aad = associated_data(tenant, owner);
+    let data = XChaCha20Poly1305::new(key.into())
+        .encrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &clear,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| {
+            StoreError::Config(format!("encrypting a personal value of {owner} failed"))
+        })?;
+    Ok(Sealed {
+        owner: owner.to_string(),
+        nonce: BASE64.encode(nonce),
+        data: BASE64.encode(data),
+    })
+}
+
+fn decrypt(key: &[u8; 32], tenant: &Uai, sealed: &Sealed) -> Result<Value, StoreError> {
+    let damaged = |what: &str| {
+        StoreError::Config(format!(
+            "a personal value of {} does not open: {what}",
+            sealed.owner
+        ))
+    };
+    let nonce = BASE64
+        .decode(&sealed.nonce)
+        .map_err(|_| damaged("its nonce is not base64"))?;
+    if nonce.len() != 24 {
+        return Err(damaged("its nonce is not 24 bytes"));
+    }
+    let data = BASE64
+        .decode(&sealed.data)
+        .map_err(|_| damaged("its data is not base64"))?;
+    let aad = associated_data(tenant, &sealed.owner);
+    let clear = XChaCha20Poly1305::new(key.into())
+        .decrypt(
+            XNonce::from_slice(&nonce),
+            Payload {
+                msg: &data,
+                aad: &aad,
+            },
+        )
+        .map_err(|_| damaged("the key does not authenticate it"))?;
+    serde_json::from_slice(&clear).map_err(|_| damaged("its content is not JSON"))
+}
+
+/// The owner of a `{"$personal": ...}` node.
+fn known_owner(node: &Value) -> Option<&str> {
+    let object = node.as_object().filter(|o| o.len() == 1)?;
+    object.get(KNOWN_TAG)?.get("owner")?.as_str()
+}
+
+/// The sealed value of a `{"$sealed": ...}` node.
+fn sealed_of(node: &Value) -> Option<Sealed> {
+    let object = node.as_object().filter(|o| o.len() == 1)?;
+    serde_json::from_value(object.get(SEALED_TAG)?.clone()).ok()
+}
+
+fn visit(value: &Value, f: &mut impl FnMut(&Value)) {
+    f(value);
+    match value {
+        Value::Array(items) => items.iter().for_each(|v| visit(v, f)),
+        Value::Object(map) => map.values().for_each(|v| visit(v, f)),
+        _ => {}
+    }
+}
+
+/// Calls `f` on every node, top down; a node `f` replaced (returned true) is not
+/// descended into.
+fn visit_mut(value: &mut Value, f: &mut impl FnMut(&mut Value) -> bool) {
+    if f(value) {
+        return;
+    }
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(|v| visit_mut(v, f)),
+        Value::Object(map) => map.values_mut().for_each(|v| visit_mut(v, f)),
+        _ => {}
+    }
+}
