@@ -6,9 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use carnet::demo::DemoOptions;
+use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::Uai;
 use carnet_projections::Inline;
-use carnet_store::{BeforeCommit, EventStore, Location, StoreOptions};
+use carnet_store::{
+    BeforeCommit, CommandContext, EventStore, Location, School, Source, StoreOptions,
+};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -104,6 +107,23 @@ enum Command {
         #[arg(long, env = "CARNET_INSTANCE")]
         instance: Option<String>,
     },
+    /// Erases a person's personal data (RGPD art. 17): records the erasure in the log,
+    /// then destroys their keys. Their names, birth date, absence reasons and comments
+    /// read as erased everywhere; the rest of the history stays and `replay verify`
+    /// still passes. Running it again finishes an interrupted erasure.
+    ErasePerson {
+        /// The student, guardian or staff id.
+        person: String,
+        /// Why (the request, the rule): kept with the erasure.
+        #[arg(long)]
+        grounds: String,
+        /// Who erases, recorded as the actor.
+        #[arg(long = "as", default_value = "administrator")]
+        by: String,
+        /// The establishment; by default the database's only one.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Mints a development token (trusted by `carnet serve --dev-tokens`).
     Token {
         /// The person: a student, guardian or staff id of the establishment.
@@ -156,6 +176,11 @@ enum ReplayCommand {
         tenant: Option<String>,
         #[arg(long, short)]
         output: Option<PathBuf>,
+        /// Leave out the keys of personal data: the log still verifies, but names,
+        /// reasons and comments do not open (for an auditor of the chain alone). With
+        /// its keys, an export holds personal data: handle it as such.
+        #[arg(long)]
+        without_keys: bool,
     },
     /// Reads an export into this store, which must not have its establishments yet:
     /// the file is checked whole (every hash) before anything is written.
@@ -250,6 +275,26 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 crate::serve::mint(&data_dir, &person, &establishments, &role, hours)?
             );
         }
+        Command::ErasePerson {
+            person,
+            grounds,
+            by,
+            tenant,
+        } => {
+            let uai = one_tenant(&store, tenant).await?;
+            let school = School::new(store.clone(), uai.clone(), AttendancePolicy::default());
+            let context = CommandContext {
+                actor: Some(by),
+                role: Some("principal".into()),
+                source: Source::System,
+                ..CommandContext::default()
+            };
+            let destroyed = school.erase_person(&person, &grounds, &context).await?;
+            println!(
+                "{uai}: personal data of {person} erased ({} key(s) destroyed now)",
+                destroyed.len()
+            );
+        }
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));
         }
@@ -301,7 +346,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Replay(ReplayCommand::Export { tenant, output }) => {
+        Command::Replay(ReplayCommand::Export {
+            tenant,
+            output,
+            without_keys,
+        }) => {
             let wanted = selected_tenants(&store, tenant).await?;
             let tenants: Vec<_> = store
                 .tenants()
@@ -315,11 +364,13 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     let file = std::fs::File::create(path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut out = std::io::BufWriter::new(file);
-                    carnet_replay_tools::log::export(&store, &tenants, &mut out).await?
+                    carnet_replay_tools::log::export(&store, &tenants, !without_keys, &mut out)
+                        .await?
                 }
                 None => {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                    carnet_replay_tools::log::export(&store, &tenants, &mut out).await?
+                    carnet_replay_tools::log::export(&store, &tenants, !without_keys, &mut out)
+                        .await?
                 }
             };
             report_sections("exported", &sections, started.elapsed().as_secs_f64());
@@ -351,12 +402,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
 fn report_sections(done: &str, sections: &[carnet_replay_tools::log::Section], seconds: f64) {
     let events: u64 = sections.iter().map(|s| s.events).sum();
     for s in sections {
-        eprintln!("{}: {} events {done}", s.tenant, s.events);
+        eprintln!("{}: {} events, {} keys {done}", s.tenant, s.events, s.keys);
     }
     eprintln!(
         "{events} events {done} in {seconds:.2} s ({:.0} events/s)",
         events as f64 / seconds.max(1e-9)
     );
+}
+
+/// The establishment named, or the database's only one.
+async fn one_tenant(store: &EventStore, tenant: Option<String>) -> anyhow::Result<Uai> {
+    match tenant {
+        Some(t) => Ok(Uai::parse(&t)?),
+        None => match store.tenants().await?.as_slice() {
+            [one] => Ok(one.tenant.clone()),
+            _ => anyhow::bail!("name the establishment with --tenant UAI"),
+        },
+    }
 }
 
 async fn selected_tenants(store: &EventStore, tenant: Option<String>) -> anyhow::Result<Vec<Uai>> {

@@ -856,6 +856,84 @@ async fn setting_up_the_school(kind: BackendKind) {
         r["history"][0]["after"]["name"],
         json!("Chariot de tablettes n°2")
     );
+
+    // Erasure (RGPD art. 17): for the head only; an unknown person is named; then the
+    // student's names, birth date, reasons and comments read as erased, the guardian
+    // (another person) keeps theirs, and a second call destroys nothing more.
+    let erase = "mutation($p: String!) { erasePerson(person: $p, grounds: \"demande de la famille\") { person keysDestroyed } }";
+    let refused = server
+        .as_(
+            "resp-zoe",
+            ClaimedRole::Guardian,
+            erase,
+            json!({ "p": "eleve-zoe" }),
+        )
+        .await;
+    assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
+    let refused = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            erase,
+            json!({ "p": "nobody" }),
+        )
+        .await;
+    assert!(
+        refused["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no personal data of `nobody`"),
+        "{refused}"
+    );
+    let erased = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            erase,
+            json!({ "p": "eleve-zoe" }),
+        )
+        .await;
+    assert_eq!(
+        data(&erased)["erasePerson"]["keysDestroyed"],
+        json!(2),
+        "{erased}"
+    );
+    let record = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "{ student(id: \"eleve-zoe\") { firstName lastName birthDate ine erased guardians { id name } justifications { reason comment accepted history { after } } history { event } } }",
+            json!({}),
+        )
+        .await;
+    let zoe = &data(&record)["student"];
+    assert_eq!(
+        (&zoe["firstName"], &zoe["lastName"], &zoe["birthDate"]),
+        (&Value::Null, &Value::Null, &Value::Null),
+        "{zoe}"
+    );
+    assert_eq!(zoe["erased"], json!(true));
+    assert!(
+        zoe["ine"].is_string(),
+        "the national identifier stays: {zoe}"
+    );
+    let j = &zoe["justifications"][0];
+    assert_eq!((&j["reason"], &j["comment"]), (&Value::Null, &Value::Null));
+    assert_eq!(j["accepted"], json!(true), "the decision itself stays");
+    assert_eq!(
+        j["history"][0]["after"]["comment"],
+        json!({ "$erased": "eleve-zoe/absences/2026-2027" })
+    );
+    assert!(zoe["guardians"][0]["name"].is_string(), "{zoe}");
+    let again = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            erase,
+            json!({ "p": "eleve-zoe" }),
+        )
+        .await;
+    assert_eq!(data(&again)["erasePerson"]["keysDestroyed"], json!(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

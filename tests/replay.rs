@@ -31,12 +31,29 @@ async fn demo_store(kind: BackendKind) -> TestStore {
 async fn export_bytes(store: &EventStore) -> Vec<u8> {
     let tenants = store.tenants().await.unwrap();
     let mut out = Vec::new();
-    log::export(store, &tenants, &mut out).await.unwrap();
+    log::export(store, &tenants, true, &mut out).await.unwrap();
     out
 }
 
-/// Every line of `export` is valid against the committed schema.
+/// `docs` with their personal values opened by `store`'s keys.
+async fn opened(store: &EventStore, docs: Vec<(String, String, Value)>) -> Vec<Value> {
+    let uai = store.tenants().await.unwrap()[0].tenant.clone();
+    let mut out = Vec::new();
+    for (_, _, mut doc) in docs {
+        store.vault().reveal(&uai, &mut doc).await.unwrap();
+        out.push(doc);
+    }
+    out
+}
+
+/// Every line of `export` is valid against the committed schema, and it has keys.
 fn check_schema(export: &[u8]) {
+    let kinds = check_schema_lines(export);
+    assert!(kinds["key"] > STUDENTS, "{kinds:?}");
+}
+
+/// Every line of `export` is valid against the committed schema; the count of each kind.
+fn check_schema_lines(export: &[u8]) -> std::collections::BTreeMap<String, usize> {
     let schema: Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("replay-tools/log.schema.json"),
@@ -59,6 +76,7 @@ fn check_schema(export: &[u8]) {
     }
     assert_eq!(kinds["tenant"], kinds["end"]);
     assert!(kinds["event"] > 1000, "{kinds:?}");
+    kinds
 }
 
 /// Every projection rebuilt from the log, as (projection, key, document).
@@ -113,6 +131,27 @@ async fn the_log_goes_from_postgres_to_sqlite_and_back_with_its_hashes_and_read_
     let models = read_models(&pg.store).await;
     assert!(models.len() > 100, "{} documents", models.len());
     assert!(models == read_models(&sqlite.store).await);
+    // The keys came along: personal values open the same on both sides.
+    let in_clear = opened(&pg.store, models.clone()).await;
+    assert!(in_clear == opened(&sqlite.store, read_models(&sqlite.store).await).await);
+    let text = serde_json::to_string(&in_clear).unwrap();
+    assert!(!text.contains("$sealed") && !text.contains("$erased"));
+
+    // Without its keys, the log still verifies and its personal values read as erased.
+    let tenants = pg.store.tenants().await.unwrap();
+    let mut bare = Vec::new();
+    log::export(&pg.store, &tenants, false, &mut bare)
+        .await
+        .unwrap();
+    check_schema_lines(&bare);
+    std::fs::write(&file, &bare).unwrap();
+    let keyless = TestStore::new(BackendKind::Sqlite).await;
+    log::import(&keyless.store, &file).await.unwrap();
+    intact(&keyless.store).await;
+    let text =
+        serde_json::to_string(&opened(&keyless.store, read_models(&keyless.store).await).await)
+            .unwrap();
+    assert!(text.contains("$erased") && !text.contains("$sealed"));
 
     // And back into an empty Postgres.
     std::fs::write(&file, &from_sqlite).unwrap();

@@ -6,7 +6,13 @@
 //!   version);
 //! - `event`: one event exactly as recorded (position, stream, versions, type, payload,
 //!   metadata, time to the microsecond, hash in hex);
-//! - `end`: closes the section with its count of events, so a truncated file is refused.
+//! - `key`: one key of personal data (after the events): owner, person, the 32-byte
+//!   key in hex, or null with when and why it was erased. Personal values in payloads
+//!   are sealed with these keys, so an export with its keys holds personal data in
+//!   effect; `--without-keys` leaves them out (the log still verifies, the personal
+//!   values do not open);
+//! - `end`: closes the section with its counts of events and keys, so a truncated file
+//!   is refused.
 //!
 //! The hashes are exported, not recomputed: importing checks the chain again before
 //! writing anything, so a file altered on the way is refused with the line that breaks.
@@ -16,6 +22,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
 use carnet_domain::Uai;
+use carnet_store::keys::PersonKey;
 use carnet_store::verify::Chain;
 use carnet_store::{EventMetadata, EventStore, RecordedEvent, StoreError, StreamRef, TenantInfo};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -62,10 +69,70 @@ enum Line {
         head: i64,
     },
     Event(EventLine),
+    Key(KeyLine),
     End {
         uai: String,
         events: u64,
+        #[serde(default)]
+        keys: u64,
     },
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyLine {
+    owner: String,
+    person: String,
+    /// 64 hex digits; null once erased.
+    key: Option<String>,
+    created_at: String,
+    erased_at: Option<String>,
+    grounds: Option<String>,
+}
+
+impl KeyLine {
+    fn of(k: &PersonKey) -> Self {
+        let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
+        KeyLine {
+            owner: k.owner.clone(),
+            person: k.person.clone(),
+            key: k.key.map(hex::encode),
+            created_at: time(k.created_at),
+            erased_at: k.erased_at.map(time),
+            grounds: k.grounds.clone(),
+        }
+    }
+
+    fn into_key(self, line: usize) -> Result<PersonKey, LogError> {
+        let time = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .map_err(|e| bad(line, format!("key of {}: time `{text}`: {e}", self.owner)))
+        };
+        let key = match &self.key {
+            Some(text) => {
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(text, &mut key)
+                    .map_err(|e| bad(line, format!("key of {}: {e}", self.owner)))?;
+                Some(key)
+            }
+            None => None,
+        };
+        if key.is_none() == self.erased_at.is_none() {
+            return Err(bad(
+                line,
+                format!("key of {}: a key is either there or erased", self.owner),
+            ));
+        }
+        Ok(PersonKey {
+            created_at: time(&self.created_at)?,
+            erased_at: self.erased_at.as_deref().map(time).transpose()?,
+            key,
+            owner: self.owner,
+            person: self.person,
+            grounds: self.grounds,
+        })
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -128,12 +195,15 @@ impl EventLine {
 pub struct Section {
     pub tenant: Uai,
     pub events: u64,
+    pub keys: u64,
 }
 
-/// Writes the logs of `tenants` to `out`, one section each, page by page.
+/// Writes the logs of `tenants` to `out`, one section each, page by page, with the keys
+/// of their personal data if `with_keys`.
 pub async fn export(
     store: &EventStore,
     tenants: &[TenantInfo],
+    with_keys: bool,
     out: &mut impl Write,
 ) -> Result<Vec<Section>, LogError> {
     let mut sections = Vec::new();
@@ -163,16 +233,25 @@ pub async fn export(
             }
             events += page.len() as u64;
         }
+        let mut keys = 0u64;
+        if with_keys {
+            for key in store.vault().keys(&t.tenant).await? {
+                write_line(out, &Line::Key(KeyLine::of(&key)))?;
+                keys += 1;
+            }
+        }
         write_line(
             out,
             &Line::End {
                 uai: t.tenant.to_string(),
                 events,
+                keys,
             },
         )?;
         sections.push(Section {
             tenant: t.tenant.clone(),
             events,
+            keys,
         });
     }
     out.flush().map_err(LogError::Write)?;
@@ -190,6 +269,8 @@ struct Open {
     info: TenantInfo,
     chain: Chain,
     events: Vec<RecordedEvent>,
+    keys: Vec<PersonKey>,
+    key_count: u64,
 }
 
 /// The sections of an export, one at a time, each checked whole (format, counts,
@@ -245,6 +326,8 @@ impl<R: BufRead> Sections<R> {
                             head,
                         },
                         events: Vec::new(),
+                        keys: Vec::new(),
+                        key_count: 0,
                     });
                 }
                 (Line::Event(e), Some(o)) => {
@@ -256,14 +339,25 @@ impl<R: BufRead> Sections<R> {
                         o.events.push(event);
                     }
                 }
-                (Line::End { uai, events }, Some(o)) => {
-                    if uai != o.info.tenant.as_str() || events != o.chain.events() {
+                (Line::Key(k), Some(o)) => {
+                    let key = k.into_key(n)?;
+                    o.key_count += 1;
+                    if self.keep {
+                        o.keys.push(key);
+                    }
+                }
+                (Line::End { uai, events, keys }, Some(o)) => {
+                    if uai != o.info.tenant.as_str()
+                        || events != o.chain.events()
+                        || keys != o.key_count
+                    {
                         return Err(bad(
                             n,
                             format!(
-                                "the section of {} ends as {uai} with {events} events, but it holds {}",
+                                "the section of {} ends as {uai} with {events} events and {keys} keys, but it holds {} and {}",
                                 o.info.tenant,
-                                o.chain.events()
+                                o.chain.events(),
+                                o.key_count
                             ),
                         ));
                     }
@@ -324,12 +418,22 @@ pub async fn import(store: &EventStore, path: &Path) -> Result<Vec<Section>, Log
         sections.push(Section {
             tenant: o.info.tenant,
             events: o.chain.events(),
+            keys: o.key_count,
         });
     }
     let mut write = reader()?;
     write.keep = true;
     while let Some(o) = write.next_section()? {
-        store.backend().restore(&o.info, &o.events).await?;
+        // The keys first: the establishment is not in this store yet, so rows of it
+        // could only be left over from an import that failed; they are replaced, and
+        // removed again if the log cannot be written.
+        let vault = store.vault();
+        vault.forget(&o.info.tenant).await?;
+        vault.restore(&o.info.tenant, &o.keys).await?;
+        if let Err(e) = store.backend().restore(&o.info, &o.events).await {
+            vault.forget(&o.info.tenant).await?;
+            return Err(e.into());
+        }
     }
     Ok(sections)
 }

@@ -227,6 +227,34 @@ pub async fn erase(
     Ok(erased)
 }
 
+/// Deletes the key rows of an establishment absent from `tenants` (leftovers of a
+/// failed import). The establishment's own row is checked in the same statement, so the
+/// keys of a live establishment are never deleted.
+pub async fn forget(pool: &Pool, tenant: &Uai) -> Result<(), StoreError> {
+    let sql = |p: &str| {
+        format!(
+            "DELETE FROM person_keys WHERE tenant_id = {p}
+             AND NOT EXISTS (SELECT 1 FROM tenants WHERE tenant_id = {p})"
+        )
+    };
+    match pool {
+        Pool::Postgres(pg) => {
+            sqlx::query(&sql("$1"))
+                .bind(tenant.as_str())
+                .execute(pg)
+                .await?;
+        }
+        Pool::Sqlite(lite) => {
+            let _turn = write_turn(lite).await;
+            sqlx::query(&sql("?1"))
+                .bind(tenant.as_str())
+                .execute(lite)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 fn secret(bytes: Option<Vec<u8>>, owner: &str) -> Result<Option<[u8; 32]>, StoreError> {
     bytes
         .map(|b| {

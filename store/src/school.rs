@@ -13,6 +13,7 @@ use carnet_domain::Uai;
 
 use crate::aggregate::{AggregateCache, AggregateStore};
 use crate::commands::{CommandBus, CommandContext, CommandError};
+use crate::error::StoreError;
 use crate::keys::Erase;
 use crate::model::now_micros;
 use crate::store::EventStore;
@@ -85,6 +86,19 @@ impl School {
         grounds: &str,
         context: &CommandContext,
     ) -> Result<Vec<String>, CommandError<EstablishmentError>> {
+        let known = crate::keys::load(
+            &self.store.backend().pool(),
+            &self.tenant,
+            &[person.to_string()],
+        )
+        .await?;
+        if known.is_empty() {
+            return Err(StoreError::InvalidInput {
+                field: "person",
+                reason: format!("there is no personal data of `{person}` in {}", self.tenant),
+            }
+            .into());
+        }
         let command = EstablishmentCommand::ErasePerson {
             person: person.to_string(),
             by: context.actor.clone().unwrap_or_default(),

@@ -212,6 +212,14 @@ impl Vault {
         keys::insert(&self.pool, tenant, rows).await
     }
 
+    /// Removes every key row of an establishment that is not in this store (what a
+    /// failed import left); refused for one that is.
+    pub async fn forget(&self, tenant: &Uai) -> Result<(), StoreError> {
+        keys::forget(&self.pool, tenant).await?;
+        self.lock().retain(|(t, _), _| t != tenant);
+        Ok(())
+    }
+
     async fn opening(&self, tenant: &Uai, owner: &str) -> Result<Opening, StoreError> {
         let cache_key = (tenant.clone(), owner.to_string());
         match self.lock().get(&cache_key) {

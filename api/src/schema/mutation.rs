@@ -212,7 +212,7 @@ impl<'a> Command<'a> {
         })
     }
 
-    fn context(&self) -> CommandContext {
+    pub(super) fn context(&self) -> CommandContext {
         CommandContext {
             command_id: self.command_id,
             actor: Some(self.actor.person.clone()),
