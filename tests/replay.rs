@@ -288,4 +288,105 @@ fn export_and_import_through_the_command() {
     // To standard output too, the same bytes.
     let stdout = carnet(a.path(), &["replay", "export"]);
     assert_eq!(stdout.stdout, std::fs::read(&file).unwrap());
+
+    // Erasing a person in the imported copy: named, recorded, keys destroyed; the log
+    // still verifies and its export carries the erasure, not the key.
+    let unknown = carnet(b.path(), &["erase-person", "nobody", "--grounds", "x"]);
+    let said = String::from_utf8_lossy(&unknown.stderr).to_string();
+    assert!(
+        !unknown.status.success() && said.contains("`nobody`"),
+        "{said}"
+    );
+    let erase = carnet(
+        b.path(),
+        &[
+            "erase-person",
+            "eleve00001",
+            "--grounds",
+            "fin de la durée de conservation",
+            "--as",
+            "dpo",
+        ],
+    );
+    let said = String::from_utf8_lossy(&erase.stdout).to_string();
+    assert!(
+        erase.status.success() && said.contains("eleve00001 erased"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&erase.stderr)
+    );
+    let verify = carnet(b.path(), &["replay", "verify"]);
+    let out = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(verify.status.success() && out.contains("intact"), "{out}");
+    let export = carnet(b.path(), &["replay", "export"]);
+    let lines: Vec<Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let key = lines
+        .iter()
+        .find(|l| l["kind"] == "key" && l["owner"] == "eleve00001")
+        .unwrap();
+    assert_eq!(key["key"], Value::Null);
+    assert_eq!(key["grounds"], "fin de la durée de conservation");
+    let erasure = lines
+        .iter()
+        .find(|l| l["event_type"] == "PersonErased")
+        .unwrap();
+    assert_eq!(erasure["metadata"]["actor"], "dpo");
+}
+
+/// A row changed behind Carnet's back, by a superuser who disabled the append-only
+/// triggers: `carnet replay verify` finds it, names it, and exits non-zero.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_names_a_row_altered_behind_carnets_back() {
+    let db = carnet_store::testing::PgTestDb::create().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_carnet"))
+            .args(args)
+            .env("CARNET_DATA_DIR", dir.path())
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let demo = run(&["demo", "--students", "20"]);
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let verify = run(&["replay", "verify"]);
+    assert!(verify.status.success());
+
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let refused = sqlx::query("UPDATE events SET payload = '{}' WHERE position = 1")
+        .execute(&pool)
+        .await;
+    assert!(refused.is_err(), "the triggers refuse it");
+    let (position, stream): (i64, String) = sqlx::query_as(
+        "SELECT position, stream_type || '/' || stream_id FROM events
+         WHERE event_type = 'MarkEntered' ORDER BY position LIMIT 1",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    for sql in [
+        "ALTER TABLE events DISABLE TRIGGER USER".to_string(),
+        format!("UPDATE events SET payload = jsonb_set(payload, '{{MarkEntered,mark}}', '{{\"Score\": \"20\"}}') WHERE position = {position}"),
+        "ALTER TABLE events ENABLE TRIGGER USER".to_string(),
+    ] {
+        sqlx::query(&sql).execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    pool.close().await;
+
+    let verify = run(&["replay", "verify"]);
+    let out = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert_eq!(verify.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains(&format!("BROKEN at position {position}")) && out.contains(&stream),
+        "{out}"
+    );
 }
