@@ -124,6 +124,23 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Lists the personal data the retention rule no longer keeps (absence reasons,
+    /// comments and notes: the end of their school year plus `--absence-years`), and
+    /// erases it with `--apply` (see replay-tools/src/retention.rs for the rule and its
+    /// source).
+    Retention {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Years absence data is kept after the end of its school year.
+        #[arg(long, env = "CARNET_RETENTION_ABSENCE_YEARS", default_value_t = 0)]
+        absence_years: u32,
+        /// The day the rule is applied on (default: today).
+        #[arg(long)]
+        today: Option<chrono::NaiveDate>,
+        /// Erase what is listed (otherwise only list it).
+        #[arg(long)]
+        apply: bool,
+    },
     /// Mints a development token (trusted by `carnet serve --dev-tokens`).
     Token {
         /// The person: a student, guardian or staff id of the establishment.
@@ -294,6 +311,34 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "{uai}: personal data of {person} erased ({} key(s) destroyed now)",
                 destroyed.len()
             );
+        }
+        Command::Retention {
+            tenant,
+            absence_years,
+            today,
+            apply,
+        } => {
+            use carnet_replay_tools::retention;
+            let rule = retention::Rule { absence_years };
+            let today = today.unwrap_or_else(|| chrono::Local::now().date_naive());
+            for uai in selected_tenants(&store, tenant).await? {
+                let expired = retention::past_rule(&store, &uai, rule, today).await?;
+                for e in &expired {
+                    println!(
+                        "{uai}\t{}\tabsences {}\tyear ended {}\tkept until {}",
+                        e.person, e.year, e.year_ended, e.kept_until
+                    );
+                }
+                if apply {
+                    let erased = retention::erase(&store, &uai, rule, &expired).await?;
+                    println!("{uai}: {erased} key(s) erased by the retention rule");
+                } else {
+                    println!(
+                        "{uai}: {} key(s) past the retention rule on {today} (erase them with --apply)",
+                        expired.len()
+                    );
+                }
+            }
         }
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));

@@ -390,3 +390,57 @@ async fn verify_names_a_row_altered_behind_carnets_back() {
         "{out}"
     );
 }
+
+/// `carnet retention`: absence data is kept to the end of its school year (plus the
+/// years asked), then its keys are erased; identities stay, the log still verifies.
+#[test]
+fn retention_erases_absence_data_past_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = carnet(dir.path(), &["demo", "--students", "20"]);
+    assert!(demo.status.success());
+    let listed = |args: &[&str]| {
+        let out = carnet(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let june = listed(&["retention", "--today", "2027-06-30"]);
+    assert!(june.contains(": 0 key(s) past"), "{june}");
+    let later = listed(&["retention", "--today", "2028-06-30", "--absence-years", "1"]);
+    assert!(
+        later.contains(": 0 key(s) past"),
+        "kept one more year: {later}"
+    );
+    let september = listed(&["retention", "--today", "2027-09-01"]);
+    let rows = september
+        .lines()
+        .filter(|l| l.contains("absences 2026-2027"))
+        .count();
+    assert!(rows > 0, "{september}");
+    let applied = listed(&["retention", "--today", "2027-09-01", "--apply"]);
+    assert!(
+        applied.contains(&format!(": {rows} key(s) erased")),
+        "{applied}"
+    );
+    let again = listed(&["retention", "--today", "2027-09-01"]);
+    assert!(again.contains(": 0 key(s) past"), "{again}");
+    let verify = listed(&["replay", "verify"]);
+    assert!(verify.contains("intact"), "{verify}");
+    let export = listed(&["replay", "export"]);
+    let keys: Vec<Value> = export
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["kind"] == "key")
+        .collect();
+    for key in &keys {
+        let owner = key["owner"].as_str().unwrap();
+        let absences = owner.ends_with("/absences/2026-2027");
+        assert_eq!(key["key"].is_null(), absences, "{key}");
+        if absences {
+            assert!(key["grounds"].as_str().unwrap().starts_with("retention"));
+        }
+    }
+}

@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod log;
+pub mod retention;
 
 use carnet_domain::Uai;
 use carnet_store::verify::{verify_tenant, VerifyReport};
