@@ -376,11 +376,20 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             for uai in &tenants {
                 for p in &projections {
                     let name = p.name();
+                    // Drawn on standard error when it is a terminal, hidden otherwise.
+                    let bar = indicatif::ProgressBar::new(0).with_style(
+                        indicatif::ProgressStyle::with_template(
+                            "{prefix} [{bar:40}] {pos}/{len} events, {per_sec}, {eta} left",
+                        )?
+                        .progress_chars("=> "),
+                    );
+                    bar.set_prefix(format!("{uai} {name}"));
                     let done = carnet_projections::rebuild(&store, uai, p.clone(), |at, head| {
-                        eprint!("\r{uai} {name}: {at}/{head} events");
+                        bar.set_length(head.max(0) as u64);
+                        bar.set_position(at.max(0) as u64);
                     })
                     .await?;
-                    eprintln!();
+                    bar.finish_and_clear();
                     println!(
                         "{uai} {name}: {} events in {:.2} s ({:.0} events/s), generation {}",
                         done.events,
