@@ -199,6 +199,29 @@ enum ReplayCommand {
         #[arg(long)]
         without_keys: bool,
     },
+    /// The state as it stood at an instant, as JSON, folded from the log: one stream
+    /// (`--stream student/eleve00042`), a student's whole record (`--student` id or
+    /// INE: enrolment, attendance of every year, marks), a division's students, or
+    /// every aggregate. The instant is RFC 3339, or a date (its end, local time).
+    AsOf {
+        instant: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, conflicts_with_all = ["student", "division"])]
+        stream: Option<String>,
+        #[arg(long, conflicts_with = "division")]
+        student: Option<String>,
+        #[arg(long)]
+        division: Option<String>,
+    },
+    /// What changed after one instant and up to another, as JSON: the events grouped by
+    /// stream, each with who recorded it, in what role, how and when.
+    Diff {
+        from: String,
+        to: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Reads an export into this store, which must not have its establishments yet:
     /// the file is checked whole (every hash) before anything is written.
     Import { file: PathBuf },
@@ -434,6 +457,38 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let sections = carnet_replay_tools::log::import(&store, &file).await?;
             report_sections("imported", &sections, started.elapsed().as_secs_f64());
         }
+        Command::Replay(ReplayCommand::AsOf {
+            instant,
+            tenant,
+            stream,
+            student,
+            division,
+        }) => {
+            use carnet_replay_tools::timeline::{self, Selector};
+            let (uai, zone) = tenant_and_zone(&store, tenant).await?;
+            let at = timeline::parse_instant(&instant, zone)?;
+            let selector = match (stream, student, division) {
+                (Some(s), _, _) => Selector::Stream(s),
+                (_, Some(s), _) => Selector::Student(s),
+                (_, _, Some(d)) => Selector::Division(d),
+                _ => Selector::All,
+            };
+            let state = timeline::as_of(&store, &uai, at, zone, &selector).await?;
+            println!("{}", serde_json::to_string_pretty(&state)?);
+        }
+        Command::Replay(ReplayCommand::Diff { from, to, tenant }) => {
+            use carnet_replay_tools::timeline;
+            let (uai, zone) = tenant_and_zone(&store, tenant).await?;
+            let (from, to) = (
+                timeline::parse_instant(&from, zone)?,
+                timeline::parse_instant(&to, zone)?,
+            );
+            if to < from {
+                anyhow::bail!("`to` ({to}) is before `from` ({from})");
+            }
+            let changes = timeline::diff(&store, &uai, from, to).await?;
+            println!("{}", serde_json::to_string_pretty(&changes)?);
+        }
         Command::Replay(ReplayCommand::Verify { tenant }) => {
             let tenant = tenant.map(|t| Uai::parse(&t)).transpose()?;
             let started = std::time::Instant::now();
@@ -473,6 +528,25 @@ async fn one_tenant(store: &EventStore, tenant: Option<String>) -> anyhow::Resul
             _ => anyhow::bail!("name the establishment with --tenant UAI"),
         },
     }
+}
+
+/// The establishment named (or the only one) and its time zone.
+async fn tenant_and_zone(
+    store: &EventStore,
+    tenant: Option<String>,
+) -> anyhow::Result<(Uai, chrono_tz::Tz)> {
+    let uai = one_tenant(store, tenant).await?;
+    let info = store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.tenant == uai)
+        .with_context(|| format!("establishment {uai} is not in this database"))?;
+    let zone = info
+        .time_zone
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{uai} has time zone `{}`: {e}", info.time_zone))?;
+    Ok((uai, zone))
 }
 
 async fn selected_tenants(store: &EventStore, tenant: Option<String>) -> anyhow::Result<Vec<Uai>> {

@@ -10,7 +10,7 @@ use carnet::demo::{self, DemoOptions};
 use carnet_replay_tools::log::{self, LogError};
 use carnet_store::testing::TestStore;
 use carnet_store::{BackendKind, EventStore};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const STUDENTS: usize = 40;
 
@@ -443,4 +443,128 @@ fn retention_erases_absence_data_past_the_rule() {
             assert!(key["grounds"].as_str().unwrap().starts_with("retention"));
         }
     }
+}
+
+/// `carnet replay as-of` and `replay diff`: a student's record before and after an
+/// absence is recorded, what changed in between with who recorded it, and the same
+/// record once the student is erased.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn as_of_and_diff_read_the_log_at_an_instant() {
+    use carnet_domain::attendance::{AttendanceCommand, AttendancePolicy, Status};
+    use carnet_domain::enrolment::SchoolYear;
+    use carnet_store::{CommandContext, Location, School, Source, StoreOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let demo = carnet(dir.path(), &["demo", "--students", "20"]);
+    assert!(demo.status.success());
+    let json = |args: &[&str]| -> Value {
+        let out = carnet(dir.path(), args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let before = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+
+    let store = EventStore::open(
+        &Location::DataDir(dir.path().into()),
+        StoreOptions::default(),
+    )
+    .await
+    .unwrap();
+    let uai = store.tenants().await.unwrap()[0].tenant.clone();
+    let school = School::new(store.clone(), uai, AttendancePolicy::default());
+    school
+        .attendance
+        .execute(
+            &School::attendance_id(&SchoolYear::starting(2026), "eleve00001"),
+            AttendanceCommand::RecordAttendance {
+                student: "eleve00001".into(),
+                lesson: "etude@2026-11-30".into(),
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                start: chrono::NaiveTime::from_hms_opt(16, 0, 0).unwrap(),
+                end: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap(),
+                status: Status::Absent,
+                by: "aed1".into(),
+                notify: vec![],
+            },
+            &CommandContext {
+                actor: Some("aed1".into()),
+                role: Some("aed".into()),
+                source: Source::Api,
+                ..CommandContext::default()
+            },
+        )
+        .await
+        .unwrap();
+    drop((school, store));
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let after = chrono::Utc::now();
+    let (before, after) = (before.to_rfc3339(), after.to_rfc3339());
+
+    let lesson = |record: &Value| {
+        record["state"]["attendance"]["2026-2027"]["lessons"]["etude@2026-11-30"].clone()
+    };
+    let then = json(&["replay", "as-of", &before, "--student", "eleve00001"]);
+    assert_eq!(lesson(&then), Value::Null, "not yet recorded");
+    assert!(
+        then["state"]["student"]["identity"]["last_name"].is_string(),
+        "{}",
+        then["state"]["student"]
+    );
+    assert!(then["state"]["marks"].as_array().unwrap().len() > 3);
+    let now = json(&["replay", "as-of", &after, "--student", "eleve00001"]);
+    assert_eq!(lesson(&now)["status"], "Absent");
+    // By INE too, and one stream alone.
+    let ine = now["state"]["student"]["identity"]["ine"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        json(&["replay", "as-of", &after, "--student", &ine])["state"]["id"],
+        "eleve00001"
+    );
+    let stream = json(&[
+        "replay",
+        "as-of",
+        &after,
+        "--stream",
+        "attendance/2026-2027/eleve00001",
+    ]);
+    assert_eq!(
+        stream["state"]["lessons"]["etude@2026-11-30"]["status"],
+        "Absent"
+    );
+
+    let changes = json(&["replay", "diff", &before, &after]);
+    assert_eq!(changes["events"], 1, "{changes}");
+    let events = &changes["streams"]["attendance/2026-2027/eleve00001"];
+    assert_eq!(events[0]["event"], "AttendanceRecorded");
+    assert_eq!(
+        (&events[0]["by"], &events[0]["role"]),
+        (&json!("aed1"), &json!("aed"))
+    );
+
+    let division = json(&["replay", "as-of", &after, "--division", "6e1"]);
+    assert!(
+        !division["state"]["students"].as_array().unwrap().is_empty(),
+        "{division}"
+    );
+
+    // Once erased, the past reads as erased too.
+    let erase = carnet(
+        dir.path(),
+        &["erase-person", "eleve00001", "--grounds", "RGPD art. 17"],
+    );
+    assert!(erase.status.success());
+    let then = json(&["replay", "as-of", &before, "--student", "eleve00001"]);
+    assert_eq!(
+        then["state"]["student"]["identity"]["last_name"],
+        json!({ "$erased": "eleve00001" })
+    );
+    let bad = carnet(dir.path(), &["replay", "as-of", "yesterday"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("`yesterday` is not an instant"));
 }

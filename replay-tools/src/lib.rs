@@ -3,6 +3,7 @@
 
 pub mod log;
 pub mod retention;
+pub mod timeline;
 
 use carnet_domain::Uai;
 use carnet_store::verify::{verify_tenant, VerifyReport};
