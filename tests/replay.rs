@@ -568,3 +568,67 @@ async fn as_of_and_diff_read_the_log_at_an_instant() {
     let bad = carnet(dir.path(), &["replay", "as-of", "yesterday"]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("`yesterday` is not an instant"));
 }
+
+/// SIGKILL during `carnet replay import`: whenever the process dies, the establishment
+/// is either absent or whole (verify intact, every event there), never half-written;
+/// importing again afterwards gives back exactly the exported log and its keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_import_leaves_nothing_half_written() {
+    use carnet_store::{Location, StoreOptions};
+
+    let source = tempfile::tempdir().unwrap();
+    assert!(carnet(source.path(), &["demo", "--students", "40"])
+        .status
+        .success());
+    let file = source.path().join("log.jsonl");
+    let export = carnet(
+        source.path(),
+        &["replay", "export", "-o", file.to_str().unwrap()],
+    );
+    assert!(export.status.success());
+    let exported = std::fs::read(&file).unwrap();
+
+    let db = carnet_store::testing::PgTestDb::create().await.unwrap();
+    let import = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
+        command
+            .args(["replay", "import", file.to_str().unwrap()])
+            .env("DATABASE_URL", &db.url)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        command
+    };
+    let open = || async {
+        EventStore::open(&Location::Url(db.url.clone()), StoreOptions::default())
+            .await
+            .unwrap()
+    };
+    let mut killed_midway = 0;
+    for delay in [30u64, 120, 250, 500, 1000] {
+        let mut child = import().spawn().unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let store = open().await;
+        let tenants = store.tenants().await.unwrap();
+        if tenants.is_empty() {
+            killed_midway += 1;
+            continue;
+        }
+        intact(&store).await;
+        assert!(export_bytes(&store).await == exported, "imported whole");
+        break;
+    }
+    // The first kill comes 30 ms in, long before the 2 900 events are written.
+    assert!(killed_midway >= 1);
+    let store = open().await;
+    if store.tenants().await.unwrap().is_empty() {
+        assert!(import().status().unwrap().success());
+    }
+    intact(&store).await;
+    assert!(
+        export_bytes(&store).await == exported,
+        "the log and its keys, byte for byte (killed midway {killed_midway} time(s))"
+    );
+}
