@@ -4,8 +4,6 @@
 //! models equal a rebuild from the log.
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,67 +13,8 @@ use carnet_store::{EventStore, Location, StoreOptions};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-fn carnet(data_dir: &Path, url: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
-    command
-        .args(args)
-        .env("CARNET_DATA_DIR", data_dir)
-        .env("DATABASE_URL", url)
-        .env("CARNET_INSTANCE", "command-crash")
-        .env("RUST_LOG", "error");
-    command
-}
-
-fn serve(data_dir: &Path, url: &str, port: u16) -> Child {
-    carnet(
-        data_dir,
-        url,
-        &[
-            "serve",
-            "--bind",
-            &format!("127.0.0.1:{port}"),
-            "--dev-tokens",
-            "true",
-        ],
-    )
-    .stdout(Stdio::null())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap()
-}
-
-async fn ready(http: &reqwest::Client, port: u16) {
-    for _ in 0..600 {
-        if let Ok(r) = http
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the server did not become ready");
-}
-
-async fn graphql(
-    http: &reqwest::Client,
-    port: u16,
-    token: &str,
-    query: &str,
-    variables: Value,
-) -> reqwest::Result<Value> {
-    http.post(format!("http://127.0.0.1:{port}/graphql"))
-        .bearer_auth(token)
-        .json(&json!({ "query": query, "variables": variables }))
-        .timeout(Duration::from_secs(10))
-        .send()
-        .await?
-        .json()
-        .await
-}
+mod support;
+use support::process::{carnet, free_port, graphql, ready, serve};
 
 const REGISTER: &str = "mutation($id: String!, $c: UUID) { registerResource(resource: { id: $id, name: \"Salle de crise\", kind: ROOM }, commandId: $c) { version changed } }";
 
@@ -99,11 +38,7 @@ async fn a_killed_server_loses_no_acknowledged_command() {
     .output()
     .unwrap();
     let token = String::from_utf8(token.stdout).unwrap().trim().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let http = reqwest::Client::new();
     let mut server = serve(dir.path(), &db.url, port);
     ready(&http, port).await;

@@ -32,6 +32,10 @@ pub enum ApiError {
     Internal {
         reference: uuid::Uuid,
     },
+    /// The database could not be reached during the request.
+    Unavailable {
+        reference: uuid::Uuid,
+    },
 }
 
 impl ApiError {
@@ -44,6 +48,7 @@ impl ApiError {
             ApiError::Validation { .. } => "VALIDATION",
             ApiError::RuleViolation(_) => "RULE_VIOLATION",
             ApiError::Internal { .. } => "INTERNAL",
+            ApiError::Unavailable { .. } => "UNAVAILABLE",
         }
     }
 
@@ -60,6 +65,13 @@ impl ApiError {
 
     pub fn not_found(what: impl Into<String>) -> Self {
         ApiError::NotFound(what.into())
+    }
+
+    /// The database was unreachable: logged with a fresh reference.
+    pub fn unavailable(error: &dyn std::fmt::Display) -> Self {
+        let reference = uuid::Uuid::new_v4();
+        tracing::warn!(%reference, %error, "database unavailable");
+        ApiError::Unavailable { reference }
     }
 
     /// Logs `error` with a fresh reference and answers only the reference.
@@ -83,6 +95,11 @@ impl ApiError {
             ApiError::Internal { reference } => format!(
                 "internal error (reference {reference}); nothing of this part of the request was done"
             ),
+            ApiError::Unavailable { reference } => format!(
+                "the database could not be reached (reference {reference}): a command may or \
+                 may not have been recorded; send it again with the same commandId, which \
+                 applies it at most once"
+            ),
         }
     }
 
@@ -97,7 +114,9 @@ impl ApiError {
                     e.set("field", field.as_str());
                     e.set("reason", reason.as_str());
                 }
-                ApiError::Internal { reference } => e.set("reference", reference.to_string()),
+                ApiError::Internal { reference } | ApiError::Unavailable { reference } => {
+                    e.set("reference", reference.to_string())
+                }
                 _ => {}
             }
         })
@@ -133,6 +152,7 @@ impl From<StoreError> for ApiError {
             StoreError::UnknownTenant(uai) => {
                 ApiError::not_found(format!("establishment {uai} is not served here"))
             }
+            other if other.is_unavailable() => ApiError::unavailable(&other),
             other => ApiError::internal(&other),
         }
     }
@@ -140,7 +160,12 @@ impl From<StoreError> for ApiError {
 
 impl From<ProjectionError> for ApiError {
     fn from(error: ProjectionError) -> Self {
-        ApiError::internal(&error)
+        match &error {
+            ProjectionError::Database(e) if carnet_store::error::unreachable_database(e) => {
+                ApiError::unavailable(&error)
+            }
+            _ => ApiError::internal(&error),
+        }
     }
 }
 

@@ -76,6 +76,17 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the database could not be reached or went away during the call (a
+    /// restart, a network cut): the request may or may not have been applied, and
+    /// sending it again with the same command id applies it at most once.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::WriterStopped(_) => true,
+            StoreError::Database(e) => unreachable_database(e),
+            _ => false,
+        }
+    }
+
     /// True for refusals of the request itself; false for failures of the database.
     pub fn is_refusal(&self) -> bool {
         !matches!(
@@ -86,6 +97,23 @@ impl StoreError {
                 | StoreError::Corrupt { .. }
                 | StoreError::Config(_)
         )
+    }
+}
+
+/// Whether `error` says the database could not be reached or went away (a restart, a
+/// network cut), rather than refused the statement.
+pub fn unreachable_database(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (the server shut down, or
+        // is starting).
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
     }
 }
 

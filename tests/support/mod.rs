@@ -2,4 +2,5 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod process;
 pub mod server;
