@@ -209,8 +209,9 @@ impl<A: Aggregate + 'static> AggregateStore<A> {
         }
         let stream = self.stream(&stream_id);
         let new_events = events.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
-        let request_has_personal_data =
-            new_events.iter().any(|e| carries_personal_data(&e.payload));
+        let request_has_personal_data = new_events
+            .iter()
+            .any(|e| crate::vault::holds_clear_personal_data(&e.payload));
         let mut request = AppendRequest::new(
             stream.clone(),
             ExpectedVersion::Exactly(version),
@@ -355,18 +356,6 @@ fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
             A::TYPE
         ),
     })
-}
-
-/// Whether a payload holds a personal value (in clear, to be sealed by the store).
-fn carries_personal_data(payload: &serde_json::Value) -> bool {
-    match payload {
-        serde_json::Value::Object(map) => {
-            map.contains_key(carnet_domain::personal::KNOWN_TAG)
-                || map.values().any(carries_personal_data)
-        }
-        serde_json::Value::Array(items) => items.iter().any(carries_personal_data),
-        _ => false,
-    }
 }
 
 fn to_aggregate_error<E: std::error::Error>(error: StoreError) -> AggregateError<E> {

@@ -86,13 +86,12 @@ impl School {
         grounds: &str,
         context: &CommandContext,
     ) -> Result<Vec<String>, CommandError<EstablishmentError>> {
-        let known = crate::keys::load(
-            &self.store.backend().pool(),
-            &self.tenant,
-            &[person.to_string()],
-        )
-        .await?;
-        if known.is_empty() {
+        if !self
+            .store
+            .vault()
+            .knows_person(&self.tenant, person)
+            .await?
+        {
             return Err(StoreError::InvalidInput {
                 field: "person",
                 reason: format!("there is no personal data of `{person}` in {}", self.tenant),

@@ -54,6 +54,7 @@ impl std::fmt::Debug for Vault {
 }
 
 /// A key's state for a reader.
+#[derive(Clone, Copy)]
 enum Opening {
     Key([u8; 32]),
     Erased,
@@ -91,11 +92,7 @@ impl Vault {
                 let Some(owner) = known_owner(node).map(str::to_string) else {
                     return false;
                 };
-                let value = node
-                    .get_mut(KNOWN_TAG)
-                    .and_then(|k| k.get_mut("value"))
-                    .map(Value::take)
-                    .unwrap_or(Value::Null);
+                let value = take_known_value(node);
                 match keys.get(&owner) {
                     Some(key) => match encrypt(key, tenant, &owner, &value) {
                         Ok(sealed) => *node = json!({ SEALED_TAG: sealed }),
@@ -149,19 +146,11 @@ impl Vault {
                 owners.insert(owner);
             }
         });
-        let mut keys = HashMap::new();
-        for owner in owners {
-            let opening = self.opening(tenant, &owner).await?;
-            keys.insert(owner, opening);
-        }
+        let keys = self.openings(tenant, owners).await?;
         let mut failure = None;
         visit_mut(value, &mut |node| {
             if known_owner(node).is_some() {
-                *node = node
-                    .get_mut(KNOWN_TAG)
-                    .and_then(|k| k.get_mut("value"))
-                    .map(Value::take)
-                    .unwrap_or(Value::Null);
+                *node = take_known_value(node);
                 return true;
             }
             let Some(sealed) = sealed_of(node) else {
@@ -201,6 +190,13 @@ impl Vault {
         Ok(erased)
     }
 
+    /// Whether `person` has, or had, personal data here.
+    pub async fn knows_person(&self, tenant: &Uai, person: &str) -> Result<bool, StoreError> {
+        Ok(!keys::load(&self.pool, tenant, &[person.to_string()])
+            .await?
+            .is_empty())
+    }
+
     /// Every key row of the establishment.
     pub async fn keys(&self, tenant: &Uai) -> Result<Vec<PersonKey>, StoreError> {
         keys::all(&self.pool, tenant).await
@@ -221,24 +217,52 @@ impl Vault {
     }
 
     async fn opening(&self, tenant: &Uai, owner: &str) -> Result<Opening, StoreError> {
-        let cache_key = (tenant.clone(), owner.to_string());
-        match self.lock().get(&cache_key) {
-            Some(Cached::Erased) => return Ok(Opening::Erased),
-            Some(Cached::Live(key, at)) if at.elapsed() < KEY_TTL => return Ok(Opening::Key(*key)),
-            _ => {}
+        let owners = BTreeSet::from([owner.to_string()]);
+        let mut openings = self.openings(tenant, owners).await?;
+        Ok(openings.remove(owner).unwrap_or(Opening::Missing))
+    }
+
+    /// The state of the keys of `owners`: from the cache, the others in one query.
+    async fn openings(
+        &self,
+        tenant: &Uai,
+        owners: BTreeSet<String>,
+    ) -> Result<HashMap<String, Opening>, StoreError> {
+        let mut found = HashMap::new();
+        let mut unknown = Vec::new();
+        {
+            let cache = self.lock();
+            for owner in owners {
+                match cache.get(&(tenant.clone(), owner.clone())) {
+                    Some(Cached::Erased) => {
+                        found.insert(owner, Opening::Erased);
+                    }
+                    Some(Cached::Live(key, at)) if at.elapsed() < KEY_TTL => {
+                        found.insert(owner, Opening::Key(*key));
+                    }
+                    _ => unknown.push(owner),
+                }
+            }
         }
-        let rows = keys::load(&self.pool, tenant, &[owner.to_string()]).await?;
-        let opening = match rows.first() {
-            Some(PersonKey { key: Some(key), .. }) => Opening::Key(*key),
-            Some(_) => Opening::Erased,
-            None => Opening::Missing,
-        };
-        match opening {
-            Opening::Key(key) => self.remember(tenant, owner, Cached::Live(key, Instant::now())),
-            Opening::Erased => self.remember(tenant, owner, Cached::Erased),
-            Opening::Missing => {}
+        if unknown.is_empty() {
+            return Ok(found);
         }
-        Ok(opening)
+        let rows = self.rows(tenant, &unknown).await?;
+        for owner in unknown {
+            let opening = match rows.get(&owner) {
+                Some(PersonKey { key: Some(key), .. }) => {
+                    self.remember(tenant, &owner, Cached::Live(*key, Instant::now()));
+                    Opening::Key(*key)
+                }
+                Some(_) => {
+                    self.remember(tenant, &owner, Cached::Erased);
+                    Opening::Erased
+                }
+                None => Opening::Missing,
+            };
+            found.insert(owner, opening);
+        }
+        Ok(found)
     }
 
     /// The keys of `owners`, made for those that have none; an error naming the first
@@ -412,6 +436,22 @@ fn decrypt(key: &[u8; 32], tenant: &Uai, sealed: &Sealed) -> Result<Value, Store
         )
         .map_err(|_| damaged("the key does not authenticate it"))?;
     serde_json::from_slice(&clear).map_err(|_| damaged("its content is not JSON"))
+}
+
+/// Whether `payload` holds a personal value in clear, which the store seals before
+/// writing it.
+pub fn holds_clear_personal_data(payload: &Value) -> bool {
+    let mut found = false;
+    visit(payload, &mut |node| found |= known_owner(node).is_some());
+    found
+}
+
+/// The clear value of a `{"$personal": ...}` node, taken out of it.
+fn take_known_value(node: &mut Value) -> Value {
+    node.get_mut(KNOWN_TAG)
+        .and_then(|k| k.get_mut("value"))
+        .map(Value::take)
+        .unwrap_or(Value::Null)
 }
 
 /// The owner of a `{"$personal": ...}` node.
