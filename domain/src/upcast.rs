@@ -9,11 +9,34 @@
 //!   [`Personal`](crate::personal::Personal) values, and a declared justification names
 //!   its student. A v1 value was written in clear; it reads as a value in clear of the
 //!   owner it would have today.
+//!
+//! Every event type has a fixture at each of its versions in
+//! `domain/tests/fixtures/events` (frozen: they are what Carnet wrote then; its README
+//! says how to add one), replayed through these upcasters by the tests.
 
+use cqrs_es::Aggregate;
 use serde_json::{json, Map, Value};
+use strum::VariantNames;
 
-use crate::enrolment::SchoolYear;
+use crate::attendance::{AttendanceEvent, StudentAttendance};
+use crate::enrolment::{Establishment, EstablishmentEvent, SchoolYear, Student, StudentEvent};
+use crate::grades::{Gradebook, GradebookEvent};
 use crate::personal::{absences_owner, KNOWN_TAG};
+use crate::reservations::{ReservationEvent, Resource};
+use crate::timetable::{Timetable, TimetableEvent};
+
+/// Every stream type with the types of the events it holds, read from the event enums
+/// themselves (a variant's name is its serde tag and its `event_type`): an event added
+/// to an enum is in this list without anyone remembering to add it, and the tests of
+/// old versions (`domain/tests/event_versions.rs`) then ask for its fixtures.
+pub const EVENT_TYPES: [(&str, &[&str]); 6] = [
+    (Establishment::TYPE, EstablishmentEvent::VARIANTS),
+    (Student::TYPE, StudentEvent::VARIANTS),
+    (Timetable::TYPE, TimetableEvent::VARIANTS),
+    (StudentAttendance::TYPE, AttendanceEvent::VARIANTS),
+    (Gradebook::TYPE, GradebookEvent::VARIANTS),
+    (Resource::TYPE, ReservationEvent::VARIANTS),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpcastError {

@@ -121,7 +121,7 @@ pub enum AttendanceCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum AttendanceEvent {
     AttendanceRecorded {
         student: String,

@@ -212,7 +212,7 @@ pub enum EstablishmentCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum EstablishmentEvent {
     EstablishmentRegistered {
         uai: Uai,

@@ -173,7 +173,7 @@ pub enum StudentCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 // An admission carries the sealed identity; events are made once and written, so their
 // size in memory does not matter.
 #[allow(clippy::large_enum_variant)]

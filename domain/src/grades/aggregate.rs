@@ -103,7 +103,7 @@ pub enum GradebookCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum GradebookEvent {
     EvaluationCreated(EvaluationSpec),
     MarkEntered {

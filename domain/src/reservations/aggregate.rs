@@ -102,7 +102,7 @@ pub enum ReservationCommand {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum ReservationEvent {
     ResourceRegistered {
         id: String,

@@ -100,7 +100,7 @@ pub enum TimetableCommand {
 // Events are handled one at a time: the size of the largest variant costs nothing that
 // boxing `CourseChanged` would save, and boxing would make the events harder to write.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, strum::VariantNames)]
 pub enum TimetableEvent {
     TimetableOpened {
         year: String,
