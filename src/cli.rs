@@ -68,6 +68,26 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml) or
+    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml). All of it or nothing: a file with
+    /// problems writes nothing and every problem is listed with its line. Importing the
+    /// same file again changes nothing; a changed file appends only the differences.
+    Import {
+        /// The file's format: siecle or sts.
+        format: String,
+        file: PathBuf,
+        /// Print what would change, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The establishment the file must be about (by default, the one it names).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Who imports, recorded with every event.
+        #[arg(long = "as", default_value = "administrator")]
+        by: String,
+        #[arg(long, default_value = "secretariat")]
+        role: String,
+    },
     /// Runs the projectors: follows every establishment's log and keeps the read models
     /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
     Project {
@@ -227,6 +247,62 @@ enum ReplayCommand {
     Import { file: PathBuf },
 }
 
+/// `carnet import`: the summary on standard output, the file's problems on standard
+/// error (exit status 1, nothing written).
+async fn import(
+    store: &EventStore,
+    format: &str,
+    file: &std::path::Path,
+    dry_run: bool,
+    tenant: Option<String>,
+    actor: String,
+    role: String,
+) -> anyhow::Result<ExitCode> {
+    use carnet_importers::{Format, ImportError, Options, SourceFile};
+    let Some(format) = Format::parse(format) else {
+        let known: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+        anyhow::bail!(
+            "unknown format `{format}`: Carnet imports {}",
+            known.join(", ")
+        );
+    };
+    let options = Options {
+        tenant: tenant.as_deref().map(Uai::parse).transpose()?,
+        dry_run,
+        actor,
+        role,
+        today: chrono::Local::now().date_naive(),
+    };
+    // A spinner on standard error while a long file is read and planned (hidden when
+    // standard error is not a terminal).
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.set_message(format!("importing {}", file.display()));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(120));
+    let outcome = match SourceFile::read(file) {
+        Ok(source) => carnet_importers::import(store, format, &source, &options).await,
+        Err(e) => Err(e),
+    };
+    spinner.finish_and_clear();
+    match outcome {
+        Ok(summary) => {
+            println!("{summary}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(ImportError::Invalid(problems)) => {
+            eprintln!(
+                "{}: {} problem(s), nothing was imported",
+                file.display(),
+                problems.len()
+            );
+            for p in problems {
+                eprintln!("  {p}");
+            }
+            Ok(ExitCode::FAILURE)
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data_dir = args.data_dir.clone();
     let location = Location::from_env(args.database_url, args.data_dir);
@@ -240,7 +316,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .command
             .unwrap_or(Command::Status),
     };
-    let bulk = matches!(command, Command::Demo { .. });
+    let bulk = matches!(command, Command::Demo { .. } | Command::Import { .. });
     let inline = if bulk { Vec::new() } else { inline };
     let options = StoreOptions {
         before_commit: (!inline.is_empty())
@@ -262,6 +338,16 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo { students, seed } => {
             demo(&store, &DemoOptions { students, seed }).await?;
+        }
+        Command::Import {
+            format,
+            file,
+            dry_run,
+            tenant,
+            by,
+            role,
+        } => {
+            return import(&store, &format, &file, dry_run, tenant, by, role).await;
         }
         Command::Project {
             tenant,

@@ -322,7 +322,8 @@ impl<A: Aggregate + 'static> cqrs_es::EventStore<A> for AggregateStore<A> {
     }
 }
 
-fn encode<E: DomainEvent>(event: &E) -> Result<NewEvent, StoreError> {
+/// A domain event as the log writes it: its type, version and JSON payload.
+pub fn encode<E: DomainEvent>(event: &E) -> Result<NewEvent, StoreError> {
     let event_type = event.event_type();
     let version = event.event_version();
     let event_version = version
@@ -345,7 +346,8 @@ fn encode<E: DomainEvent>(event: &E) -> Result<NewEvent, StoreError> {
     })
 }
 
-fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
+/// A recorded event as its aggregate reads it (upcast to today's shape).
+pub fn decode<A: Aggregate>(event: RecordedEvent) -> Result<A::Event, StoreError> {
     serde_json::from_value(event.current_payload()?).map_err(|e| StoreError::Corrupt {
         tenant: event.tenant,
         position: event.position,

@@ -87,6 +87,14 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         after_version: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError>;
 
+    /// Every event of every stream of one type (all students, say), by stream id then
+    /// version: what an import compares a file with.
+    async fn read_stream_type(
+        &self,
+        tenant: &Uai,
+        stream_type: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError>;
+
     /// At most `limit` events of the tenant's log with a position above `after`, in
     /// position order.
     async fn read_log(

@@ -402,6 +402,24 @@ impl Backend for SqliteBackend {
         rows.iter().map(|row| recorded_event(row, tenant)).collect()
     }
 
+    async fn read_stream_type(
+        &self,
+        tenant: &Uai,
+        stream_type: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT position, stream_type, stream_id, stream_version, event_type, event_version,
+                    payload, metadata, recorded_at, hash
+             FROM events WHERE tenant_id = ?1 AND stream_type = ?2
+             ORDER BY stream_id, stream_version",
+        )
+        .bind(tenant.as_str())
+        .bind(stream_type)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|row| recorded_event(row, tenant)).collect()
+    }
+
     async fn read_log(
         &self,
         tenant: &Uai,

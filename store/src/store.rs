@@ -261,6 +261,18 @@ impl EventStore {
             .await
     }
 
+    /// Every event of the streams of `stream_type`, by stream id then version.
+    pub async fn read_stream_type(
+        &self,
+        tenant: &Uai,
+        stream_type: &str,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.inner
+            .backend
+            .read_stream_type(tenant, stream_type)
+            .await
+    }
+
     /// Reads the establishment's log after `after`, at most `limit` events, in order.
     pub async fn read_log(
         &self,

@@ -1,0 +1,90 @@
+//! Small helpers over `roxmltree` for the national XML exports (SIECLE, STS-Web, aSc):
+//! elements by name, trimmed texts, and where an element stands (its path and line), so
+//! that every problem names the element it was found in.
+
+use roxmltree::{Document, Node};
+
+use crate::report::{Location, Problem};
+use crate::source::SourceFile;
+
+/// Parses `source` as XML; a malformed file is one problem at the line the parser stopped.
+pub fn parse(source: &SourceFile) -> Result<Document<'_>, Problem> {
+    let options = roxmltree::ParsingOptions {
+        allow_dtd: true,
+        ..Default::default()
+    };
+    Document::parse_with_options(&source.text, options).map_err(|e| {
+        let pos = e.pos();
+        source.problem(
+            Location::Line(pos.row),
+            "XML",
+            format!("the file is not well-formed XML: {e}"),
+        )
+    })
+}
+
+/// Where `node` stands: the names of its elements from the root, and its line.
+pub fn location(document: &Document<'_>, node: Node<'_, '_>) -> Location {
+    let mut names: Vec<String> = node
+        .ancestors()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name().to_string())
+        .collect();
+    names.reverse();
+    Location::Element {
+        path: names.join("/"),
+        line: document.text_pos_at(node.range().start).row,
+    }
+}
+
+/// The element children of `node` named `name`.
+pub fn children<'a, 'input>(
+    node: Node<'a, 'input>,
+    name: &'static str,
+) -> impl Iterator<Item = Node<'a, 'input>> {
+    node.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
+}
+
+/// The first element child of `node` named `name`.
+pub fn child<'a, 'input>(node: Node<'a, 'input>, name: &'static str) -> Option<Node<'a, 'input>> {
+    children(node, name).next()
+}
+
+/// The element at `path` under `node` (names separated by `/`).
+pub fn at<'a, 'input>(node: Node<'a, 'input>, path: &'static str) -> Option<Node<'a, 'input>> {
+    path.split('/').try_fold(node, |n, name| {
+        n.children()
+            .find(|c| c.is_element() && c.tag_name().name() == name)
+    })
+}
+
+/// The trimmed text of the child `name` of `node`, when it has a non-empty one.
+pub fn text(node: Node<'_, '_>, name: &'static str) -> Option<String> {
+    child(node, name).and_then(own_text)
+}
+
+/// The trimmed text of `node` itself, when non-empty.
+pub fn own_text(node: Node<'_, '_>) -> Option<String> {
+    let text: String = node
+        .children()
+        .filter(|c| c.is_text())
+        .filter_map(|c| c.text())
+        .collect();
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_string())
+}
+
+/// The trimmed, non-empty value of the attribute `name` of `node`.
+pub fn attribute(node: Node<'_, '_>, name: &'static str) -> Option<String> {
+    node.attribute(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A French date as the national exports write it: `dd/mm/yyyy` (time ignored).
+pub fn french_date(text: &str) -> Option<chrono::NaiveDate> {
+    let date = text.split_whitespace().next()?;
+    chrono::NaiveDate::parse_from_str(date, "%d/%m/%Y").ok()
+}
