@@ -1,6 +1,7 @@
 //! `carnet import` as the secretariat runs it: STS-Web then SIECLE into an empty
 //! database, a dry run, the same file again, a bad file; on the embedded SQLite default
 //! and on Postgres.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::path::Path;
 use std::process::{Command, Output};

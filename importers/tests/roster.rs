@@ -1,6 +1,7 @@
 //! STS-Web and SIECLE imports on both backends: a school built from its national files,
 //! the same files again (nothing to do), changed files (only the differences), dry runs,
 //! bad files (every problem listed, nothing written), provenance in every event.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::enrolment::{Identity, Ine, Role, SchoolYear, StudentCommand};
