@@ -68,12 +68,13 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
-    /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml) or
-    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml). All of it or nothing: a file with
-    /// problems writes nothing and every problem is listed with its line. Importing the
-    /// same file again changes nothing; a changed file appends only the differences.
+    /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml),
+    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml) or `fet` (FET's CSV export folder). All
+    /// of it or nothing: a file with problems writes nothing and every problem is listed
+    /// with its line. Importing the same file again changes nothing; a changed file
+    /// appends only the differences.
     Import {
-        /// The file's format: siecle or sts.
+        /// The file's format: siecle, sts or fet.
         format: String,
         file: PathBuf,
         /// Print what would change, write nothing.
@@ -87,6 +88,16 @@ enum Command {
         by: String,
         #[arg(long, default_value = "secretariat")]
         role: String,
+        /// Timetables: the day the imported timetable takes effect (default: today).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Timetables: the school year, e.g. 2026-2027 (default: the one --from is in).
+        #[arg(long)]
+        year: Option<String>,
+        /// Timetables: the times of hours whose names hold none, e.g.
+        /// "1=08:00-08:55,2=09:00-09:55".
+        #[arg(long, value_delimiter = ',')]
+        hours: Vec<String>,
     },
     /// Runs the projectors: follows every establishment's log and keeps the read models
     /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
@@ -253,12 +264,9 @@ async fn import(
     store: &EventStore,
     format: &str,
     file: &std::path::Path,
-    dry_run: bool,
-    tenant: Option<String>,
-    actor: String,
-    role: String,
+    options: &carnet_importers::Options,
 ) -> anyhow::Result<ExitCode> {
-    use carnet_importers::{Format, ImportError, Options, SourceFile};
+    use carnet_importers::{Format, ImportError};
     let Some(format) = Format::parse(format) else {
         let known: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
         anyhow::bail!(
@@ -266,22 +274,12 @@ async fn import(
             known.join(", ")
         );
     };
-    let options = Options {
-        tenant: tenant.as_deref().map(Uai::parse).transpose()?,
-        dry_run,
-        actor,
-        role,
-        today: chrono::Local::now().date_naive(),
-    };
     // A spinner on standard error while a long file is read and planned (hidden when
     // standard error is not a terminal).
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(format!("importing {}", file.display()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let outcome = match SourceFile::read(file) {
-        Ok(source) => carnet_importers::import(store, format, &source, &options).await,
-        Err(e) => Err(e),
-    };
+    let outcome = carnet_importers::import_path(store, format, file, options).await;
     spinner.finish_and_clear();
     match outcome {
         Ok(summary) => {
@@ -301,6 +299,26 @@ async fn import(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// `--hours 1=08:00-08:55,2=09:00-09:55`: the times of numbered hours.
+fn bell_schedule(entries: &[String]) -> anyhow::Result<carnet_importers::fet::Hours> {
+    let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
+    entries
+        .iter()
+        .map(|entry| {
+            let parsed = entry.split_once('=').and_then(|(name, span)| {
+                let (start, end) = span.split_once('-')?;
+                Some((
+                    name.trim().to_string(),
+                    (time(start).ok()?, time(end).ok()?),
+                ))
+            });
+            parsed.ok_or_else(|| {
+                anyhow::anyhow!("--hours: `{entry}` is not NAME=HH:MM-HH:MM, e.g. 1=08:00-08:55")
+            })
+        })
+        .collect()
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -346,8 +364,22 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             tenant,
             by,
             role,
+            from,
+            year,
+            hours,
         } => {
-            return import(&store, &format, &file, dry_run, tenant, by, role).await;
+            let mut options =
+                carnet_importers::Options::new(&by, chrono::Local::now().date_naive());
+            options.role = role;
+            options.dry_run = dry_run;
+            options.tenant = tenant.as_deref().map(Uai::parse).transpose()?;
+            options.from = from;
+            options.year = year
+                .as_deref()
+                .map(carnet_domain::enrolment::SchoolYear::parse)
+                .transpose()?;
+            options.hours = bell_schedule(&hours)?;
+            return import(&store, &format, &file, &options).await;
         }
         Command::Project {
             tenant,

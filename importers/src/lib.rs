@@ -8,6 +8,7 @@
 //! before writing; importing the same file twice finds nothing to do the second time.
 #![forbid(unsafe_code)]
 
+pub mod fet;
 pub mod mef;
 pub mod plan;
 pub mod report;
@@ -15,12 +16,15 @@ pub mod roster;
 pub mod siecle;
 pub mod source;
 pub mod sts;
+pub mod timetable;
 pub mod xml;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use carnet_domain::enrolment::SchoolYear;
 use carnet_domain::Uai;
 use carnet_store::{EventStore, StoreError};
 use chrono::NaiveDate;
@@ -36,15 +40,18 @@ pub enum Format {
     Siecle,
     /// STS-Web `sts_emp_<UAI>_<year>.xml`: subjects, divisions, groups, staff, services.
     Sts,
+    /// FET's CSV export (its folder, or its `_timetable.csv`): the weekly lessons.
+    Fet,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Siecle, Format::Sts];
+    pub const ALL: [Format; 3] = [Format::Siecle, Format::Sts, Format::Fet];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Siecle => siecle::FORMAT,
             Format::Sts => sts::FORMAT,
+            Format::Fet => fet::FORMAT,
         }
     }
 
@@ -56,7 +63,8 @@ impl Format {
 /// How an import runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The establishment the file must be about (by default, the one it names).
+    /// The establishment the file must be about (by default, the one it names, or for
+    /// files that name none, the database's only establishment).
     pub tenant: Option<Uai>,
     /// Plan and report, write nothing.
     pub dry_run: bool,
@@ -65,6 +73,53 @@ pub struct Options {
     pub role: String,
     /// The day changes take effect when the file does not say when it was exported.
     pub today: NaiveDate,
+    /// Timetables: the day the imported timetable takes effect (default `today`).
+    pub from: Option<NaiveDate>,
+    /// Timetables: the school year (default: the one `from` falls in).
+    pub year: Option<SchoolYear>,
+    /// Timetables: times of hours whose names hold none (`1` → 08:00-08:55).
+    pub hours: fet::Hours,
+}
+
+impl Options {
+    /// Options with the defaults, for `actor` importing on `today`.
+    pub fn new(actor: &str, today: NaiveDate) -> Self {
+        Options {
+            tenant: None,
+            dry_run: false,
+            actor: actor.to_string(),
+            role: "secretariat".into(),
+            today,
+            from: None,
+            year: None,
+            hours: fet::Hours::new(),
+        }
+    }
+}
+
+/// What an import reads: one file, or the files of one export.
+#[derive(Debug, Clone)]
+pub enum Input {
+    File(SourceFile),
+    Fet(fet::Bundle),
+}
+
+impl Input {
+    /// Reads what `format` needs at `path`.
+    pub fn read(format: Format, path: &Path) -> Result<Self, ImportError> {
+        Ok(match format {
+            Format::Siecle | Format::Sts => Input::File(SourceFile::read(path)?),
+            Format::Fet => Input::Fet(fet::Bundle::read(path)?),
+        })
+    }
+
+    /// The file whose name and hash the events carry.
+    pub fn main_file(&self) -> &SourceFile {
+        match self {
+            Input::File(source) => source,
+            Input::Fet(bundle) => &bundle.timetable,
+        }
+    }
 }
 
 /// What an import did (or, dry, would do).
@@ -137,32 +192,37 @@ impl fmt::Display for Summary {
     }
 }
 
+/// Imports the file(s) at `path` as `format` into `store`: all of it, or nothing.
+pub async fn import_path(
+    store: &EventStore,
+    format: Format,
+    path: &Path,
+    options: &Options,
+) -> Result<Summary, ImportError> {
+    let input = Input::read(format, path)?;
+    import_input(store, format, &input, options).await
+}
+
 /// Imports `source` as `format` into `store`: all of it, or nothing.
-#[tracing::instrument(skip_all, fields(format = format.name(), file = %source.name))]
 pub async fn import(
     store: &EventStore,
     format: Format,
     source: &SourceFile,
     options: &Options,
 ) -> Result<Summary, ImportError> {
+    import_input(store, format, &Input::File(source.clone()), options).await
+}
+
+/// Imports `input` as `format` into `store`: all of it, or nothing.
+#[tracing::instrument(skip_all, fields(format = format.name(), file = %input.main_file().name))]
+pub async fn import_input(
+    store: &EventStore,
+    format: Format,
+    input: &Input,
+    options: &Options,
+) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let roster = match format {
-        Format::Siecle => siecle::read(source, options.today)?,
-        Format::Sts => sts::read(source, options.today)?,
-    };
-    let uai = roster.uai.clone();
-    if let Some(expected) = options.tenant.as_ref().filter(|t| **t != uai) {
-        return Err(ImportError::OtherEstablishment {
-            file: uai.to_string(),
-            expected: expected.to_string(),
-        });
-    }
-    let tenant = store.tenants().await?.into_iter().find(|t| t.tenant == uai);
-    let name = tenant
-        .as_ref()
-        .map(|t| t.name.clone())
-        .unwrap_or_else(|| format!("Établissement {uai}"));
-    let mut current = roster::Current::load(store, &uai).await?;
+    let source = input.main_file();
     let mut plan = plan::Plan::new(Provenance {
         format: format.name(),
         file: source.name.clone(),
@@ -170,34 +230,65 @@ pub async fn import(
         actor: options.actor.clone(),
         role: options.role.clone(),
     });
-    roster::plan_roster(&mut plan, &mut current, &roster, &name).await;
+    let (uai, rows, notes) = match (format, input) {
+        (Format::Siecle | Format::Sts, Input::File(source)) => {
+            let roster = match format {
+                Format::Siecle => siecle::read(source, options.today)?,
+                _ => sts::read(source, options.today)?,
+            };
+            let uai = roster.uai.clone();
+            if let Some(expected) = options.tenant.as_ref().filter(|t| **t != uai) {
+                return Err(ImportError::OtherEstablishment {
+                    file: uai.to_string(),
+                    expected: expected.to_string(),
+                });
+            }
+            let name = establishment_name(store, &uai).await?;
+            let mut current = roster::Current::load(store, &uai).await?;
+            roster::plan_roster(&mut plan, &mut current, &roster, &name).await;
+            (uai, roster.rows, roster.notes)
+        }
+        (Format::Fet, Input::Fet(bundle)) => {
+            let file = fet::read(bundle, &options.hours)?;
+            let uai = match &options.tenant {
+                Some(uai) => uai.clone(),
+                None => only_tenant(store, &bundle.timetable).await?,
+            };
+            let from = options.from.unwrap_or(options.today);
+            let year = options
+                .year
+                .clone()
+                .unwrap_or_else(|| timetable::year_of(from));
+            let name = establishment_name(store, &uai).await?;
+            let mut current = timetable::Current::load(store, &uai, &year).await?;
+            let header = Location::File;
+            if roster::ensure_year(
+                &mut plan,
+                &mut current.establishment,
+                (&uai, &year),
+                &name,
+                &header,
+            )
+            .await
+            {
+                timetable::plan_timetable(&mut plan, &mut current, &file, &year, from, &header)
+                    .await;
+            }
+            (uai, file.rows, file.notes)
+        }
+        _ => {
+            return Err(ImportError::Io {
+                file: source.name.clone(),
+                reason: format!("a {} import reads other files", format.name()),
+            })
+        }
+    };
     if !plan.problems.is_empty() {
         return Err(ImportError::Invalid(plan.problems));
     }
     let events = plan.events;
     if !options.dry_run && !plan.requests.is_empty() {
-        if tenant.is_none() {
-            store.create_tenant(&uai, &name, "Europe/Paris").await?;
-        }
-        store
-            .append_bulk(&uai, plan.requests)
-            .await
-            .map_err(|e| match e {
-                StoreError::BulkRejected { errors } => ImportError::Invalid(
-                    errors
-                        .into_iter()
-                        .map(|(_, e)| Problem {
-                            file: source.name.clone(),
-                            at: Location::File,
-                            field: "establishment".into(),
-                            rule: format!(
-                                "{e} (the establishment changed during the import: run it again)"
-                            ),
-                        })
-                        .collect(),
-                ),
-                other => ImportError::Store(other),
-            })?;
+        write(store, &uai, source, plan.requests).await?;
     }
     tracing::info!(events, dry_run = options.dry_run, "import planned");
     Ok(Summary {
@@ -207,10 +298,66 @@ pub async fn import(
         encoding: source.encoding,
         establishment: uai,
         dry_run: options.dry_run,
-        rows: roster.rows,
+        rows,
         events,
         changes: plan.changes,
-        notes: roster.notes,
+        notes,
         elapsed: started.elapsed(),
     })
+}
+
+/// The establishment's name, or a placeholder for one the store does not have yet.
+async fn establishment_name(store: &EventStore, uai: &Uai) -> Result<String, ImportError> {
+    Ok(store
+        .tenants()
+        .await?
+        .into_iter()
+        .find(|t| t.tenant == *uai)
+        .map(|t| t.name)
+        .unwrap_or_else(|| format!("Établissement {uai}")))
+}
+
+/// The database's only establishment, for files that name none.
+async fn only_tenant(store: &EventStore, source: &SourceFile) -> Result<Uai, ImportError> {
+    match store.tenants().await?.as_slice() {
+        [one] => Ok(one.tenant.clone()),
+        _ => Err(ImportError::Invalid(vec![source.problem(
+            Location::File,
+            "establishment",
+            "the file does not name its establishment: give its UAI (--tenant)",
+        )])),
+    }
+}
+
+/// Appends the plan's requests in one transaction, creating the tenant first if needed.
+async fn write(
+    store: &EventStore,
+    uai: &Uai,
+    source: &SourceFile,
+    requests: Vec<carnet_store::AppendRequest>,
+) -> Result<(), ImportError> {
+    if !store.tenants().await?.iter().any(|t| t.tenant == *uai) {
+        let name = format!("Établissement {uai}");
+        store.create_tenant(uai, &name, "Europe/Paris").await?;
+    }
+    store
+        .append_bulk(uai, requests)
+        .await
+        .map_err(|e| match e {
+            StoreError::BulkRejected { errors } => ImportError::Invalid(
+                errors
+                    .into_iter()
+                    .map(|(_, e)| Problem {
+                        file: source.name.clone(),
+                        at: Location::File,
+                        field: "establishment".into(),
+                        rule: format!(
+                            "{e} (the establishment changed during the import: run it again)"
+                        ),
+                    })
+                    .collect(),
+            ),
+            other => ImportError::Store(other),
+        })?;
+    Ok(())
 }

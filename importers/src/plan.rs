@@ -178,12 +178,12 @@ impl Plan {
         field: &str,
     ) -> bool
     where
-        A: Aggregate + Clone,
+        A: Aggregate,
     {
-        let before = target.state.clone();
+        // Every aggregate of the domain decides before it applies anything: a refused
+        // command leaves the state as it was, with no copy to restore.
         let sink = EventSink::<A>::default();
         if let Err(refusal) = target.state.handle(command, services, &sink).await {
-            target.state = before;
             self.problem(at, field, refusal.to_string());
             return false;
         }
@@ -194,7 +194,8 @@ impl Plan {
         let encoded = match events.iter().map(encode).collect::<Result<Vec<_>, _>>() {
             Ok(encoded) => encoded,
             Err(e) => {
-                target.state = before;
+                // The import fails with this problem: the state, applied already, is
+                // never written.
                 self.problem(at, field, e.to_string());
                 return false;
             }

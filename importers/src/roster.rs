@@ -129,7 +129,16 @@ pub async fn plan_roster(
     roster: &Roster,
     establishment_name: &str,
 ) {
-    if !establishment(plan, current, roster, establishment_name).await {
+    let (uai, year) = (&roster.uai, &roster.year);
+    if !ensure_year(
+        plan,
+        &mut current.establishment,
+        (uai, year),
+        establishment_name,
+        &roster.header,
+    )
+    .await
+    {
         return;
     }
     let Some(year) = current
@@ -155,33 +164,33 @@ pub async fn plan_roster(
 
 /// Registers the establishment and opens the year when they are not yet: what a fresh
 /// establishment's first import does. Returns whether the year is open.
-async fn establishment(
+pub async fn ensure_year(
     plan: &mut Plan,
-    current: &mut Current,
-    roster: &Roster,
+    target: &mut Tracked<Establishment>,
+    (uai, year): (&Uai, &SchoolYear),
     name: &str,
+    header: &Location,
 ) -> bool {
-    let target = &mut current.establishment;
     if target.state.uai.is_none() {
         let register = EstablishmentCommand::Register {
-            uai: roster.uai.clone(),
+            uai: uai.clone(),
             name: name.to_string(),
             time_zone: chrono_tz::Europe::Paris,
             morning_ends: NaiveTime::from_hms_opt(12, 30, 0).unwrap_or_default(),
         };
         let kind = ("establishment", Change::Created);
         if !plan
-            .execute(target, register, &(), &roster.header, kind, "establishment")
+            .execute(target, register, &(), header, kind, "establishment")
             .await
         {
             return false;
         }
     }
-    if !target.state.years.contains_key(&roster.year) {
-        let open = EstablishmentCommand::OpenSchoolYear(default_year(&roster.year));
+    if !target.state.years.contains_key(year) {
+        let open = EstablishmentCommand::OpenSchoolYear(default_year(year));
         let kind = ("school years", Change::Created);
         if !plan
-            .execute(target, open, &(), &roster.header, kind, "school year")
+            .execute(target, open, &(), header, kind, "school year")
             .await
         {
             return false;

@@ -20,13 +20,7 @@ fn uai() -> Uai {
 }
 
 fn options() -> Options {
-    Options {
-        tenant: None,
-        dry_run: false,
-        actor: "secretariat1".into(),
-        role: "secretariat".into(),
-        today: NaiveDate::from_ymd_opt(2026, 9, 3).unwrap(),
-    }
+    Options::new("secretariat1", NaiveDate::from_ymd_opt(2026, 9, 3).unwrap())
 }
 
 /// SIECLE writes ISO-8859-15: the fixture, encoded as SIECLE would.

@@ -213,6 +213,11 @@ impl Timetable {
         self.courses.get(id).filter(|c| !c.extra).map(|c| &c.spec)
     }
 
+    /// Every recurring course's definition, by id.
+    pub fn courses(&self) -> impl Iterator<Item = &CourseSpec> {
+        self.courses.values().filter(|c| !c.extra).map(|c| &c.spec)
+    }
+
     fn open_calendar(&self) -> Result<&SchoolCalendar, E> {
         self.calendar.as_ref().ok_or(E::NotOpen)
     }
