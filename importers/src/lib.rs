@@ -1,2 +1,5 @@
-//! carnet-importers: see README.md. Nothing lives here yet; the issue that builds it fills it.
+//! carnet-importers: see README.md. The importers arrive with their issue; the exports
+//! (iCalendar timetables, CSV absences and grades) live in [`export`].
 #![forbid(unsafe_code)]
+
+pub mod export;
