@@ -80,9 +80,11 @@ pub async fn export<W: Write>(
                 Status::Present => continue,
                 Status::Absent => ("absent", String::new(), String::new()),
                 Status::Late { minutes } => ("late", minutes.to_string(), String::new()),
-                Status::EarlyDeparture { at } => {
-                    ("early_departure", String::new(), at.format("%H:%M").to_string())
-                }
+                Status::EarlyDeparture { at } => (
+                    "early_departure",
+                    String::new(),
+                    at.format("%H:%M").to_string(),
+                ),
                 Status::Excluded => ("excluded", String::new(), String::new()),
             };
             let corrected_from: Vec<String> = entry.previous.iter().map(status_label).collect();
@@ -165,7 +167,11 @@ pub async fn export<W: Write>(
         csv.write_record(row)?;
     }
     csv.flush()?;
-    tracing::debug!(rows = rows.len(), streams = streams.len(), "absences export");
+    tracing::debug!(
+        rows = rows.len(),
+        streams = streams.len(),
+        "absences export"
+    );
     Ok(rows.len())
 }
 

@@ -90,12 +90,13 @@ pub async fn export<W: Write>(
         for e in evaluations {
             let subject_name = scope.subject_name(&e.subject);
             for (student, entry) in &e.marks {
-                let (last_name, first_name, division) = match students.get(scope, student).await?
-                {
+                let (last_name, first_name, division) = match students.get(scope, student).await? {
                     Some((s, names)) => (
                         names.last.clone(),
                         names.first.clone(),
-                        s.placement_on(e.date).map(|p| p.division).unwrap_or_default(),
+                        s.placement_on(e.date)
+                            .map(|p| p.division)
+                            .unwrap_or_default(),
                     ),
                     None => Default::default(),
                 };

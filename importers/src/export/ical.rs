@@ -364,12 +364,7 @@ impl Events<'_> {
     }
 
     /// A recurring course: its rule (or list of days), then its changed lessons.
-    fn course(
-        &self,
-        cal: &mut Writer,
-        spec: &CourseSpec,
-        held: &BTreeMap<NaiveDate, &Occurrence>,
-    ) {
+    fn course(&self, cal: &mut Writer, spec: &CourseSpec, held: &BTreeMap<NaiveDate, &Occurrence>) {
         let uid = uid(&spec.id, self.header);
         let days: Vec<NaiveDate> = held.keys().copied().collect();
         let [first, ..] = days.as_slice() else {
@@ -446,8 +441,11 @@ impl Events<'_> {
                 ));
             }
             if teachers {
-                let usual: Vec<String> =
-                    spec.teachers.iter().map(|t| self.labels.teacher(t)).collect();
+                let usual: Vec<String> = spec
+                    .teachers
+                    .iter()
+                    .map(|t| self.labels.teacher(t))
+                    .collect();
                 notes.push(format!("Replacing {}", usual.join(", ")));
             }
             if room {
@@ -616,7 +614,11 @@ const FOLD_AT: usize = 75;
 impl Writer {
     fn line(&mut self, name: &str, value: &str) {
         let mut used = 0;
-        for c in name.chars().chain(std::iter::once(':')).chain(value.chars()) {
+        for c in name
+            .chars()
+            .chain(std::iter::once(':'))
+            .chain(value.chars())
+        {
             let len = c.len_utf8();
             if used + len > FOLD_AT {
                 self.out.push_str("\r\n ");
@@ -687,9 +689,17 @@ mod tests {
         assert_eq!(r.until, d(2026, 10, 12));
         // Weeks A every other Monday, the alternation shifted by a one-week closure: the
         // shifted days are added, those the rule would give excluded.
-        let held = vec![d(2026, 9, 7), d(2026, 9, 21), d(2026, 10, 5), d(2026, 10, 26)];
+        let held = vec![
+            d(2026, 9, 7),
+            d(2026, 9, 21),
+            d(2026, 10, 5),
+            d(2026, 10, 26),
+        ];
         let r = rule(&WeekPattern::A, &held).expect("a rule");
-        assert_eq!((r.excluded, r.added), (vec![d(2026, 10, 19)], vec![d(2026, 10, 26)]));
+        assert_eq!(
+            (r.excluded, r.added),
+            (vec![d(2026, 10, 19)], vec![d(2026, 10, 26)])
+        );
         // A rule that would need more exceptions than half the lessons: a list instead.
         let held = vec![d(2026, 9, 7), d(2026, 9, 28), d(2026, 10, 19)];
         let r = rule(&WeekPattern::A, &held);

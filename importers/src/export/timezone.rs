@@ -59,7 +59,10 @@ pub(crate) fn vtimezone(tz: Tz, from: NaiveDate, to: NaiveDate) -> Vec<(String, 
     for o in observances {
         let kind = if o.daylight { "DAYLIGHT" } else { "STANDARD" };
         lines.push(("BEGIN".into(), kind.into()));
-        lines.push(("DTSTART".into(), o.start.format("%Y%m%dT%H%M%S").to_string()));
+        lines.push((
+            "DTSTART".into(),
+            o.start.format("%Y%m%dT%H%M%S").to_string(),
+        ));
         lines.push(("TZOFFSETFROM".into(), utc_offset(o.from)));
         lines.push(("TZOFFSETTO".into(), utc_offset(o.to)));
         // Abbreviations such as "+11" are numbers, not names: left out.
@@ -85,7 +88,12 @@ fn first_instant_with(
     let (mut lo, mut hi) = (before, after);
     while hi - lo > Duration::seconds(1) {
         let mid = lo + (hi - lo) / 2;
-        if tz.offset_from_utc_datetime(&mid.naive_utc()).fix().local_minus_utc() == offset {
+        if tz
+            .offset_from_utc_datetime(&mid.naive_utc())
+            .fix()
+            .local_minus_utc()
+            == offset
+        {
             hi = mid;
         } else {
             lo = mid;
