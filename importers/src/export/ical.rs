@@ -277,7 +277,8 @@ pub fn render(
             Some(spec) => events.course(&mut cal, spec, held),
             None => {
                 for o in held.values() {
-                    events.single(&mut cal, &uid(course, header), o);
+                    let notes = vec!["Extra lesson".to_string()];
+                    events.single(&mut cal, &uid(course, header), o, notes);
                 }
             }
         }
@@ -372,7 +373,8 @@ impl Events<'_> {
         };
         if days.len() == 1 {
             if let Some(o) = held.values().next() {
-                self.single(cal, &uid, o);
+                let notes = self.changes(spec, days[0], o).unwrap_or_default();
+                self.single(cal, &uid, o, notes);
             }
             return;
         }
@@ -426,34 +428,9 @@ impl Events<'_> {
         cal.line("END", "VEVENT");
 
         for (due, o) in held {
-            let moved = o.date != *due || o.start.time() != spec.start || o.end.time() != spec.end;
-            let teachers = o.teachers != spec.teachers;
-            let room = o.room != spec.room;
-            if !(moved || teachers || room) {
+            let Some(notes) = self.changes(spec, *due, o) else {
                 continue;
-            }
-            let mut notes = Vec::new();
-            if moved {
-                notes.push(format!(
-                    "Moved from {} {}",
-                    weekday(*due),
-                    due.and_time(spec.start).format("%Y-%m-%d %H:%M")
-                ));
-            }
-            if teachers {
-                let usual: Vec<String> = spec
-                    .teachers
-                    .iter()
-                    .map(|t| self.labels.teacher(t))
-                    .collect();
-                notes.push(format!("Replacing {}", usual.join(", ")));
-            }
-            if room {
-                notes.push(format!(
-                    "Room changed (usually {})",
-                    spec.room.as_deref().unwrap_or("none")
-                ));
-            }
+            };
             cal.line("BEGIN", "VEVENT");
             cal.line("UID", &escape(&uid));
             self.stamp(cal);
@@ -476,8 +453,42 @@ impl Events<'_> {
         }
     }
 
+    /// What changed in the lesson `o` of `spec` due on `due` (moved, another teacher,
+    /// another room), in words; `None` when it is as its course says.
+    fn changes(&self, spec: &CourseSpec, due: NaiveDate, o: &Occurrence) -> Option<Vec<String>> {
+        let moved = o.date != due || o.start.time() != spec.start || o.end.time() != spec.end;
+        let teachers = o.teachers != spec.teachers;
+        let room = o.room != spec.room;
+        if !(moved || teachers || room) {
+            return None;
+        }
+        let mut notes = Vec::new();
+        if moved {
+            notes.push(format!(
+                "Moved from {} {}",
+                weekday(due),
+                due.and_time(spec.start).format("%Y-%m-%d %H:%M")
+            ));
+        }
+        if teachers {
+            let usual: Vec<String> = spec
+                .teachers
+                .iter()
+                .map(|t| self.labels.teacher(t))
+                .collect();
+            notes.push(format!("Replacing {}", usual.join(", ")));
+        }
+        if room {
+            notes.push(format!(
+                "Room changed (usually {})",
+                spec.room.as_deref().unwrap_or("none")
+            ));
+        }
+        Some(notes)
+    }
+
     /// A lesson held once.
-    fn single(&self, cal: &mut Writer, uid: &str, o: &Occurrence) {
+    fn single(&self, cal: &mut Writer, uid: &str, o: &Occurrence, notes: Vec<String>) {
         cal.line("BEGIN", "VEVENT");
         cal.line("UID", &escape(uid));
         self.stamp(cal);
@@ -485,14 +496,6 @@ impl Events<'_> {
         cal.line(&k, &v);
         let (k, v) = self.local("DTEND", o.end);
         cal.line(&k, &v);
-        let mut notes = Vec::new();
-        match o.kind {
-            OccurrenceKind::Extra => notes.push("Extra lesson".to_string()),
-            OccurrenceKind::Moved { from_date } => {
-                notes.push(format!("Moved from {} {from_date}", weekday(from_date)));
-            }
-            OccurrenceKind::Regular => {}
-        }
         self.what(
             cal,
             &o.subject,

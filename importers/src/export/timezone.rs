@@ -52,6 +52,12 @@ pub(crate) fn vtimezone(tz: Tz, from: NaiveDate, to: NaiveDate) -> Vec<(String, 
         at = next;
     }
 
+    // The offset before the first change is that change's TZOFFSETFROM: the first
+    // observance, there only to cover the start, is needed only when nothing changes.
+    if observances.len() > 1 {
+        observances.remove(0);
+    }
+
     let mut lines = vec![
         ("BEGIN".to_string(), "VTIMEZONE".to_string()),
         ("TZID".to_string(), tz.name().to_string()),
