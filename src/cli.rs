@@ -172,6 +172,9 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Exports for other tools: a timetable as iCalendar, absences or grades as CSV.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Mints a development token (trusted by `carnet serve --dev-tokens`).
     Token {
         /// The person: a student, guardian or staff id of the establishment.
@@ -481,6 +484,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        Command::Export(command) => export(&store, command).await?,
         Command::Migrate => {
             println!("migrations applied to {}", describe(&location));
         }
@@ -766,4 +770,166 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+// ---------------------------------------------------------------- carnet export
+
+#[derive(Debug, Subcommand)]
+enum ExportCommand {
+    /// A timetable of the school year as iCalendar (RFC 5545): one recurring event per
+    /// course, holidays and cancelled lessons excluded, moved lessons and changes of
+    /// room or teacher as overrides, extra lessons as single events.
+    Ical {
+        #[command(flatten)]
+        whose: WhoseArgs,
+        #[command(flatten)]
+        scope: ExportScope,
+    },
+    /// Absences, late arrivals, early departures and exclusions of the school year as
+    /// CSV: one row per roll-call entry, with its justification and the CPE's decision.
+    AbsencesCsv {
+        #[command(flatten)]
+        csv: CsvArgs,
+        #[command(flatten)]
+        scope: ExportScope,
+    },
+    /// Marks of the school year as CSV: one row per mark, with its evaluation.
+    GradesCsv {
+        #[command(flatten)]
+        csv: CsvArgs,
+        #[command(flatten)]
+        scope: ExportScope,
+    },
+}
+
+/// Whose timetable: exactly one of these.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false)]
+struct WhoseArgs {
+    /// A student's id.
+    #[arg(long)]
+    student: Option<String>,
+    /// A teacher's id.
+    #[arg(long)]
+    teacher: Option<String>,
+    /// A room, as the timetable names it.
+    #[arg(long)]
+    room: Option<String>,
+    /// A division (class) id: its lessons and those of its groups.
+    #[arg(long)]
+    division: Option<String>,
+    /// A group id.
+    #[arg(long)]
+    group: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct ExportScope {
+    /// The establishment; by default the database's only one.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The school year (`2026-2027`); by default the current one, or the latest.
+    #[arg(long)]
+    year: Option<String>,
+    /// The file to write; standard output by default.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+struct CsvArgs {
+    /// The field separator: `;` (what Excel expects in French), `,`, `tab`, ...
+    #[arg(long, default_value = ";")]
+    separator: String,
+    /// Start with a UTF-8 byte order mark, for Excel to read accents right.
+    #[arg(long)]
+    bom: bool,
+    /// The decimal mark: `,` or `.`; by default `,` with the `;` separator, else `.`.
+    #[arg(long)]
+    decimal: Option<char>,
+}
+
+impl CsvArgs {
+    fn options(&self) -> anyhow::Result<carnet_importers::export::CsvOptions> {
+        use carnet_importers::export::CsvOptions;
+        let separator = CsvOptions::separator_from(&self.separator)?;
+        let decimal_comma = match self.decimal {
+            None => separator == b';',
+            Some(',') => true,
+            Some('.') => false,
+            Some(other) => anyhow::bail!("the decimal mark is `,` or `.`, not `{other}`"),
+        };
+        if decimal_comma && separator == b',' {
+            anyhow::bail!("a decimal comma needs another separator than `,` (try `;`)");
+        }
+        Ok(CsvOptions {
+            separator,
+            bom: self.bom,
+            decimal_comma,
+        })
+    }
+}
+
+async fn export(store: &EventStore, command: ExportCommand) -> anyhow::Result<()> {
+    use carnet_importers::export::{absences, grades, ical, Scope};
+    let scope_args = match &command {
+        ExportCommand::Ical { scope, .. }
+        | ExportCommand::AbsencesCsv { scope, .. }
+        | ExportCommand::GradesCsv { scope, .. } => scope,
+    };
+    let (uai, zone) = tenant_and_zone(store, scope_args.tenant.clone()).await?;
+    let school = School::new(store.clone(), uai.clone(), AttendancePolicy::default());
+    let now = chrono::Utc::now();
+    let today = now.with_timezone(&zone).date_naive();
+    let scope = Scope::open(&school, scope_args.year.as_deref(), today).await?;
+    let mut out = Vec::new();
+    let what = match &command {
+        ExportCommand::Ical { whose, .. } => {
+            let whose = match whose {
+                WhoseArgs {
+                    student: Some(id), ..
+                } => ical::Whose::Student(id.clone()),
+                WhoseArgs {
+                    teacher: Some(id), ..
+                } => ical::Whose::Teacher(id.clone()),
+                WhoseArgs { room: Some(id), .. } => ical::Whose::Room(id.clone()),
+                WhoseArgs {
+                    division: Some(id), ..
+                } => ical::Whose::Division(id.clone()),
+                WhoseArgs {
+                    group: Some(id), ..
+                } => ical::Whose::Group(id.clone()),
+                _ => anyhow::bail!(
+                    "name whose timetable: --student, --teacher, --room, --division or --group"
+                ),
+            };
+            out = ical::export(&scope, &whose, now).await?.into_bytes();
+            format!("the timetable of {whose}")
+        }
+        ExportCommand::AbsencesCsv { csv, .. } => {
+            let policy = AttendancePolicy::default();
+            let rows = absences::export(&scope, &policy, &csv.options()?, &mut out).await?;
+            format!("{rows} roll-call entries")
+        }
+        ExportCommand::GradesCsv { csv, .. } => {
+            let rows = grades::export(&scope, &csv.options()?, &mut out).await?;
+            format!("{rows} marks")
+        }
+    };
+    match &scope_args.output {
+        Some(path) => {
+            std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?
+        }
+        None => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&out)
+                .context("writing to standard output")?;
+            stdout.flush().context("writing to standard output")?;
+        }
+    }
+    // On standard error: standard output may be the export itself.
+    eprintln!("{uai} {}: {what} exported", scope.year);
+    Ok(())
 }

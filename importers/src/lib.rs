@@ -8,6 +8,8 @@
 //! before writing; importing the same file twice finds nothing to do the second time.
 #![forbid(unsafe_code)]
 
+/// Exports: timetables as iCalendar, absences and grades as CSV.
+pub mod export;
 pub mod fet;
 pub mod mef;
 pub mod plan;

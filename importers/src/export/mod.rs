@@ -1,0 +1,180 @@
+//! Exports for reversibility and for the tools schools already use: timetables as
+//! iCalendar (RFC 5545) for any calendar application, absences and grades as CSV for a
+//! spreadsheet.
+//!
+//! Everything is read from the aggregates themselves (`CommandBus::state`), not from the
+//! read models: an export is right as soon as a command is answered, whether or not the
+//! projectors have caught up. Personal data (names, absence reasons, comments) is opened
+//! through the store's vault; a person whose data was erased reads as [`ERASED`], and the
+//! export goes on.
+
+pub mod absences;
+pub mod grades;
+pub mod ical;
+mod school;
+mod timezone;
+
+pub use school::{list_streams, Scope, ERASED};
+
+use carnet_domain::enrolment::{SchoolYear, SchoolYearError};
+use carnet_domain::Uai;
+use carnet_store::StoreError;
+
+/// Why an export could not be made. Each message names what was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("{tenant} has no student `{id}`")]
+    UnknownStudent { tenant: Uai, id: String },
+    #[error("{tenant} has no teacher `{id}` (no staff member of that id)")]
+    UnknownTeacher { tenant: Uai, id: String },
+    #[error("no lesson of {year} in {tenant} takes place in room `{room}`")]
+    UnknownRoom {
+        tenant: Uai,
+        year: SchoolYear,
+        room: String,
+    },
+    #[error("{tenant} has no division `{id}` in {year}")]
+    UnknownDivision {
+        tenant: Uai,
+        year: SchoolYear,
+        id: String,
+    },
+    #[error("{tenant} has no group `{id}` in {year}")]
+    UnknownGroup {
+        tenant: Uai,
+        year: SchoolYear,
+        id: String,
+    },
+    #[error("{tenant} has no school year {year}{}", known_years(.known))]
+    UnknownYear {
+        tenant: Uai,
+        year: SchoolYear,
+        known: Vec<SchoolYear>,
+    },
+    #[error("{0} has no school year yet: nothing to export")]
+    NoYear(Uai),
+    #[error("establishment {0} is not registered in this database")]
+    UnknownEstablishment(Uai),
+    #[error("the timetable of {year} in {tenant} is not open yet: nothing to export")]
+    NoTimetable { tenant: Uai, year: SchoolYear },
+    #[error(transparent)]
+    Year(#[from] SchoolYearError),
+    #[error("the separator must be a single ASCII character other than `\"`, a letter or a digit; `{0}` is not")]
+    Separator(String),
+    #[error("the store could not be read: {0}")]
+    Store(#[from] StoreError),
+    #[error("writing the CSV failed: {0}")]
+    Csv(#[from] csv::Error),
+    #[error("writing the export failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn known_years(known: &[SchoolYear]) -> String {
+    if known.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = known.iter().map(SchoolYear::as_str).collect();
+        format!(" (it has {})", names.join(", "))
+    }
+}
+
+/// How a CSV export is written: what Excel in French expects by default (`;` between
+/// fields, a decimal comma), the separator and decimal mark of the rest of the world on
+/// request, and a UTF-8 byte order mark for the Excel versions that read UTF-8 only with
+/// it (without it, "Hélène" shows as "HÃ©lÃ¨ne").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvOptions {
+    pub separator: u8,
+    pub bom: bool,
+    /// Write decimals with a comma (`14,5`), as French spreadsheets read them.
+    pub decimal_comma: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            separator: b';',
+            bom: false,
+            decimal_comma: true,
+        }
+    }
+}
+
+impl CsvOptions {
+    /// The separator given on a command line: one ASCII character (`;`, `,`, a tab
+    /// written `\t` or `tab`) that cannot be mistaken for data or quoting.
+    pub fn separator_from(text: &str) -> Result<u8, ExportError> {
+        let bad = || ExportError::Separator(text.to_string());
+        let c = match text {
+            "\\t" | "tab" | "TAB" => '\t',
+            _ => {
+                let mut chars = text.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => c,
+                    _ => return Err(bad()),
+                }
+            }
+        };
+        if !c.is_ascii() || c.is_ascii_alphanumeric() || c == '"' || c == '\n' || c == '\r' {
+            return Err(bad());
+        }
+        u8::try_from(c).map_err(|_| bad())
+    }
+
+    /// A writer of CSV with these options over `out`, the byte order mark written first
+    /// when asked for.
+    pub(crate) fn writer<W: std::io::Write>(
+        &self,
+        mut out: W,
+    ) -> Result<csv::Writer<W>, ExportError> {
+        if self.bom {
+            out.write_all("\u{feff}".as_bytes())?;
+        }
+        Ok(csv::WriterBuilder::new()
+            .delimiter(self.separator)
+            .terminator(csv::Terminator::CRLF)
+            .from_writer(out))
+    }
+
+    /// A decimal as this export writes it.
+    pub(crate) fn decimal(&self, value: rust_decimal::Decimal) -> String {
+        let text = value.normalize().to_string();
+        if self.decimal_comma {
+            text.replace('.', ",")
+        } else {
+            text
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn separators() {
+        assert_eq!(CsvOptions::separator_from(";").ok(), Some(b';'));
+        assert_eq!(CsvOptions::separator_from(",").ok(), Some(b','));
+        assert_eq!(CsvOptions::separator_from("\\t").ok(), Some(b'\t'));
+        assert_eq!(CsvOptions::separator_from("|").ok(), Some(b'|'));
+        for bad in ["", ";;", "a", "7", "\"", "é"] {
+            let err = CsvOptions::separator_from(bad).err().map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains("separator")),
+                "{bad:?}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decimals() {
+        let o = CsvOptions::default();
+        assert_eq!(o.decimal(rust_decimal::Decimal::new(1450, 2)), "14,5");
+        let o = CsvOptions {
+            decimal_comma: false,
+            ..o
+        };
+        assert_eq!(o.decimal(rust_decimal::Decimal::new(20, 0)), "20");
+        assert_eq!(o.decimal(rust_decimal::Decimal::new(75, 2)), "0.75");
+    }
+}
