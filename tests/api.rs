@@ -100,7 +100,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         .as_(
             &guardian,
             ClaimedRole::Guardian,
-            &format!("{{ student(id: \"{CHILD}\") {{ firstName timetable(from: \"2026-11-23\", to: \"2026-11-27\") {{ id subject }} absences(first: 2) {{ totalCount edges {{ cursor node {{ lesson }} }} pageInfo {{ hasNextPage endCursor }} }} reportCard {{ period overall subjects {{ subject average }} }} }} }}"),
+            &format!("{{ student(id: \"{CHILD}\") {{ firstName timetable(from: \"2026-11-23\", to: \"2026-11-27\") {{ id subject }} absences(first: 2) {{ totalCount edges {{ cursor node {{ lesson }} }} pageInfo {{ hasNextPage endCursor }} }} reportCard(period: \"T1\") {{ period overall subjects {{ subject average }} }} }} }}"),
             json!({}),
         )
         .await;
@@ -192,7 +192,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     // A teacher corrects a mark: the report card as of before shows the old one, and the
     // mark's history both.
     let marks = server
-        .as_("principal", ClaimedRole::Principal, &format!("{{ student(id: \"{CHILD}\") {{ reportCard {{ period marks {{ evaluation class subject mark {{ score }} }} }} }} }}"), json!({}))
+        .as_("principal", ClaimedRole::Principal, &format!("{{ student(id: \"{CHILD}\") {{ reportCard(period: \"T1\") {{ period marks {{ evaluation class subject mark {{ score }} }} }} }} }}"), json!({}))
         .await;
     let card = &data(&marks)["student"]["reportCard"];
     let mark = card["marks"]
@@ -238,7 +238,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     if teacher2 != grader {
         assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
     }
-    let card_query = "query($id: String!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard { marks { evaluation mark { score } history { person event before after } } } } }";
+    let card_query = "query($id: String!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard(period: \"T1\") { marks { evaluation mark { score } history { person event before after } } } } }";
     let then = server
         .as_(
             &guardian,

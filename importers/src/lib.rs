@@ -8,6 +8,7 @@
 //! before writing; importing the same file twice finds nothing to do the second time.
 #![forbid(unsafe_code)]
 
+pub mod asc;
 /// Exports: timetables as iCalendar, absences and grades as CSV.
 pub mod export;
 pub mod fet;
@@ -19,6 +20,7 @@ pub mod siecle;
 pub mod source;
 pub mod sts;
 pub mod timetable;
+pub mod untis;
 pub mod xml;
 
 use std::collections::BTreeMap;
@@ -44,16 +46,28 @@ pub enum Format {
     Sts,
     /// FET's CSV export (its folder, or its `_timetable.csv`): the weekly lessons.
     Fet,
+    /// Untis `GPU001.TXT`: the weekly lessons by period.
+    Untis,
+    /// aSc Timetables' XML export: the weekly lessons (cards).
+    Asc,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Siecle, Format::Sts, Format::Fet];
+    pub const ALL: [Format; 5] = [
+        Format::Siecle,
+        Format::Sts,
+        Format::Fet,
+        Format::Untis,
+        Format::Asc,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Siecle => siecle::FORMAT,
             Format::Sts => sts::FORMAT,
             Format::Fet => fet::FORMAT,
+            Format::Untis => untis::FORMAT,
+            Format::Asc => asc::FORMAT,
         }
     }
 
@@ -110,8 +124,8 @@ impl Input {
     /// Reads what `format` needs at `path`.
     pub fn read(format: Format, path: &Path) -> Result<Self, ImportError> {
         Ok(match format {
-            Format::Siecle | Format::Sts => Input::File(SourceFile::read(path)?),
             Format::Fet => Input::Fet(fet::Bundle::read(path)?),
+            _ => Input::File(SourceFile::read(path)?),
         })
     }
 
@@ -250,11 +264,16 @@ pub async fn import_input(
             roster::plan_roster(&mut plan, &mut current, &roster, &name).await;
             (uai, roster.rows, roster.notes)
         }
-        (Format::Fet, Input::Fet(bundle)) => {
-            let file = fet::read(bundle, &options.hours)?;
+        (Format::Fet | Format::Untis | Format::Asc, input) => {
+            let file = match (format, input) {
+                (Format::Fet, Input::Fet(bundle)) => fet::read(bundle, &options.hours)?,
+                (Format::Untis, Input::File(source)) => untis::read(source, &options.hours)?,
+                (Format::Asc, Input::File(source)) => asc::read(source)?,
+                _ => return Err(wrong_input(format, source)),
+            };
             let uai = match &options.tenant {
                 Some(uai) => uai.clone(),
-                None => only_tenant(store, &bundle.timetable).await?,
+                None => only_tenant(store, source).await?,
             };
             let from = options.from.unwrap_or(options.today);
             let year = options
@@ -278,12 +297,7 @@ pub async fn import_input(
             }
             (uai, file.rows, file.notes)
         }
-        _ => {
-            return Err(ImportError::Io {
-                file: source.name.clone(),
-                reason: format!("a {} import reads other files", format.name()),
-            })
-        }
+        _ => return Err(wrong_input(format, source)),
     };
     if !plan.problems.is_empty() {
         return Err(ImportError::Invalid(plan.problems));
@@ -306,6 +320,13 @@ pub async fn import_input(
         notes,
         elapsed: started.elapsed(),
     })
+}
+
+fn wrong_input(format: Format, source: &SourceFile) -> ImportError {
+    ImportError::Io {
+        file: source.name.clone(),
+        reason: format!("a {} import reads other files", format.name()),
+    }
 }
 
 /// The establishment's name, or a placeholder for one the store does not have yet.
