@@ -9,6 +9,8 @@
 #![forbid(unsafe_code)]
 
 pub mod mef;
+pub mod oneroster;
+pub mod oneroster_export;
 pub mod plan;
 pub mod report;
 pub mod roster;
@@ -36,16 +38,26 @@ pub enum Format {
     Siecle,
     /// STS-Web `sts_emp_<UAI>_<year>.xml`: subjects, divisions, groups, staff, services.
     Sts,
+    /// OneRoster 1.2 CSV bulk bundle (a directory or a zip, read with
+    /// [`oneroster::Bundle::read`] and imported with [`import_bundle`]): the whole roster
+    /// with guardians.
+    OneRoster,
 }
 
 impl Format {
-    pub const ALL: [Format; 2] = [Format::Siecle, Format::Sts];
+    pub const ALL: [Format; 3] = [Format::Siecle, Format::Sts, Format::OneRoster];
 
     pub fn name(self) -> &'static str {
         match self {
             Format::Siecle => siecle::FORMAT,
             Format::Sts => sts::FORMAT,
+            Format::OneRoster => oneroster::FORMAT,
         }
+    }
+
+    /// Whether the format is a bundle of files (a directory or a zip) rather than one file.
+    pub fn is_bundle(self) -> bool {
+        matches!(self, Format::OneRoster)
     }
 
     pub fn parse(text: &str) -> Option<Self> {
@@ -149,7 +161,64 @@ pub async fn import(
     let roster = match format {
         Format::Siecle => siecle::read(source, options.today)?,
         Format::Sts => sts::read(source, options.today)?,
+        // A bundle's files come through `import_bundle`; a lone zip's text is not a bundle.
+        Format::OneRoster => {
+            return Err(ImportError::Invalid(vec![source.problem(
+                Location::File,
+                "format",
+                "a OneRoster bundle is a directory or a zip of CSV files: read it with oneroster::Bundle::read",
+            )]))
+        }
     };
+    let input = Input {
+        format,
+        name: &source.name,
+        sha256: &source.sha256,
+        encoding: source.encoding,
+    };
+    apply(store, input, roster, options, started).await
+}
+
+/// Imports a OneRoster bundle into `store`: all of it, or nothing.
+#[tracing::instrument(skip_all, fields(format = oneroster::FORMAT, file = %bundle.name))]
+pub async fn import_bundle(
+    store: &EventStore,
+    bundle: &oneroster::Bundle,
+    options: &Options,
+) -> Result<Summary, ImportError> {
+    let started = Instant::now();
+    let roster = oneroster::read(bundle, options.today)?;
+    let input = Input {
+        format: Format::OneRoster,
+        name: &bundle.name,
+        sha256: &bundle.sha256,
+        encoding: bundle.encoding(),
+    };
+    apply(store, input, roster, options, started).await
+}
+
+/// What was read, for the provenance and the summary.
+struct Input<'a> {
+    format: Format,
+    name: &'a str,
+    sha256: &'a str,
+    encoding: &'static str,
+}
+
+/// Plans the commands that bring the establishment to `roster` and appends them.
+async fn apply(
+    store: &EventStore,
+    input: Input<'_>,
+    roster: roster::Roster,
+    options: &Options,
+    started: Instant,
+) -> Result<Summary, ImportError> {
+    let Input {
+        format,
+        name: file,
+        sha256,
+        encoding,
+    } = input;
     let uai = roster.uai.clone();
     if let Some(expected) = options.tenant.as_ref().filter(|t| **t != uai) {
         return Err(ImportError::OtherEstablishment {
@@ -165,8 +234,8 @@ pub async fn import(
     let mut current = roster::Current::load(store, &uai).await?;
     let mut plan = plan::Plan::new(Provenance {
         format: format.name(),
-        file: source.name.clone(),
-        sha256: source.sha256.clone(),
+        file: file.to_string(),
+        sha256: sha256.to_string(),
         actor: options.actor.clone(),
         role: options.role.clone(),
     });
@@ -187,7 +256,7 @@ pub async fn import(
                     errors
                         .into_iter()
                         .map(|(_, e)| Problem {
-                            file: source.name.clone(),
+                            file: file.to_string(),
                             at: Location::File,
                             field: "establishment".into(),
                             rule: format!(
@@ -202,9 +271,9 @@ pub async fn import(
     tracing::info!(events, dry_run = options.dry_run, "import planned");
     Ok(Summary {
         format,
-        file: source.name.clone(),
-        sha256: source.sha256.clone(),
-        encoding: source.encoding,
+        file: file.to_string(),
+        sha256: sha256.to_string(),
+        encoding,
         establishment: uai,
         dry_run: options.dry_run,
         rows: roster.rows,
