@@ -68,12 +68,13 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
-    /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml) or
-    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml). All of it or nothing: a file with
-    /// problems writes nothing and every problem is listed with its line. Importing the
-    /// same file again changes nothing; a changed file appends only the differences.
+    /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml),
+    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml) or `oneroster` (a OneRoster 1.2 CSV bulk
+    /// bundle: a directory or a zip). All of it or nothing: a file with problems writes
+    /// nothing and every problem is listed with its line. Importing the same file again
+    /// changes nothing; a changed file appends only the differences.
     Import {
-        /// The file's format: siecle or sts.
+        /// The file's format: siecle, sts or oneroster.
         format: String,
         file: PathBuf,
         /// Print what would change, write nothing.
@@ -87,6 +88,25 @@ enum Command {
         by: String,
         #[arg(long, default_value = "secretariat")]
         role: String,
+    },
+    /// Writes an establishment's school year as a OneRoster 1.2 CSV bulk bundle (a
+    /// directory of CSV files and manifest.csv): structures, staff, services, students
+    /// with their division and groups, guardians. Names and birth dates are opened with
+    /// the database's keys (an erased person is exported as erased): handle the bundle as
+    /// personal data.
+    ExportOneroster {
+        /// The directory to write (created if need be).
+        #[arg(long)]
+        out: PathBuf,
+        /// The establishment; by default the database's only one.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The school year, e.g. 2026-2027 (default: the year of `--as-of`).
+        #[arg(long)]
+        year: Option<String>,
+        /// The day whose divisions and groups are exported (default: today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Runs the projectors: follows every establishment's log and keeps the read models
     /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
@@ -278,9 +298,16 @@ async fn import(
     let spinner = indicatif::ProgressBar::new_spinner();
     spinner.set_message(format!("importing {}", file.display()));
     spinner.enable_steady_tick(std::time::Duration::from_millis(120));
-    let outcome = match SourceFile::read(file) {
-        Ok(source) => carnet_importers::import(store, format, &source, &options).await,
-        Err(e) => Err(e),
+    let outcome = if format.is_bundle() {
+        match carnet_importers::oneroster::Bundle::read(file) {
+            Ok(bundle) => carnet_importers::import_bundle(store, &bundle, &options).await,
+            Err(e) => Err(e),
+        }
+    } else {
+        match SourceFile::read(file) {
+            Ok(source) => carnet_importers::import(store, format, &source, &options).await,
+            Err(e) => Err(e),
+        }
     };
     spinner.finish_and_clear();
     match outcome {
@@ -400,6 +427,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "{}",
                 crate::serve::mint(&data_dir, &person, &establishments, &role, hours)?
             );
+        }
+        Command::ExportOneroster {
+            out,
+            tenant,
+            year,
+            as_of,
+        } => {
+            use carnet_importers::oneroster_export::{export, ExportOptions};
+            let uai = one_tenant(&store, tenant).await?;
+            let options = ExportOptions {
+                year: year
+                    .as_deref()
+                    .map(carnet_domain::enrolment::SchoolYear::parse)
+                    .transpose()?,
+                as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+            };
+            println!("{}", export(&store, &uai, &options, &out).await?);
         }
         Command::ErasePerson {
             person,

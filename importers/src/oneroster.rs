@@ -248,6 +248,8 @@ struct Record {
 struct Table {
     file: String,
     columns: HashMap<String, usize>,
+    /// Required columns the header lacks (already reported: their values read as blank).
+    missing: BTreeSet<String>,
     records: Vec<Record>,
 }
 
@@ -288,8 +290,9 @@ impl Reader<'_> {
         });
     }
 
-    /// The file `stem`.csv, with the columns Carnet requires of it. `None` (with the
-    /// problems) when it is missing, unreadable or lacks a required column.
+    /// The file `stem`.csv, with the columns Carnet requires of it (each one missing is a
+    /// problem, and reads as blank). `None` (with the problem) when the file is missing,
+    /// empty or its header unreadable.
     fn table(&mut self, stem: &str, required: &[&str], needed: bool) -> Option<Table> {
         let file = format!("{stem}.csv");
         let Some(source) = self.bundle.file(stem) else {
@@ -330,7 +333,7 @@ impl Reader<'_> {
             .enumerate()
             .map(|(i, c)| (c.trim().to_string(), i))
             .collect();
-        let mut complete = true;
+        let mut missing = BTreeSet::new();
         for column in required {
             if !columns.contains_key(*column) {
                 self.problem(
@@ -338,7 +341,7 @@ impl Reader<'_> {
                     column,
                     format!("the column is missing from the header of {file}"),
                 );
-                complete = false;
+                missing.insert(column.to_string());
             }
         }
         let mut records = Vec::new();
@@ -398,9 +401,10 @@ impl Reader<'_> {
                 "{file}: {dropped} record(s) of status tobedeleted left aside"
             ));
         }
-        complete.then_some(Table {
+        Some(Table {
             file,
             columns,
+            missing,
             records,
         })
     }
@@ -408,7 +412,7 @@ impl Reader<'_> {
     /// The value of `column`, a problem when it is blank.
     fn required<'r>(&mut self, t: &Table, r: &'r Record, column: &str) -> Option<&'r str> {
         let value = t.get(r, column);
-        if value.is_none() {
+        if value.is_none() && !t.missing.contains(column) {
             self.problem(t.at(r), column, "the value is missing");
         }
         value
@@ -936,13 +940,21 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
 
     // demographics: birth dates.
     let mut births: BTreeMap<String, NaiveDate> = BTreeMap::new();
+    // Students whose birth date is wrong in demographics.csv (reported there already).
+    let mut bad_births: BTreeSet<String> = BTreeSet::new();
     if let Some(demographics) = demographics {
         for (id, rec) in r.by_id(demographics) {
             if !r.known(demographics, rec, "sourcedId", &id, &user_map, "users.csv") {
                 continue;
             }
-            if let Ok(Some(birth)) = r.date(demographics, rec, "birthDate") {
-                births.insert(id, birth);
+            match r.date(demographics, rec, "birthDate") {
+                Ok(Some(birth)) => {
+                    births.insert(id, birth);
+                }
+                Ok(None) => {}
+                Err(()) => {
+                    bad_births.insert(id);
+                }
             }
         }
     }
@@ -1040,6 +1052,9 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             r.problem(user.at.clone(), "givenName", "the value is missing");
         }
         let Some(birth) = births.get(id).copied() else {
+            if bad_births.contains(id) {
+                continue;
+            }
             r.problem(
                 user.at.clone(),
                 "birthDate",
@@ -1219,7 +1234,9 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
                     "{}: {} is the homeroom teacher of {}: Carnet records services by subject, left aside",
                     e.at, e.user, class.id
                 ));
-            } else if let Some(course) = course {
+            } else if let Some(course) =
+                course.filter(|_| !courses.missing.contains("subjectCodes"))
+            {
                 if subjectless.insert(class.course.clone()) {
                     r.problem(
                         course.at.clone(),
