@@ -938,6 +938,16 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         }
     }
 
+    for (id, user) in &user_map {
+        if !user_roles.contains_key(id) {
+            r.problem(
+                user.at.clone(),
+                "sourcedId",
+                format!("user {id} has no role in roles.csv"),
+            );
+        }
+    }
+
     // demographics: birth dates.
     let mut births: BTreeMap<String, NaiveDate> = BTreeMap::new();
     // Students whose birth date is wrong in demographics.csv (reported there already).
