@@ -907,7 +907,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             },
         );
     }
-    for (_, user) in &user_map {
+    for user in user_map.values() {
         for agent in &user.agents {
             if !user_map.contains_key(agent) {
                 r.problem(
