@@ -1,7 +1,8 @@
 //! carnet-importers: external files in (timetables, rosters), open formats out.
 //!
 //! An import reads a file whole ([`source`]: encoding detected, SHA-256 taken), turns it
-//! into a model of what it says ([`siecle`], [`sts`] into a [`roster::Roster`]), plans
+//! into a model of what it says ([`siecle`], [`sts`], [`oneroster`] into a
+//! [`roster::Roster`]), plans
 //! the domain commands that bring the establishment to it, decided in memory by the
 //! aggregates' own rules ([`plan`]), and appends all their events in one transaction.
 //! A file with any problem writes nothing and every problem is listed; `dry_run` stops

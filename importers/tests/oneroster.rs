@@ -677,34 +677,49 @@ async fn a_school_round_trips_through_oneroster(kind: BackendKind) {
         .unwrap();
     assert_eq!(read_dir(reexported.path()), files);
 
-    // An erased guardian is exported as erased (no name), and not linked again.
-    school
-        .erase_person(
-            "resp-paul",
-            "demande RGPD",
-            &CommandContext {
-                actor: Some("principal".into()),
-                role: Some("principal".into()),
-                source: Source::System,
-                ..CommandContext::default()
-            },
-        )
-        .await
-        .unwrap();
+    // An erased guardian and an erased student are exported as erased (no name, no
+    // birth date); the copy unlinks the one and sees the other leave.
+    let principal = CommandContext {
+        actor: Some("principal".into()),
+        role: Some("principal".into()),
+        source: Source::System,
+        ..CommandContext::default()
+    };
+    for person in ["resp-paul", "1234567890F"] {
+        school
+            .erase_person(person, "demande RGPD", &principal)
+            .await
+            .unwrap();
+    }
     let after_erasure = tempfile::tempdir().unwrap();
     let summary = export(a, &uai, &options_out, after_erasure.path())
         .await
         .unwrap();
-    assert_eq!(summary.erased, 1);
-    let users = read_dir(after_erasure.path()).remove("users.csv").unwrap();
+    assert_eq!(summary.erased, 2);
+    let mut erased_files = read_dir(after_erasure.path());
+    let users = erased_files.remove("users.csv").unwrap();
     let paul = users.lines().find(|l| l.starts_with("resp-paul,")).unwrap();
     assert!(!paul.contains("Paul") && paul.ends_with(",true"), "{paul}");
+    let mael = users
+        .lines()
+        .find(|l| l.starts_with("1234567890F,"))
+        .unwrap();
+    assert!(
+        mael.contains(",,,,1234567890F,") && mael.ends_with(",true"),
+        "{mael}"
+    );
+    assert!(!erased_files["demographics.csv"].contains("1234567890F"));
     let diff = run(b, &Bundle::read(after_erasure.path()).unwrap()).await;
     assert!(diff
         .notes
         .iter()
         .any(|n| n.contains("resp-paul was erased")));
+    assert!(diff
+        .notes
+        .iter()
+        .any(|n| n.contains("1234567890F was erased")));
     assert_eq!(counts(&diff, "guardians"), (0, 0, 1), "{diff}");
+    assert_eq!(counts(&diff, "students"), (0, 0, 1), "{diff}");
     assert!(verify_tenant(b, &uai).await.unwrap().is_intact());
 }
 
