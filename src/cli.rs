@@ -69,12 +69,13 @@ enum Command {
         seed: u64,
     },
     /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml),
-    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml) or `fet` (FET's CSV export folder). All
-    /// of it or nothing: a file with problems writes nothing and every problem is listed
-    /// with its line. Importing the same file again changes nothing; a changed file
-    /// appends only the differences.
+    /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml), `oneroster` (a OneRoster 1.2 CSV bulk
+    /// bundle: a directory or a zip), `fet` (FET's CSV export folder), `untis` (GPU001.TXT)
+    /// or `asc` (aSc Timetables' XML export). All of it or nothing: a file with problems
+    /// writes nothing and every problem is listed with its line. Importing the same file
+    /// again changes nothing; a changed file appends only the differences.
     Import {
-        /// The file's format: siecle, sts or fet.
+        /// The file's format: siecle, sts, oneroster, fet, untis or asc.
         format: String,
         file: PathBuf,
         /// Print what would change, write nothing.
@@ -98,6 +99,25 @@ enum Command {
         /// "1=08:00-08:55,2=09:00-09:55".
         #[arg(long, value_delimiter = ',')]
         hours: Vec<String>,
+    },
+    /// Writes an establishment's school year as a OneRoster 1.2 CSV bulk bundle (a
+    /// directory of CSV files and manifest.csv): structures, staff, services, students
+    /// with their division and groups, guardians. Names and birth dates are opened with
+    /// the database's keys (an erased person is exported as erased): handle the bundle as
+    /// personal data.
+    ExportOneroster {
+        /// The directory to write (created if need be).
+        #[arg(long)]
+        out: PathBuf,
+        /// The establishment; by default the database's only one.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The school year, e.g. 2026-2027 (default: the year of `--as-of`).
+        #[arg(long)]
+        year: Option<String>,
+        /// The day whose divisions and groups are exported (default: today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
     },
     /// Runs the projectors: follows every establishment's log and keeps the read models
     /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
@@ -435,6 +455,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "{}",
                 crate::serve::mint(&data_dir, &person, &establishments, &role, hours)?
             );
+        }
+        Command::ExportOneroster {
+            out,
+            tenant,
+            year,
+            as_of,
+        } => {
+            use carnet_importers::oneroster_export::{export, ExportOptions};
+            let uai = one_tenant(&store, tenant).await?;
+            let options = ExportOptions {
+                year: year
+                    .as_deref()
+                    .map(carnet_domain::enrolment::SchoolYear::parse)
+                    .transpose()?,
+                as_of: as_of.unwrap_or_else(|| chrono::Local::now().date_naive()),
+            };
+            println!("{}", export(&store, &uai, &options, &out).await?);
         }
         Command::ErasePerson {
             person,

@@ -1,4 +1,5 @@
 //! The rules of attendance, given / when / then.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::attendance::{
     AttendanceCommand as C, AttendanceError as E, AttendanceEvent as V, AttendancePolicy, HalfDay,

@@ -1,4 +1,5 @@
 //! The rules of enrolment, given / when / then.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::collections::BTreeSet;
 

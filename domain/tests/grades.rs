@@ -1,4 +1,5 @@
 //! The rules of the gradebook, given / when / then, and its averages.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::grades::averages::{
     evaluation_figures, overall_average, rounded, subject_average, subject_figures,

@@ -1,7 +1,8 @@
 //! carnet-importers: external files in (timetables, rosters), open formats out.
 //!
 //! An import reads a file whole ([`source`]: encoding detected, SHA-256 taken), turns it
-//! into a model of what it says ([`siecle`], [`sts`] into a [`roster::Roster`]), plans
+//! into a model of what it says ([`siecle`], [`sts`], [`oneroster`] into a
+//! [`roster::Roster`]), plans
 //! the domain commands that bring the establishment to it, decided in memory by the
 //! aggregates' own rules ([`plan`]), and appends all their events in one transaction.
 //! A file with any problem writes nothing and every problem is listed; `dry_run` stops
@@ -13,6 +14,8 @@ pub mod asc;
 pub mod export;
 pub mod fet;
 pub mod mef;
+pub mod oneroster;
+pub mod oneroster_export;
 pub mod plan;
 pub mod report;
 pub mod roster;
@@ -50,12 +53,16 @@ pub enum Format {
     Untis,
     /// aSc Timetables' XML export: the weekly lessons (cards).
     Asc,
+    /// OneRoster 1.2 CSV bulk bundle (a directory or a zip): the whole roster with
+    /// guardians.
+    OneRoster,
 }
 
 impl Format {
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Siecle,
         Format::Sts,
+        Format::OneRoster,
         Format::Fet,
         Format::Untis,
         Format::Asc,
@@ -68,6 +75,7 @@ impl Format {
             Format::Fet => fet::FORMAT,
             Format::Untis => untis::FORMAT,
             Format::Asc => asc::FORMAT,
+            Format::OneRoster => oneroster::FORMAT,
         }
     }
 
@@ -118,6 +126,26 @@ impl Options {
 pub enum Input {
     File(SourceFile),
     Fet(fet::Bundle),
+    OneRoster(oneroster::Bundle),
+}
+
+/// What the events' provenance names: the file (or bundle), its SHA-256, its encoding.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub name: String,
+    pub sha256: String,
+    pub encoding: &'static str,
+}
+
+impl Origin {
+    fn problem(&self, field: &str, rule: &str) -> Problem {
+        Problem {
+            file: self.name.clone(),
+            at: Location::File,
+            field: field.to_string(),
+            rule: rule.to_string(),
+        }
+    }
 }
 
 impl Input {
@@ -125,15 +153,26 @@ impl Input {
     pub fn read(format: Format, path: &Path) -> Result<Self, ImportError> {
         Ok(match format {
             Format::Fet => Input::Fet(fet::Bundle::read(path)?),
+            Format::OneRoster => Input::OneRoster(oneroster::Bundle::read(path)?),
             _ => Input::File(SourceFile::read(path)?),
         })
     }
 
-    /// The file whose name and hash the events carry.
-    pub fn main_file(&self) -> &SourceFile {
+    /// The file (or bundle) whose name and hash the events carry.
+    pub fn origin(&self) -> Origin {
+        let file = |source: &SourceFile| Origin {
+            name: source.name.clone(),
+            sha256: source.sha256.clone(),
+            encoding: source.encoding,
+        };
         match self {
-            Input::File(source) => source,
-            Input::Fet(bundle) => &bundle.timetable,
+            Input::File(source) => file(source),
+            Input::Fet(bundle) => file(&bundle.timetable),
+            Input::OneRoster(bundle) => Origin {
+                name: bundle.name.clone(),
+                sha256: bundle.sha256.clone(),
+                encoding: bundle.encoding(),
+            },
         }
     }
 }
@@ -229,8 +268,23 @@ pub async fn import(
     import_input(store, format, &Input::File(source.clone()), options).await
 }
 
+/// Imports a OneRoster bundle into `store`: all of it, or nothing.
+pub async fn import_bundle(
+    store: &EventStore,
+    bundle: &oneroster::Bundle,
+    options: &Options,
+) -> Result<Summary, ImportError> {
+    import_input(
+        store,
+        Format::OneRoster,
+        &Input::OneRoster(bundle.clone()),
+        options,
+    )
+    .await
+}
+
 /// Imports `input` as `format` into `store`: all of it, or nothing.
-#[tracing::instrument(skip_all, fields(format = format.name(), file = %input.main_file().name))]
+#[tracing::instrument(skip_all, fields(format = format.name()))]
 pub async fn import_input(
     store: &EventStore,
     format: Format,
@@ -238,19 +292,23 @@ pub async fn import_input(
     options: &Options,
 ) -> Result<Summary, ImportError> {
     let started = Instant::now();
-    let source = input.main_file();
+    let origin = input.origin();
     let mut plan = plan::Plan::new(Provenance {
         format: format.name(),
-        file: source.name.clone(),
-        sha256: source.sha256.clone(),
+        file: origin.name.clone(),
+        sha256: origin.sha256.clone(),
         actor: options.actor.clone(),
         role: options.role.clone(),
     });
     let (uai, rows, notes) = match (format, input) {
-        (Format::Siecle | Format::Sts, Input::File(source)) => {
-            let roster = match format {
-                Format::Siecle => siecle::read(source, options.today)?,
-                _ => sts::read(source, options.today)?,
+        (Format::Siecle | Format::Sts | Format::OneRoster, input) => {
+            let roster = match (format, input) {
+                (Format::Siecle, Input::File(source)) => siecle::read(source, options.today)?,
+                (Format::Sts, Input::File(source)) => sts::read(source, options.today)?,
+                (Format::OneRoster, Input::OneRoster(bundle)) => {
+                    oneroster::read(bundle, options.today)?
+                }
+                _ => return Err(wrong_input(format, &origin)),
             };
             let uai = roster.uai.clone();
             if let Some(expected) = options.tenant.as_ref().filter(|t| **t != uai) {
@@ -269,11 +327,11 @@ pub async fn import_input(
                 (Format::Fet, Input::Fet(bundle)) => fet::read(bundle, &options.hours)?,
                 (Format::Untis, Input::File(source)) => untis::read(source, &options.hours)?,
                 (Format::Asc, Input::File(source)) => asc::read(source)?,
-                _ => return Err(wrong_input(format, source)),
+                _ => return Err(wrong_input(format, &origin)),
             };
             let uai = match &options.tenant {
                 Some(uai) => uai.clone(),
-                None => only_tenant(store, source).await?,
+                None => only_tenant(store, &origin).await?,
             };
             let from = options.from.unwrap_or(options.today);
             let year = options
@@ -297,21 +355,20 @@ pub async fn import_input(
             }
             (uai, file.rows, file.notes)
         }
-        _ => return Err(wrong_input(format, source)),
     };
     if !plan.problems.is_empty() {
         return Err(ImportError::Invalid(plan.problems));
     }
     let events = plan.events;
     if !options.dry_run && !plan.requests.is_empty() {
-        write(store, &uai, source, plan.requests).await?;
+        write(store, &uai, &origin, plan.requests).await?;
     }
     tracing::info!(events, dry_run = options.dry_run, "import planned");
     Ok(Summary {
         format,
-        file: source.name.clone(),
-        sha256: source.sha256.clone(),
-        encoding: source.encoding,
+        file: origin.name,
+        sha256: origin.sha256,
+        encoding: origin.encoding,
         establishment: uai,
         dry_run: options.dry_run,
         rows,
@@ -322,11 +379,16 @@ pub async fn import_input(
     })
 }
 
-fn wrong_input(format: Format, source: &SourceFile) -> ImportError {
-    ImportError::Io {
-        file: source.name.clone(),
-        reason: format!("a {} import reads other files", format.name()),
-    }
+fn wrong_input(format: Format, origin: &Origin) -> ImportError {
+    let what = match format {
+        Format::OneRoster => "a directory or a zip of OneRoster CSV files",
+        Format::Fet => "FET's CSV export folder or its _timetable.csv",
+        _ => "one file",
+    };
+    ImportError::Invalid(vec![origin.problem(
+        "format",
+        &format!("a {} import reads {what}", format.name()),
+    )])
 }
 
 /// The establishment's name, or a placeholder for one the store does not have yet.
@@ -341,11 +403,10 @@ async fn establishment_name(store: &EventStore, uai: &Uai) -> Result<String, Imp
 }
 
 /// The database's only establishment, for files that name none.
-async fn only_tenant(store: &EventStore, source: &SourceFile) -> Result<Uai, ImportError> {
+async fn only_tenant(store: &EventStore, origin: &Origin) -> Result<Uai, ImportError> {
     match store.tenants().await?.as_slice() {
         [one] => Ok(one.tenant.clone()),
-        _ => Err(ImportError::Invalid(vec![source.problem(
-            Location::File,
+        _ => Err(ImportError::Invalid(vec![origin.problem(
             "establishment",
             "the file does not name its establishment: give its UAI (--tenant)",
         )])),
@@ -356,7 +417,7 @@ async fn only_tenant(store: &EventStore, source: &SourceFile) -> Result<Uai, Imp
 async fn write(
     store: &EventStore,
     uai: &Uai,
-    source: &SourceFile,
+    origin: &Origin,
     requests: Vec<carnet_store::AppendRequest>,
 ) -> Result<(), ImportError> {
     if !store.tenants().await?.iter().any(|t| t.tenant == *uai) {
@@ -371,7 +432,7 @@ async fn write(
                 errors
                     .into_iter()
                     .map(|(_, e)| Problem {
-                        file: source.name.clone(),
+                        file: origin.name.clone(),
                         at: Location::File,
                         field: "establishment".into(),
                         rule: format!(

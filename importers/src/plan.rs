@@ -21,6 +21,8 @@ pub const FORMAT_KEY: &str = "import.format";
 pub const FILE_KEY: &str = "import.file";
 pub const SHA256_KEY: &str = "import.sha256";
 pub const LINE_KEY: &str = "import.line";
+/// The XML element's path, or the CSV file of a bundle (OneRoster), the line is in.
+pub const ELEMENT_KEY: &str = "import.element";
 
 /// Where the events of an import come from, and who imports.
 #[derive(Debug, Clone)]
@@ -230,6 +232,9 @@ impl Plan {
         ]);
         if let Some(line) = at.line() {
             extra.insert(LINE_KEY.to_string(), line.to_string());
+        }
+        if let Location::Element { path, .. } = at {
+            extra.insert(ELEMENT_KEY.to_string(), path.clone());
         }
         EventMetadata {
             actor: Some(p.actor.clone()),

@@ -11,12 +11,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use carnet_domain::enrolment::{
-    DivisionSpec, Establishment, EstablishmentCommand, EstablishmentEvent, GroupSpec, Identity,
-    Ine, Period, Role, SchoolYear, Service, Student, StudentCommand, SubjectCode, YearSpec,
+    DivisionSpec, Establishment, EstablishmentCommand, EstablishmentEvent, GroupSpec,
+    GuardianRights, Identity, Ine, Period, Role, SchoolYear, Service, Student, StudentCommand,
+    StudentEvent, SubjectCode, YearSpec,
 };
 use carnet_domain::Uai;
-use carnet_store::{EventStore, StoreError};
+use carnet_store::{EventStore, RecordedEvent, StoreError};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
+use cqrs_es::Aggregate;
 
 use crate::plan::{self, origin_of, Change, Plan, Tracked};
 use crate::report::Location;
@@ -53,6 +55,18 @@ pub struct StudentRow {
     pub left: Option<NaiveDate>,
 }
 
+/// A guardian (responsable légal) of a student, as a file links them.
+#[derive(Debug, Clone)]
+pub struct GuardianRow {
+    /// The student, by INE (one of the file's students or one Carnet has).
+    pub student: Ine,
+    /// The guardian's id (their key for personal data).
+    pub guardian: String,
+    pub name: String,
+    pub relationship: String,
+    pub rights: GuardianRights,
+}
+
 /// An establishment as one file describes it. Sections a format does not carry are
 /// `None` (or empty, for what is only ever created).
 #[derive(Debug, Clone)]
@@ -70,6 +84,8 @@ pub struct Roster {
     pub staff: Option<Vec<Row<StaffRow>>>,
     pub services: Option<Vec<Row<Service>>>,
     pub students: Option<Vec<Row<StudentRow>>>,
+    /// Guardian links of the students (the file links and unlinks what it lists).
+    pub guardians: Option<Vec<Row<GuardianRow>>>,
     /// Records read from the file.
     pub rows: usize,
     /// What was read but left aside, and why.
@@ -85,6 +101,8 @@ pub struct Current {
     service_origin: BTreeMap<(SchoolYear, Service), String>,
     pub students: BTreeMap<String, Tracked<Student>>,
     by_ine: HashMap<Ine, String>,
+    /// The format of the import that made each guardian link (student id, guardian).
+    guardian_origin: BTreeMap<(String, String), String>,
 }
 
 impl Current {
@@ -107,7 +125,31 @@ impl Current {
                 }
             })
             .await?;
-        let students = plan::load_all::<Student>(store, tenant).await?;
+        let mut guardian_origin = BTreeMap::new();
+        let mut streams: BTreeMap<String, Vec<RecordedEvent>> = BTreeMap::new();
+        for event in store.read_stream_type(tenant, Student::TYPE).await? {
+            streams
+                .entry(event.stream.stream_id.clone())
+                .or_default()
+                .push(event);
+        }
+        let mut students = BTreeMap::new();
+        for (id, events) in streams {
+            let student = plan::fold::<Student>(&id, events, |event, record| match event {
+                StudentEvent::GuardianLinked { guardian, .. } => {
+                    let key = (id.clone(), guardian.clone());
+                    match origin_of(record) {
+                        Some(format) => guardian_origin.insert(key, format),
+                        None => guardian_origin.remove(&key),
+                    };
+                }
+                StudentEvent::GuardianUnlinked { guardian } => {
+                    guardian_origin.remove(&(id.clone(), guardian.clone()));
+                }
+                _ => {}
+            })?;
+            students.insert(id, student);
+        }
         let by_ine = students
             .iter()
             .filter_map(|(id, s)| Some((s.state.identity.as_ref()?.ine.clone(), id.clone())))
@@ -118,6 +160,7 @@ impl Current {
             service_origin,
             students,
             by_ine,
+            guardian_origin,
         })
     }
 }
@@ -159,6 +202,9 @@ pub async fn plan_roster(
     }
     if let Some(students) = &roster.students {
         enrol_students(plan, current, roster, students, year).await;
+    }
+    if let Some(guardians) = &roster.guardians {
+        link_guardians(plan, current, roster, guardians).await;
     }
 }
 
@@ -596,5 +642,80 @@ fn depart(roster: &Roster, last_day: NaiveDate) -> StudentCommand {
             "left the establishment ({} export of {})",
             roster.format, roster.as_of
         ),
+    }
+}
+
+/// Guardians of the file linked (or given the rights the file says); links an earlier
+/// file of this format made, to students this file lists, and that it no longer has,
+/// unlinked.
+async fn link_guardians(
+    plan: &mut Plan,
+    current: &mut Current,
+    roster: &Roster,
+    rows: &[Row<GuardianRow>],
+) {
+    let mut listed: BTreeSet<(String, String)> = BTreeSet::new();
+    for row in rows {
+        let g = &row.value;
+        let Some(id) = current.by_ine.get(&g.student).cloned() else {
+            plan.problem(
+                &row.at,
+                "guardian",
+                format!("student {} is neither in the file nor in Carnet", g.student),
+            );
+            continue;
+        };
+        listed.insert((id.clone(), g.guardian.clone()));
+        let Some(target) = current.students.get_mut(&id) else {
+            continue;
+        };
+        let command = match target.state.guardians.get(&g.guardian) {
+            None => (
+                StudentCommand::LinkGuardian {
+                    guardian: g.guardian.clone(),
+                    name: g.name.clone(),
+                    relationship: g.relationship.clone(),
+                    rights: g.rights,
+                },
+                Change::Created,
+            ),
+            Some(link) if link.rights != g.rights => (
+                StudentCommand::ChangeGuardianRights {
+                    guardian: g.guardian.clone(),
+                    rights: g.rights,
+                },
+                Change::Changed,
+            ),
+            Some(_) => continue,
+        };
+        let kind = ("guardians", command.1);
+        plan.execute(target, command.0, &(), &row.at, kind, "guardian")
+            .await;
+    }
+    let students: BTreeSet<String> = roster
+        .students
+        .iter()
+        .flatten()
+        .filter_map(|row| current.by_ine.get(&row.value.identity.ine).cloned())
+        .collect();
+    let gone: Vec<(String, String)> = current
+        .guardian_origin
+        .iter()
+        .filter(|(key, format)| {
+            format.as_str() == roster.format && students.contains(&key.0) && !listed.contains(*key)
+        })
+        .map(|(key, _)| key.clone())
+        .collect();
+    for (id, guardian) in gone {
+        let Some(target) = current.students.get_mut(&id) else {
+            continue;
+        };
+        if !target.state.guardians.contains_key(&guardian) {
+            continue;
+        }
+        let command = StudentCommand::UnlinkGuardian { guardian };
+        let kind = ("guardians", Change::Removed);
+        plan.execute(target, command, &(), &roster.header, kind, "guardian")
+            .await;
     }
 }

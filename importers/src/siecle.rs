@@ -267,6 +267,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         staff: None,
         services: None,
         students: Some(students),
+        guardians: None,
         rows,
         notes,
     })

@@ -268,6 +268,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         staff: Some(staff),
         services: Some(services),
         students: None,
+        guardians: None,
         rows,
         notes,
     })

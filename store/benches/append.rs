@@ -5,6 +5,7 @@
 //!   - one-event commands on streams that already hold 2000 events, beside the same run
 //!     on new streams (16 streams x 100 commands, 8 clients);
 //!   - a bulk append (an import) of 100,000 events in one transaction.
+//!
 //! Commands go through cqrs-es's `CqrsFramework` with a command id and request hash, so
 //! they pay the full protocol: positions, hash chain, idempotency record.
 //!
@@ -14,6 +15,7 @@
 //!
 //! Postgres: the server at $BENCH_PG (default postgresql://root@127.0.0.1:5432), in a
 //! database `carnet_bench` recreated at each run. SQLite: a file in a temporary directory.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

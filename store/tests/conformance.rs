@@ -1,5 +1,6 @@
 //! The conformance suite: every test of the event store, run against both backends (a
 //! fresh Postgres database of the real server, and a fresh SQLite file).
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;

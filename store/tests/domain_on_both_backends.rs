@@ -1,4 +1,5 @@
 //! Domain aggregates through the real store, on Postgres and SQLite.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::grades::{
     EvaluationSpec, Gradebook, GradebookCommand as C, GradebookError, Mark, NotHandedIn,

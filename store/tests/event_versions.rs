@@ -3,6 +3,7 @@
 //! appended at its recorded version, read back through the store's read path (which
 //! upcasts), decoded, and equal to the fixture of the same fact at today's version; the
 //! log still verifies.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 #[path = "../../domain/tests/support/event_fixtures.rs"]
 mod event_fixtures;

@@ -1,6 +1,7 @@
 //! Personal data through the real store, on Postgres and SQLite: sealed in the log,
 //! opened with the owner's key, erased by destroying it (crypto-shredding) while the
 //! log still verifies; old event versions read through the upcasters.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::attendance::{AttendanceCommand, AttendancePolicy, StudentAttendance};
 use carnet_domain::enrolment::{
