@@ -166,6 +166,13 @@ async fn fixture(server: &TestServer) -> Fixture {
     }
 }
 
+/// The SIECLE fixture of the importers' tests, as an upload.
+fn siecle_base64() -> String {
+    use base64::Engine as _;
+    let file = include_str!("../importers/tests/fixtures/ElevesSansAdresses.xml");
+    base64::engine::general_purpose::STANDARD.encode(file)
+}
+
 /// The operations: (name, query, variables).
 fn operations(f: &Fixture) -> Vec<(&'static str, &'static str, Value)> {
     vec![
@@ -186,6 +193,7 @@ fn operations(f: &Fixture) -> Vec<(&'static str, &'static str, Value)> {
         ("change the timetable", "mutation($c: String!) { cancelLesson(course: $c, date: \"2026-12-21\", reason: \"sortie\") { changed } }", json!({ "c": f.course })),
         ("admit a student", "mutation($d: String!) { admitStudent(student: \"eleve-nouveau\", ine: \"123456789AB\", lastName: \"Dupont\", firstName: \"Œdipe\", birthDate: \"2013-01-01\", division: $d, on: \"2026-12-01\") { changed } }", json!({ "d": f.division })),
         ("register a resource", "mutation { registerResource(resource: { name: \"Vidéoprojecteur\", kind: ITEM }) { changed } }", json!({})),
+        ("import a file (dry run)", "mutation($f: String!) { importFile(input: { format: \"siecle\", fileName: \"ElevesSansAdresses.xml\", contentBase64: $f, dryRun: true }) { events } }", json!({ "f": siecle_base64() })),
     ]
 }
 
@@ -196,15 +204,15 @@ async fn every_role_against_every_query_and_mutation_family() {
     let f = fixture(&server).await;
     let ops = operations(&f);
     // One row per role: the operations it may do, in the order of `operations`.
-    //                  read:   child other div  week reg  res  alert | write: roll just decide eval close book enrol tt admit resource
-    let table: Vec<(&str, String, ClaimedRole, [bool; 17])> = vec![
+    //                  read:   child other div  week reg  res  alert | write: roll just decide eval close book enrol tt admit resource import
+    let table: Vec<(&str, String, ClaimedRole, [bool; 18])> = vec![
         (
             "guardian",
             f.guardian.clone(),
             ClaimedRole::Guardian,
             [
                 true, false, false, false, false, false, false, false, true, false, false, false,
-                false, false, false, false, false,
+                false, false, false, false, false, false,
             ],
         ),
         (
@@ -213,7 +221,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Student,
             [
                 true, false, false, false, false, false, false, false, false, false, false, false,
-                false, false, false, false, false,
+                false, false, false, false, false, false,
             ],
         ),
         (
@@ -222,7 +230,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Teacher,
             [
                 true, false, true, true, true, true, false, true, false, false, true, false, true,
-                false, false, false, false,
+                false, false, false, false, false,
             ],
         ),
         (
@@ -231,7 +239,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Teacher,
             [
                 false, true, false, false, false, true, false, false, false, false, false, false,
-                true, false, false, false, false,
+                true, false, false, false, false, false,
             ],
         ),
         (
@@ -240,7 +248,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Cpe,
             [
                 true, true, true, true, true, true, true, true, true, true, false, false, true,
-                false, false, false, false,
+                false, false, false, false, false,
             ],
         ),
         (
@@ -249,7 +257,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Aed,
             [
                 true, true, true, true, true, true, true, true, true, false, false, false, true,
-                false, false, false, false,
+                false, false, false, false, false,
             ],
         ),
         (
@@ -258,7 +266,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Secretariat,
             [
                 true, true, true, true, true, true, false, false, false, false, false, false, true,
-                true, false, true, false,
+                true, false, true, false, true,
             ],
         ),
         (
@@ -267,7 +275,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Principal,
             [
                 true, true, true, true, true, true, true, true, true, true, false, true, true,
-                true, true, true, true,
+                true, true, true, true, true,
             ],
         ),
         (
@@ -276,7 +284,7 @@ async fn every_role_against_every_query_and_mutation_family() {
             ClaimedRole::Auditor,
             [
                 true, true, true, true, true, true, true, false, false, false, false, false, false,
-                false, false, false, false,
+                false, false, false, false, false,
             ],
         ),
     ];

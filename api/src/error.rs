@@ -29,6 +29,8 @@ pub enum ApiError {
     },
     /// A school rule refused the command.
     RuleViolation(String),
+    /// An imported file breaks rules: every problem, nothing written.
+    InvalidFile(Vec<carnet_importers::Problem>),
     Internal {
         reference: uuid::Uuid,
     },
@@ -45,7 +47,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "FORBIDDEN",
             ApiError::NotFound(_) => "NOT_FOUND",
             ApiError::Conflict { .. } => "CONFLICT",
-            ApiError::Validation { .. } => "VALIDATION",
+            ApiError::Validation { .. } | ApiError::InvalidFile(_) => "VALIDATION",
             ApiError::RuleViolation(_) => "RULE_VIOLATION",
             ApiError::Internal { .. } => "INTERNAL",
             ApiError::Unavailable { .. } => "UNAVAILABLE",
@@ -92,6 +94,11 @@ impl ApiError {
             | ApiError::RuleViolation(m) => m.clone(),
             ApiError::Conflict { message, .. } => message.clone(),
             ApiError::Validation { field, reason } => format!("{field}: {reason}"),
+            ApiError::InvalidFile(problems) => format!(
+                "{} problem(s) in the file, nothing was imported{}",
+                problems.len(),
+                problems.first().map(|p| format!("; the first: {p}")).unwrap_or_default()
+            ),
             ApiError::Internal { reference } => format!(
                 "internal error (reference {reference}); nothing of this part of the request was done"
             ),
@@ -114,6 +121,10 @@ impl ApiError {
                     e.set("field", field.as_str());
                     e.set("reason", reason.as_str());
                 }
+                ApiError::InvalidFile(problems) => {
+                    e.set("field", "input.contentBase64");
+                    e.set("problems", problem_list(problems));
+                }
                 ApiError::Internal { reference } | ApiError::Unavailable { reference } => {
                     e.set("reference", reference.to_string())
                 }
@@ -121,6 +132,33 @@ impl ApiError {
             }
         })
     }
+}
+
+/// The problems of a file as `extensions.problems`: file, line, element, field, rule.
+fn problem_list(problems: &[carnet_importers::Problem]) -> async_graphql::Value {
+    use async_graphql::{Name, Value};
+    let item = |p: &carnet_importers::Problem| {
+        let (line, element) = match &p.at {
+            carnet_importers::Location::File => (Value::Null, Value::Null),
+            carnet_importers::Location::Line(line) => (Value::from(*line), Value::Null),
+            carnet_importers::Location::Element { path, line } => {
+                (Value::from(*line), Value::from(path.as_str()))
+            }
+        };
+        Value::Object(
+            [
+                ("file", Value::from(p.file.as_str())),
+                ("line", line),
+                ("element", element),
+                ("field", Value::from(p.field.as_str())),
+                ("rule", Value::from(p.rule.as_str())),
+            ]
+            .into_iter()
+            .map(|(k, v)| (Name::new(k), v))
+            .collect(),
+        )
+    };
+    Value::List(problems.iter().map(item).collect())
 }
 
 impl From<ApiError> for async_graphql::Error {

@@ -119,6 +119,9 @@ pub enum Change {
     Created,
     Changed,
     Removed,
+    /// A further command of a change already counted (the new course that replaces an
+    /// ended one): not counted again.
+    Continued,
 }
 
 /// How many records of one kind a plan creates, changes and removes.
@@ -219,6 +222,7 @@ impl Plan {
             Change::Created => counts.created += 1,
             Change::Changed => counts.changed += 1,
             Change::Removed => counts.removed += 1,
+            Change::Continued => {}
         }
         true
     }

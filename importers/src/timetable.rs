@@ -465,7 +465,8 @@ async fn courses(
                         id: fresh_id(&current.timetable.state, &base, from),
                         ..spec
                     });
-                    let kind = ("courses", Change::Created);
+                    // The course's change was counted with its end.
+                    let kind = ("courses", Change::Continued);
                     plan.execute(
                         &mut current.timetable,
                         command,
@@ -475,10 +476,6 @@ async fn courses(
                         "lesson",
                     )
                     .await;
-                    // Counted once, as a change.
-                    if let Some(c) = plan.changes.get_mut("courses") {
-                        c.created = c.created.saturating_sub(1);
-                    }
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: queries over the read models, mutations that are the domain's
 //! commands, subscriptions over the live log.
 
+mod imports;
 mod mutation;
 mod query;
 mod setup;

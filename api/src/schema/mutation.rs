@@ -35,7 +35,11 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6361_726e_6574_2d69_6465_6
 /// Every mutation: those of the school's days, and those that set it up.
 #[derive(Debug, Default, MergedObject)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(DailyMutation, super::setup::SetupMutation);
+pub struct MutationRoot(
+    DailyMutation,
+    super::setup::SetupMutation,
+    super::imports::ImportMutation,
+);
 
 /// Roll calls, justifications, marks, bookings, enrolment and timetable changes.
 #[derive(Debug, Default)]

@@ -1,0 +1,166 @@
+//! The administration's upload: a national or standard file imported through the API, as
+//! `carnet import` does it (all or nothing, every problem listed, a dry run to preview).
+
+use async_graphql::{Context, InputObject, Object, SimpleObject};
+use base64::Engine as _;
+use carnet_domain::enrolment::SchoolYear;
+use carnet_importers::{Format, ImportError, Options};
+use chrono::{NaiveDate, NaiveTime};
+
+use super::mutation::Command;
+use crate::error::{ApiError, ApiResult};
+
+#[derive(Debug, Default)]
+pub struct ImportMutation;
+
+/// A file to import.
+#[derive(Debug, InputObject)]
+pub struct ImportInput {
+    /// siecle, sts, oneroster (a zip), fet (its `_timetable.csv`), untis (GPU001.TXT) or
+    /// asc (its XML export).
+    pub format: String,
+    /// The file's name, kept in every event's provenance.
+    pub file_name: String,
+    /// The file's bytes, base64-encoded (files come in UTF-8, UTF-8 with BOM or
+    /// Windows-1252/ISO-8859-1/15: the encoding is detected on the bytes).
+    pub content_base64: String,
+    /// Report what would change, write nothing.
+    #[graphql(default)]
+    pub dry_run: bool,
+    /// Timetables: the day the timetable takes effect (default: today).
+    pub from: Option<NaiveDate>,
+    /// Timetables: the school year, e.g. 2026-2027 (default: the one `from` falls in).
+    pub year: Option<String>,
+    /// Timetables: the times of periods whose names hold none, e.g. `1=08:00-08:55`.
+    #[graphql(default)]
+    pub hours: Vec<String>,
+}
+
+/// How many records of one kind an import created, changed and removed.
+#[derive(Debug, SimpleObject)]
+pub struct ImportChange {
+    pub kind: String,
+    pub created: i32,
+    pub changed: i32,
+    pub removed: i32,
+}
+
+/// What an import did (or, dry, would do).
+#[derive(Debug, SimpleObject)]
+pub struct ImportSummary {
+    pub format: String,
+    pub file_name: String,
+    pub sha256: String,
+    pub encoding: String,
+    pub dry_run: bool,
+    pub rows: i32,
+    pub events: i32,
+    pub changes: Vec<ImportChange>,
+    /// What was read but left aside, and why.
+    pub notes: Vec<String>,
+}
+
+#[Object]
+impl ImportMutation {
+    /// Imports a file (SIECLE, STS-Web, OneRoster, FET, Untis, aSc) into the
+    /// establishment: all of it or nothing. A file with problems writes nothing and
+    /// answers VALIDATION with every problem in `extensions.problems` (file, line,
+    /// element, field, rule). The same file again changes nothing.
+    async fn import_file(&self, ctx: &Context<'_>, input: ImportInput) -> ApiResult<ImportSummary> {
+        let c = Command::new(ctx, None, None).await?;
+        c.actor.may_enrol()?;
+        let format = Format::parse(&input.format).ok_or_else(|| {
+            let known: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
+            ApiError::validation(
+                "input.format",
+                format!("Carnet imports {}", known.join(", ")),
+            )
+        })?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(input.content_base64.trim())
+            .map_err(|e| ApiError::validation("input.contentBase64", format!("not base64: {e}")))?;
+        let name = std::path::Path::new(&input.file_name)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| ApiError::validation("input.fileName", "a file name is needed"))?
+            .to_string();
+        let mut options = Options::new(&c.actor.person, chrono::Local::now().date_naive());
+        options.role = c.actor.role_label().to_string();
+        options.tenant = Some(c.reader.tenant.clone());
+        options.dry_run = input.dry_run;
+        options.from = input.from;
+        options.year = input
+            .year
+            .as_deref()
+            .map(SchoolYear::parse)
+            .transpose()
+            .map_err(|e| ApiError::validation("input.year", e.to_string()))?;
+        options.hours = bell_schedule(&input.hours)?;
+        // The readers take paths (a zip, a FET export folder): the bytes go to a folder of
+        // the request's own, removed when it ends.
+        let folder = tempfile::tempdir().map_err(|e| ApiError::internal(&e))?;
+        let path = folder.path().join(&name);
+        std::fs::write(&path, &bytes).map_err(|e| ApiError::internal(&e))?;
+        let store = &c.school.store;
+        let summary = carnet_importers::import_path(store, format, &path, &options)
+            .await
+            .map_err(|e| match e {
+                ImportError::Invalid(problems) => ApiError::InvalidFile(problems),
+                ImportError::OtherEstablishment { file, expected } => ApiError::validation(
+                    "input.contentBase64",
+                    format!("the file is for establishment {file}, not {expected}"),
+                ),
+                ImportError::Io { reason, .. } => {
+                    ApiError::validation("input.contentBase64", reason)
+                }
+                ImportError::Store(store) => store.into(),
+            })?;
+        Ok(ImportSummary {
+            format: summary.format.name().to_string(),
+            file_name: summary.file,
+            sha256: summary.sha256,
+            encoding: summary.encoding.to_string(),
+            dry_run: summary.dry_run,
+            rows: count(summary.rows),
+            events: count(summary.events),
+            changes: summary
+                .changes
+                .iter()
+                .map(|(kind, c)| ImportChange {
+                    kind: kind.to_string(),
+                    created: count(c.created),
+                    changed: count(c.changed),
+                    removed: count(c.removed),
+                })
+                .collect(),
+            notes: summary.notes,
+        })
+    }
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// `1=08:00-08:55`: the times of numbered periods.
+fn bell_schedule(entries: &[String]) -> ApiResult<carnet_importers::fet::Hours> {
+    let time = |t: &str| NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+    entries
+        .iter()
+        .map(|entry| {
+            entry
+                .split_once('=')
+                .and_then(|(name, span)| {
+                    let (start, end) = span.split_once('-')?;
+                    Some((name.trim().to_string(), (time(start)?, time(end)?)))
+                })
+                .ok_or_else(|| {
+                    ApiError::validation(
+                        "input.hours",
+                        format!("`{entry}` is not NAME=HH:MM-HH:MM"),
+                    )
+                })
+        })
+        .collect()
+}
