@@ -27,7 +27,7 @@ use chrono::{Duration, NaiveTime};
 
 use crate::report::{ImportError, Location, Problem};
 use crate::roster::Row;
-use crate::source::SourceFile;
+use crate::source::{csv_record, SourceFile};
 use crate::timetable::{hour_times, weekday, ClassRow, LessonRow, TimetableFile};
 use carnet_domain::timetable::WeekPattern;
 
@@ -145,15 +145,10 @@ fn read_students(source: &SourceFile, problems: &mut Vec<Problem>) -> Classes {
     let mut years: BTreeMap<String, (Location, BTreeSet<String>)> = BTreeMap::new();
     let mut subgroups: BTreeMap<String, (Location, BTreeSet<String>, String)> = BTreeMap::new();
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as u32);
-                problems.push(source.problem(Location::Line(line), "CSV", e.to_string()));
-                continue;
-            }
+        let Some((line, record)) = csv_record(source, record, problems) else {
+            continue;
         };
-        let at = Location::Line(record.position().map_or(0, |p| p.line() as u32));
+        let at = Location::Line(line);
         let (year, group, subgroup) = (
             columns.get(&record, "Year"),
             columns.get(&record, "Group"),
@@ -278,16 +273,11 @@ pub fn read(bundle: &Bundle, hours: &Hours) -> Result<TimetableFile, ImportError
     let mut order = Vec::new();
     let mut rows = 0;
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as u32);
-                problems.push(source.problem(Location::Line(line), "CSV", e.to_string()));
-                continue;
-            }
+        let Some((line, record)) = csv_record(source, record, &mut problems) else {
+            continue;
         };
         rows += 1;
-        let at = Location::Line(record.position().map_or(0, |p| p.line() as u32));
+        let at = Location::Line(line);
         if record.len() < headers.len() {
             problems.push(source.problem(
                 at,

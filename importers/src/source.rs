@@ -81,6 +81,24 @@ impl SourceFile {
     }
 }
 
+/// A record of a CSV file with the line it starts on; a record the reader cannot read
+/// (a quote not closed, bytes that are not text) becomes a problem naming its line.
+pub(crate) fn csv_record(
+    source: &SourceFile,
+    record: csv::Result<csv::StringRecord>,
+    problems: &mut Vec<Problem>,
+) -> Option<(u32, csv::StringRecord)> {
+    let line =
+        |p: Option<&csv::Position>| p.map_or(0, |p| u32::try_from(p.line()).unwrap_or(u32::MAX));
+    match record {
+        Ok(record) => Some((line(record.position()), record)),
+        Err(e) => {
+            problems.push(source.problem(Location::Line(line(e.position())), "CSV", e.to_string()));
+            None
+        }
+    }
+}
+
 fn detect(bytes: &[u8]) -> &'static Encoding {
     if let Some((encoding, _)) = Encoding::for_bom(bytes) {
         return encoding;

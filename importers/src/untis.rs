@@ -27,7 +27,7 @@ use chrono::{Duration, Weekday};
 use crate::fet::Hours;
 use crate::report::{ImportError, Location};
 use crate::roster::Row;
-use crate::source::SourceFile;
+use crate::source::{csv_record, SourceFile};
 use crate::timetable::{ClassRow, LessonRow, TimetableFile};
 
 pub const FORMAT: &str = "untis";
@@ -67,15 +67,9 @@ pub fn read(source: &SourceFile, hours: &Hours) -> Result<TimetableFile, ImportE
     let mut entries = Vec::new();
     let mut rows = 0;
     for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as u32);
-                problems.push(source.problem(Location::Line(line), "CSV", e.to_string()));
-                continue;
-            }
+        let Some((line, record)) = csv_record(source, record, &mut problems) else {
+            continue;
         };
-        let line = record.position().map_or(0, |p| p.line() as u32);
         if record.iter().all(|f| f.trim().is_empty()) {
             continue;
         }
