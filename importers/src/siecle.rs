@@ -346,7 +346,7 @@ fn date(
 
 fn read_structures(
     node: Node<'_, '_>,
-    document: &roxmltree::Document<'_>,
+    document: &xml::Document<'_>,
     problem: &mut impl FnMut(&Location, &str, String),
 ) -> (Option<String>, Vec<String>) {
     let mut division: Option<String> = None;

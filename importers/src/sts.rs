@@ -33,12 +33,12 @@ use carnet_domain::enrolment::{
 };
 use carnet_domain::Uai;
 use chrono::NaiveDate;
-use roxmltree::{Document, Node};
+use roxmltree::Node;
 
 use crate::report::{ImportError, Location};
 use crate::roster::{Roster, Row, StaffRow, SubjectRow};
 use crate::source::SourceFile;
-use crate::xml::{self, at, attribute, children, french_date, text};
+use crate::xml::{self, at, attribute, children, french_date, text, Document};
 
 pub const FORMAT: &str = "sts";
 

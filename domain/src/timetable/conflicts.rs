@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 
 use super::course::{day_name, Group};
 use super::error::TimetableError;
@@ -142,8 +142,16 @@ fn conflict(mine: &Slot<'_>, other: &Slot<'_>, shared: &Shared) -> TimetableErro
 impl Timetable {
     /// Every lesson taking place on `date`.
     pub(crate) fn slots_on<'a>(&'a self, days: &Days<'_>, date: NaiveDate) -> Vec<Slot<'a>> {
+        // A course held on another weekday has a lesson that day only if one was moved
+        // there: skip the others before computing their lessons (an import of a
+        // thousand courses checks each against every other, every week of the year).
+        let weekday = date.weekday();
         self.courses
             .values()
+            .filter(|course| {
+                course.spec.weekday == weekday
+                    || course.changes.values().any(|change| change.moved.is_some())
+            })
             .flat_map(|course| course.slots(days, date, date))
             .collect()
     }
