@@ -2,9 +2,10 @@
 //!
 //! An import reads a file whole ([`source`]: encoding detected, SHA-256 taken), turns it
 //! into a model of what it says ([`siecle`], [`sts`], [`oneroster`] into a
-//! [`roster::Roster`]), plans
-//! the domain commands that bring the establishment to it, decided in memory by the
-//! aggregates' own rules ([`plan`]), and appends all their events in one transaction.
+//! [`roster::Roster`]; [`fet`], [`untis`], [`asc`] into a [`timetable::TimetableFile`]),
+//! plans the domain commands that bring the establishment to it, decided in memory by
+//! the aggregates' own rules ([`plan`]), and appends all their events in one transaction.
+//! The exports ([`export`], [`oneroster_export`]) write open formats back out.
 //! A file with any problem writes nothing and every problem is listed; `dry_run` stops
 //! before writing; importing the same file twice finds nothing to do the second time.
 #![forbid(unsafe_code)]
