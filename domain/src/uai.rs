@@ -38,7 +38,11 @@ impl Uai {
         if chars != 8 {
             return Err(UaiError::Length(value, chars));
         }
-        let (digits, letter) = value.split_at(7);
+        // Eight characters, not eight bytes: the seventh byte may fall inside a letter
+        // like `Ï`, and then the first seven are not digits either.
+        let Some((digits, letter)) = value.split_at_checked(7) else {
+            return Err(UaiError::NotDigits(value));
+        };
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(UaiError::NotDigits(value));
         }
@@ -136,6 +140,11 @@ mod tests {
             Err(UaiError::Length(..)) | Err(UaiError::CheckLetter { .. })
         ));
         assert!(matches!(Uai::parse(""), Err(UaiError::Length(_, 0))));
+        // Eight characters, the seventh byte inside one (found by the importers' fuzzing).
+        assert!(matches!(
+            Uai::parse("ÑÈÊÏÉÊÊº"),
+            Err(UaiError::NotDigits(_))
+        ));
     }
 
     #[test]

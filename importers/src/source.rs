@@ -117,7 +117,9 @@ fn declared_xml_encoding(bytes: &[u8]) -> Option<&'static Encoding> {
     let declaration = &declaration[..declaration.find("?>")?];
     let after = &declaration[declaration.find("encoding")? + "encoding".len()..];
     let after = after.trim_start().strip_prefix('=')?.trim_start();
-    let quote = after.chars().next()?;
+    // The value is quoted, `"` or `'`: anything else declares nothing (and `after[1..]`
+    // would cut a multi-byte character, as a replaced invalid byte is).
+    let quote = after.chars().next().filter(|q| matches!(q, '"' | '\''))?;
     let label = after[1..].split(quote).next()?;
     Encoding::for_label(label.as_bytes())
 }
@@ -168,6 +170,14 @@ mod tests {
             file.sha256,
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
+    }
+
+    #[test]
+    fn an_unquoted_declared_encoding_is_no_declaration() {
+        // Found by the `source` fuzz target: it panicked cutting the replaced byte.
+        let file = SourceFile::from_bytes("a.xml", b"<?xmlencoding=\xac?>").unwrap();
+        assert_eq!(file.encoding, "windows-1252");
+        assert_eq!(file.text, "<?xmlencoding=\u{ac}?>");
     }
 
     #[test]

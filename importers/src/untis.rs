@@ -46,6 +46,9 @@ struct Entry {
     week: WeekPattern,
 }
 
+/// The longest lesson a row may give: a day.
+const MAX_MINUTES: i64 = 24 * 60;
+
 /// Reads a GPU001 export; every problem is listed.
 pub fn read(source: &SourceFile, hours: &Hours) -> Result<TimetableFile, ImportError> {
     let separator = if source
@@ -118,10 +121,14 @@ pub fn read(source: &SourceFile, hours: &Hours) -> Result<TimetableFile, ImportE
         };
         let minutes = match field(7) {
             "" => None,
+            // At most a day: a longer one is no lesson (and would overflow the times).
             text => match text.parse::<i64>() {
-                Ok(m) if m > 0 => Some(m),
+                Ok(m) if (1..=MAX_MINUTES).contains(&m) => Some(m),
                 _ => {
-                    bad("length", format!("`{text}` is not a length in minutes"));
+                    bad(
+                        "length",
+                        format!("`{text}` is not a length in minutes (1 to {MAX_MINUTES})"),
+                    );
                     continue;
                 }
             },

@@ -142,6 +142,11 @@ async fn untis_lessons_become_courses(kind: BackendKind) {
             "5;\"3B\";\"LEF\";\"EPS\";\"GYM\";5;6;;",
             "5;\"3B\";\"LEF\";\"\";\"GYM\";5;six;;",
         )
+        // A length past a day (one beyond chrono's durations panicked).
+        .replace(
+            "2;\"4A\";\"NGU\";\"MATHS\";\"102\";4;1;;",
+            "2;\"4A\";\"NGU\";\"MATHS\";\"102\";4;1;9999999999999999;",
+        )
         + "6;\"4A\"\n";
     let source = SourceFile::from_bytes("GPU001.TXT", bad.as_bytes()).unwrap();
     let Err(ImportError::Invalid(problems)) =
@@ -157,6 +162,7 @@ async fn untis_lessons_become_courses(kind: BackendKind) {
         found,
         [
             (Some(3), "weekday"),
+            (Some(4), "length"),
             (Some(9), "period"),
             (Some(11), "fields")
         ],
