@@ -126,3 +126,75 @@ async fn imports_into_a_postgres_database() {
     let dir = tempfile::tempdir().unwrap();
     imports_through_the_cli(dir.path(), Some(&db.url));
 }
+
+/// FET, Untis and aSc timetables through the CLI, each into an establishment of its own.
+fn imports_timetables_through_the_cli(url_for: &dyn Fn() -> Option<String>) {
+    let fet = format!("{FIXTURES}/fet/School-10-Oradea-2007-2008");
+    let untis = format!("{FIXTURES}/untis/GPU001.TXT");
+    let asc = format!("{FIXTURES}/asc/asctt.xml");
+    let runs: [(&str, &str, &[&str], &str); 3] = [
+        ("fet", &fet, &[], "410"),
+        ("untis", &untis, &["--hours", "1=08:00-08:55,2=09:00-09:55,3=10:10-11:05,4=11:10-12:05,5=13:30-14:25,6=14:30-15:25"], "7"),
+        ("asc", &asc, &[], "5"),
+    ];
+    for (format, file, extra, courses) in runs {
+        let dir = tempfile::tempdir().unwrap();
+        let url = url_for();
+        let url = url.as_deref();
+        let added = carnet(
+            dir.path(),
+            url,
+            &["tenant", "add", "0750655E", "Lycée Jean Moulin"],
+        );
+        assert!(added.status.success(), "{}", text(&added.stderr));
+        let mut args = vec![
+            "import",
+            format,
+            file,
+            "--year",
+            "2026-2027",
+            "--from",
+            "2026-09-01",
+        ];
+        args.extend_from_slice(extra);
+        let done = carnet(dir.path(), url, &args);
+        assert!(done.status.success(), "{format}: {}", text(&done.stderr));
+        let out = text(&done.stdout);
+        let line = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("courses"))
+            .unwrap();
+        assert_eq!(
+            line.split_whitespace().collect::<Vec<_>>(),
+            ["courses", courses, "0", "0"],
+            "{format}: {out}"
+        );
+        let again = carnet(dir.path(), url, &args);
+        assert!(
+            text(&again.stdout).contains("nothing to change"),
+            "{format}: {}",
+            text(&again.stdout)
+        );
+        let verify = carnet(dir.path(), url, &["replay", "verify"]);
+        assert!(verify.status.success(), "{}", text(&verify.stdout));
+    }
+}
+
+#[test]
+fn imports_timetables_into_the_embedded_sqlite_database() {
+    imports_timetables_through_the_cli(&|| None);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn imports_timetables_into_postgres_databases() {
+    // A database of its own per establishment, dropped at the end.
+    let dbs = std::sync::Mutex::new(Vec::new());
+    let handle = tokio::runtime::Handle::current();
+    let url_for = || {
+        let db = tokio::task::block_in_place(|| handle.block_on(PgTestDb::create())).unwrap();
+        let url = db.url.clone();
+        dbs.lock().unwrap().push(db);
+        Some(url)
+    };
+    tokio::task::block_in_place(|| imports_timetables_through_the_cli(&url_for));
+}
