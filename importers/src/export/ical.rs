@@ -431,25 +431,7 @@ impl Events<'_> {
             let Some(notes) = self.changes(spec, *due, o) else {
                 continue;
             };
-            cal.line("BEGIN", "VEVENT");
-            cal.line("UID", &escape(&uid));
-            self.stamp(cal);
-            let (k, v) = self.local("RECURRENCE-ID", due.and_time(spec.start));
-            cal.line(&k, &v);
-            let (k, v) = self.local("DTSTART", o.start);
-            cal.line(&k, &v);
-            let (k, v) = self.local("DTEND", o.end);
-            cal.line(&k, &v);
-            self.what(
-                cal,
-                &o.subject,
-                o.room.as_deref(),
-                &o.teachers,
-                &o.divisions,
-                &o.groups,
-                notes,
-            );
-            cal.line("END", "VEVENT");
+            self.event(cal, &uid, Some(due.and_time(spec.start)), o, notes);
         }
     }
 
@@ -489,9 +471,26 @@ impl Events<'_> {
 
     /// A lesson held once.
     fn single(&self, cal: &mut Writer, uid: &str, o: &Occurrence, notes: Vec<String>) {
+        self.event(cal, uid, None, o, notes);
+    }
+
+    /// One lesson as a VEVENT: held once, or (with `recurrence`, the local start it was
+    /// due at) the override of one lesson of a recurring course.
+    fn event(
+        &self,
+        cal: &mut Writer,
+        uid: &str,
+        recurrence: Option<NaiveDateTime>,
+        o: &Occurrence,
+        notes: Vec<String>,
+    ) {
         cal.line("BEGIN", "VEVENT");
         cal.line("UID", &escape(uid));
         self.stamp(cal);
+        if let Some(due) = recurrence {
+            let (k, v) = self.local("RECURRENCE-ID", due);
+            cal.line(&k, &v);
+        }
         let (k, v) = self.local("DTSTART", o.start);
         cal.line(&k, &v);
         let (k, v) = self.local("DTEND", o.end);
