@@ -5,31 +5,16 @@
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use carnet_store::testing::PgTestDb;
+use support::process::{run as carnet, text};
+
+mod support;
 
 const SAMPLE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/importers/tests/fixtures/oneroster"
 );
-
-fn carnet(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
-    command
-        .args(args)
-        .env("CARNET_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
-    match database_url {
-        Some(url) => command.env("DATABASE_URL", url),
-        None => command.env_remove("DATABASE_URL"),
-    };
-    command.output().expect("run carnet")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn row<'a>(out: &'a str, kind: &str) -> Vec<&'a str> {
     out.lines()

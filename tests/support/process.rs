@@ -1,7 +1,7 @@
 //! A `carnet` process of its own, for the tests that kill or disturb it.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -78,4 +78,24 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap()
+}
+
+/// Runs `carnet` with `args` to its end, on the data directory and database given (the
+/// embedded SQLite database when `database_url` is `None`).
+pub fn run(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
+    command
+        .args(args)
+        .env("CARNET_DATA_DIR", data_dir)
+        .env("RUST_LOG", "warn");
+    match database_url {
+        Some(url) => command.env("DATABASE_URL", url),
+        None => command.env_remove("DATABASE_URL"),
+    };
+    command.output().expect("run carnet")
+}
+
+/// A command's output as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
