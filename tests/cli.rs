@@ -1,23 +1,14 @@
 //! End-to-end tests of the `carnet` command, as an administrator runs it, on the
 //! embedded SQLite default and on a real Postgres database.
+#![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use carnet_store::testing::PgTestDb;
+use support::process::run as carnet;
 
-fn carnet(data_dir: &Path, database_url: Option<&str>, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
-    command
-        .args(args)
-        .env("CARNET_DATA_DIR", data_dir)
-        .env("RUST_LOG", "warn");
-    match database_url {
-        Some(url) => command.env("DATABASE_URL", url),
-        None => command.env_remove("DATABASE_URL"),
-    };
-    command.output().expect("run carnet")
-}
+mod support;
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

@@ -285,6 +285,26 @@ impl Sheet {
 }
 
 /// A name split into OneRoster's given and family names at its first space.
+/// A person's name in clear, or `None` when it was erased (counted in `erased`).
+async fn open_name(
+    vault: &carnet_store::Vault,
+    uai: &Uai,
+    erased_people: &std::collections::BTreeSet<String>,
+    person: &str,
+    name: &carnet_domain::personal::Personal<String>,
+    erased: &mut usize,
+) -> Result<Option<String>, carnet_store::StoreError> {
+    let opened = if erased_people.contains(person) {
+        None
+    } else {
+        vault.open(uai, name).await?
+    };
+    if opened.is_none() {
+        *erased += 1;
+    }
+    Ok(opened)
+}
+
 fn split_name(name: &str) -> (String, String) {
     match name.trim().split_once(' ') {
         Some((given, family)) => (given.to_string(), family.trim().to_string()),
@@ -569,14 +589,15 @@ pub async fn export(
         if member.left_on.is_some_and(|last| last < as_of) {
             continue;
         }
-        let name = if establishment.erased.contains(id) {
-            None
-        } else {
-            vault.open(uai, &member.name).await?
-        };
-        if name.is_none() {
-            erased += 1;
-        }
+        let name = open_name(
+            vault,
+            uai,
+            &establishment.erased,
+            id,
+            &member.name,
+            &mut erased,
+        )
+        .await?;
         let (given, family) = name.as_deref().map(split_name).unwrap_or_default();
         users.push(&[
             ("sourcedId", id.clone()),
@@ -740,14 +761,7 @@ pub async fn export(
         }
     }
     for (id, g) in &guardians {
-        let name = if establishment.erased.contains(id) {
-            None
-        } else {
-            vault.open(uai, &g.name).await?
-        };
-        if name.is_none() {
-            erased += 1;
-        }
+        let name = open_name(vault, uai, &establishment.erased, id, &g.name, &mut erased).await?;
         let (given, family) = name.as_deref().map(split_name).unwrap_or_default();
         users.push(&[
             ("sourcedId", id.clone()),
