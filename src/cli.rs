@@ -8,7 +8,7 @@ use anyhow::Context;
 use carnet::demo::DemoOptions;
 use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::Uai;
-use carnet_projections::Inline;
+use carnet_projections::{Inline, Scheduler, SchedulerOptions, Shard};
 use carnet_store::{
     BeforeCommit, CommandContext, EventStore, Location, School, Source, StoreOptions,
 };
@@ -47,8 +47,103 @@ pub struct Args {
     )]
     inline: Vec<String>,
 
+    #[command(flatten)]
+    scale: Scale,
+
     #[command(subcommand)]
     command: Option<Command>,
+}
+
+/// How one process shares the database and its work. The defaults hold a thousand
+/// establishments on a 2-core machine (see the README's "How many establishments").
+#[derive(Debug, clap::Args)]
+struct Scale {
+    /// Postgres connections of this process at most. Every task holds one at a time, so
+    /// a small pool queues work, never deadlocks it.
+    #[arg(
+        long,
+        env = "CARNET_DB_MAX_CONNECTIONS",
+        default_value_t = 16,
+        global = true
+    )]
+    db_max_connections: u32,
+    /// Seconds a request waits for a connection before it fails.
+    #[arg(
+        long,
+        env = "CARNET_DB_ACQUIRE_TIMEOUT",
+        default_value_t = 10.0,
+        global = true
+    )]
+    db_acquire_timeout: f64,
+    /// Establishments whose projections are worked at the same time.
+    #[arg(
+        long,
+        env = "CARNET_PROJECTOR_WORKERS",
+        default_value_t = 4,
+        global = true
+    )]
+    projector_workers: usize,
+    /// Seconds a projector's lease lasts unrenewed before another instance takes over
+    /// (stamped by the database's clock).
+    #[arg(
+        long,
+        env = "CARNET_LEASE_SECONDS",
+        default_value_t = 15.0,
+        global = true
+    )]
+    lease_seconds: f64,
+    /// Seconds between two polls of the establishments' heads, which catch commits of
+    /// other processes whose wake-up was lost (and, on SQLite, every one of them).
+    #[arg(
+        long,
+        env = "CARNET_POLL_SECONDS",
+        default_value_t = 2.0,
+        global = true
+    )]
+    poll_seconds: f64,
+    /// This instance's name on the leases: a restarted instance of the same name takes
+    /// its projections back at once; by default a new name per run (another instance
+    /// then waits for the leases to run out).
+    #[arg(long, env = "CARNET_INSTANCE", global = true)]
+    instance: Option<String>,
+}
+
+impl Scale {
+    fn pool(&self) -> anyhow::Result<carnet_store::PoolSettings> {
+        Ok(carnet_store::PoolSettings {
+            max_connections: self.db_max_connections.max(1),
+            acquire_timeout: seconds("--db-acquire-timeout", self.db_acquire_timeout)?,
+        })
+    }
+
+    fn wakeups(&self) -> anyhow::Result<carnet_store::WakeupOptions> {
+        Ok(carnet_store::WakeupOptions {
+            poll: seconds("--poll-seconds", self.poll_seconds)?,
+            ..Default::default()
+        })
+    }
+
+    fn scheduler(&self, batch: i64, shard: Shard) -> anyhow::Result<SchedulerOptions> {
+        Ok(SchedulerOptions {
+            workers: self.projector_workers.max(1),
+            owner: self
+                .instance
+                .clone()
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            lease: seconds("--lease-seconds", self.lease_seconds)?,
+            batch_size: batch,
+            shard,
+            ..Default::default()
+        })
+    }
+}
+
+/// A positive number of seconds, as a duration.
+fn seconds(flag: &str, value: f64) -> anyhow::Result<std::time::Duration> {
+    if !(value.is_finite() && value > 0.0 && value < 1e9) {
+        anyhow::bail!("{flag} must be a positive number of seconds, not {value}");
+    }
+    Ok(std::time::Duration::from_secs_f64(value))
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,16 +216,16 @@ enum Command {
     },
     /// Runs the projectors: follows every establishment's log and keeps the read models
     /// up to date, until interrupted (or, with `--until-caught-up`, once to the end).
+    /// Several may run at once, on other hosts too: `--shard K/N` splits the
+    /// establishments between N of them, and leases keep any two from overlapping.
     Project {
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long)]
         until_caught_up: bool,
-        /// This instance's name: a restarted instance of the same name takes its
-        /// projections back at once; by default a new name per run (another instance
-        /// then waits for the leases to run out, 15 s).
-        #[arg(long, env = "CARNET_INSTANCE")]
-        instance: Option<String>,
+        /// The establishments whose UAI hashes to K among N (e.g. 2/4).
+        #[arg(long, env = "CARNET_SHARD", default_value = "1/1")]
+        shard: Shard,
         /// Events per transaction.
         #[arg(long, default_value_t = 500)]
         batch: i64,
@@ -155,8 +250,10 @@ enum Command {
         /// The issuer's JWKS; by default from its discovery document.
         #[arg(long, env = "CARNET_OIDC_JWKS_URL")]
         oidc_jwks_url: Option<String>,
-        #[arg(long, env = "CARNET_INSTANCE")]
-        instance: Option<String>,
+        /// `all`: this process also keeps the read models up to date; `none`: they are
+        /// kept by `carnet project` processes of their own.
+        #[arg(long, env = "CARNET_PROJECTORS", default_value = "all", value_parser = ["all", "none"])]
+        projectors: String,
     },
     /// Erases a person's personal data (RGPD art. 17): records the erasure in the log,
     /// then destroys their keys. Their names, birth date, absence reasons and comments
@@ -362,6 +459,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = StoreOptions {
         before_commit: (!inline.is_empty())
             .then(|| Arc::new(Inline::new(inline)) as Arc<dyn BeforeCommit>),
+        pool: args.scale.pool()?,
+        wakeups: args.scale.wakeups()?,
         ..Default::default()
     };
     let store = EventStore::open(&location, options)
@@ -407,12 +506,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Project {
             tenant,
             until_caught_up,
-            instance,
+            shard,
             batch,
         } => {
-            let tenants = selected_tenants(&store, tenant).await?;
-            let instance = instance.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            project(&store, &tenants, until_caught_up, &instance, batch).await?;
+            let mut options = args.scale.scheduler(batch, shard)?;
+            options.only = tenant
+                .map(|t| Uai::parse(&t).map(|uai| [uai].into_iter().collect()))
+                .transpose()?;
+            project(&store, options, until_caught_up).await?;
         }
         Command::Serve {
             bind,
@@ -420,7 +521,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             oidc_issuer,
             oidc_audience,
             oidc_jwks_url,
-            instance,
+            projectors,
         } => {
             let options = crate::serve::ServeOptions {
                 bind,
@@ -430,7 +531,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     audience: oidc_audience,
                     jwks_url: oidc_jwks_url,
                 }),
-                instance: instance.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                projectors: (projectors == "all")
+                    .then(|| args.scale.scheduler(500, Shard::ALL))
+                    .transpose()?,
+                catch_up_first: embedded,
             };
             crate::serve::serve(store, &data_dir, options).await?;
         }
@@ -720,54 +824,30 @@ async fn selected_tenants(store: &EventStore, tenant: Option<String>) -> anyhow:
     })
 }
 
-/// Works every projection of `tenants`: once to the end of the logs, or until Ctrl-C.
+/// Works the projections of the selected establishments: once to the end of the logs,
+/// or until Ctrl-C or SIGTERM.
 async fn project(
     store: &EventStore,
-    tenants: &[Uai],
+    options: SchedulerOptions,
     until_caught_up: bool,
-    instance: &str,
-    batch: i64,
 ) -> anyhow::Result<()> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
-    for uai in tenants {
-        for projection in carnet_projections::all() {
-            let projector =
-                carnet_projections::Projector::new(store.clone(), uai.clone(), projection)
-                    .with_owner(instance)
-                    .with_batch_size(batch);
-            let mut stopped = stop.subscribe();
-            tasks.spawn(async move {
-                if until_caught_up {
-                    projector.catch_up().await.map(|_| ())
-                } else {
-                    projector
-                        .run(async move {
-                            let _ = stopped.recv().await;
-                        })
-                        .await
-                }
-            });
-        }
+    let shard = options.shard;
+    let scheduler = Scheduler::new(store.clone(), options);
+    if until_caught_up {
+        scheduler.catch_up().await?;
+    } else {
+        println!("projecting the establishments of shard {shard} (Ctrl-C to stop)");
+        scheduler.run(crate::serve::shutdown_signal()).await?;
     }
-    if !until_caught_up {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => { let _ = stop.send(()); }
-            Some(done) = tasks.join_next() => { done??; }
-        }
-    }
-    while let Some(done) = tasks.join_next().await {
-        done??;
-    }
-    for uai in tenants {
-        for projection in carnet_projections::all() {
-            if let Some(s) = carnet_projections::status(store, uai, projection.name()).await? {
-                println!(
-                    "{uai} {}: position {} of {}, lag {} events",
-                    s.projection, s.position, s.head, s.lag_events
-                );
-            }
-        }
+    let pool = store.backend().pool();
+    let health =
+        carnet_projections::checkpoint::health(&pool, carnet_projections::all().len() as i64)
+            .await?;
+    for p in &health.projections {
+        println!(
+            "{}: {} establishment(s), {} behind (at most {} events), {} stopped",
+            p.projection, p.units, p.behind, p.max_lag_events, p.stopped
+        );
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -10,6 +11,7 @@ use carnet_api::auth::{Authenticator, ClaimedRole, DevKey, OidcConfig};
 use carnet_api::state::AppState;
 use carnet_domain::enrolment::Role;
 use carnet_domain::Uai;
+use carnet_projections::{Scheduler, SchedulerOptions};
 use carnet_store::EventStore;
 use tokio::sync::watch;
 
@@ -18,16 +20,22 @@ pub struct ServeOptions {
     pub bind: SocketAddr,
     pub dev_tokens: bool,
     pub oidc: Option<OidcConfig>,
-    pub instance: String,
+    /// The projectors this process runs; `None` when they run in processes of their own
+    /// (`carnet project`).
+    pub projectors: Option<SchedulerOptions>,
+    /// Bring the read models up to date before answering (the embedded demo); a région's
+    /// server answers at once and says it is not ready until they are.
+    pub catch_up_first: bool,
 }
 
-/// Runs the server and every establishment's projectors until Ctrl-C or SIGTERM, then
-/// lets requests in flight finish.
+/// Runs the server and the projection scheduler until Ctrl-C or SIGTERM, then lets
+/// requests in flight finish.
 pub async fn serve(
     store: EventStore,
     data_dir: &Path,
     options: ServeOptions,
 ) -> anyhow::Result<()> {
+    let signals = shutdown_signal();
     let dev =
         if options.dev_tokens {
             Some(DevKey::load_or_create(data_dir).with_context(|| {
@@ -45,7 +53,34 @@ pub async fn serve(
         .with_context(|| format!("binding {}", options.bind))?;
     let address = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let projectors = spawn_projectors(&store, &options.instance, stopped.clone()).await?;
+    let projectors = match options.projectors.clone() {
+        Some(projectors) => {
+            let scheduler = Scheduler::new(store.clone(), projectors);
+            if options.catch_up_first {
+                if let Err(error) = scheduler.catch_up().await {
+                    tracing::error!(%error, "a projection cannot catch up");
+                }
+            }
+            let warming = state.warming.clone();
+            warming.store(true, Ordering::Relaxed);
+            let mut stopped = stopped.clone();
+            Some(tokio::spawn(async move {
+                // Not ready until the read models have caught up with what was written
+                // while this process was away; requests are answered meanwhile.
+                if let Err(error) = scheduler.catch_up().await {
+                    tracing::error!(%error, "a projection cannot catch up");
+                }
+                warming.store(false, Ordering::Relaxed);
+                let until = async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                };
+                if let Err(error) = scheduler.run(until).await {
+                    tracing::error!(%error, "the projectors stopped");
+                }
+            }))
+        }
+        None => None,
+    };
 
     println!("Carnet serves GraphQL at http://{address}/graphql (GraphiQL: http://{address}/)");
     match &dev {
@@ -66,74 +101,48 @@ pub async fn serve(
         let _ = on_stop.wait_for(|s| *s).await;
     });
     let signal = async {
-        shutdown_signal().await;
+        signals.await;
         println!("stopping: finishing the requests in flight");
         let _ = stop.send(true);
     };
     let (served, ()) = tokio::join!(server, signal);
     served?;
-    for task in projectors {
+    if let Some(task) = projectors {
         let _ = task.await;
     }
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves at Ctrl-C or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a signal sent while the server is still starting
+/// (catching up, printing its tokens) is not lost or fatal.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let term = signal(SignalKind::terminate()).ok();
+        let interrupt = signal(SignalKind::interrupt()).ok();
+        async move {
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+            };
+            tokio::select! {
+                _ = wait(term) => {}
+                _ = wait(interrupt) => {}
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// One projector per establishment and projection, caught up, then following the log
-/// until stopped.
-async fn spawn_projectors(
-    store: &EventStore,
-    instance: &str,
-    stopped: watch::Receiver<bool>,
-) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
-    let mut tasks = Vec::new();
-    for tenant in store.tenants().await? {
-        for projection in carnet_projections::all() {
-            let name = projection.name();
-            let projector = carnet_projections::Projector::new(
-                store.clone(),
-                tenant.tenant.clone(),
-                projection,
-            )
-            .with_owner(instance);
-            // Caught up before serving, so that the first answers are current.
-            if let Err(error) = projector.catch_up().await {
-                tracing::error!(uai = %tenant.tenant, projection = name, %error, "projection cannot catch up");
-            }
-            let mut stopped = stopped.clone();
-            let uai = tenant.tenant.clone();
-            tasks.push(tokio::spawn(async move {
-                let until = async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                };
-                if let Err(error) = projector.run(until).await {
-                    tracing::error!(%uai, projection = name, %error, "projection stopped");
-                }
-            }));
+        async {
+            let _ = tokio::signal::ctrl_c().await;
         }
     }
-    Ok(tasks)
 }
 
 /// A ready-to-paste token for one person of each role of each establishment.

@@ -482,11 +482,29 @@ async fn health_readiness_metrics_and_limits() {
         "{metrics}"
     );
     assert!(
-        metrics.contains(
-            "carnet_projection_lag_events{establishment=\"0750655E\",projection=\"attendance\"}"
-        ),
+        metrics.contains("carnet_projection_lag_events{projection=\"attendance\"} 0"),
         "{metrics}"
     );
+    // No label per establishment: their number has no bound.
+    assert!(!metrics.contains("establishment=\""), "{metrics}");
+    assert!(metrics.contains("carnet_establishments 1"), "{metrics}");
+    // The detail names the laggards (the asynchronous timetable may be a few events
+    // behind for a moment), then none once caught up.
+    let mut lagging = Value::Null;
+    for _ in 0..100 {
+        let answer = get("/status/projections").await.unwrap();
+        assert_eq!(answer.status(), 200);
+        lagging = answer.json().await.unwrap();
+        for row in lagging.as_array().unwrap() {
+            assert_eq!(row["establishment"], json!(support::server::UAI), "{row}");
+            assert_eq!(row["failure"], Value::Null, "{row}");
+        }
+        if lagging == json!([]) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(lagging, json!([]));
     assert!(
         metrics.contains("carnet_http_request_duration_seconds_bucket"),
         "{metrics}"

@@ -1,6 +1,7 @@
 //! The live feed of each establishment's log, for subscriptions: one reader task per
-//! establishment with subscribers, woken by the store's commit notifications (with a
-//! tick as a fallback), fanning the new events out to every subscription.
+//! establishment with subscribers, woken by the store's wake-ups for that establishment
+//! (the store's heads poll covers a lost one), fanning the new events out to every
+//! subscription. An establishment nobody subscribes to costs nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,8 @@ use tokio::sync::broadcast;
 
 /// Events a slow subscriber may fall behind by before it is told it lagged.
 const BUFFER: usize = 4096;
-const TICK: Duration = Duration::from_millis(500);
+/// How often a reader with no wake-up checks whether it still has subscribers (no query).
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 pub struct Feed {
@@ -79,15 +81,27 @@ async fn follow(
     sender: broadcast::Sender<Arc<RecordedEvent>>,
     tenants: Arc<Mutex<HashMap<Uai, broadcast::Sender<Arc<RecordedEvent>>>>>,
 ) {
+    // A read that failed is tried again at the next check.
+    let mut unread = false;
     loop {
-        // Woken by a commit of any establishment, or the tick; then reads what is new.
-        let _ = tokio::time::timeout(TICK, commits.recv()).await;
+        // Reads only when this establishment moved past what was sent.
+        let read = match tokio::time::timeout(IDLE_CHECK, commits.recv()).await {
+            Ok(Ok(c)) => unread || (c.tenant == tenant && c.head > position),
+            // Wake-ups were lost: this establishment's may be among them.
+            Ok(Err(broadcast::error::RecvError::Lagged(_))) => true,
+            Ok(Err(broadcast::error::RecvError::Closed)) => return,
+            Err(_) => unread,
+        };
+        unread = false;
         {
             let mut map = tenants.lock().unwrap_or_else(|p| p.into_inner());
             if sender.receiver_count() == 0 {
                 map.remove(&tenant);
                 return;
             }
+        }
+        if !read {
+            continue;
         }
         loop {
             match store.read_log(&tenant, position, 1000).await {
@@ -100,6 +114,7 @@ async fn follow(
                 }
                 Err(error) => {
                     tracing::warn!(%tenant, %error, "live feed cannot read the log; retrying");
+                    unread = true;
                     break;
                 }
             }

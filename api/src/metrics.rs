@@ -2,8 +2,8 @@
 //! outcomes, and projection lag (read when scraped).
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 #[derive(Debug, Clone)]
@@ -14,6 +14,10 @@ pub struct Metrics {
     pub commands: IntCounterVec,
     pub lag_events: IntGaugeVec,
     pub lag_seconds: GaugeVec,
+    pub behind: IntGaugeVec,
+    pub stopped: IntGaugeVec,
+    pub establishments: IntGauge,
+    pub not_started: IntGauge,
 }
 
 impl Default for Metrics {
@@ -43,32 +47,76 @@ impl Metrics {
             Opts::new("commands_total", "Domain commands by name and outcome"),
             &["command", "outcome"],
         );
+        // Per projection over every establishment: the number of establishments has no
+        // bound, so it is never a label (`/status/projections` names the laggards).
         let lag_events = IntGaugeVec::new(
             Opts::new(
                 "projection_lag_events",
-                "Events of the log a projection has not applied",
+                "Most events of an establishment's log a projection has not applied",
             ),
-            &["establishment", "projection"],
+            &["projection"],
         );
         let lag_seconds = GaugeVec::new(
             Opts::new(
                 "projection_lag_seconds",
-                "Age of the oldest event a projection has not applied",
+                "Age of the oldest event a projection has not applied, any establishment",
             ),
-            &["establishment", "projection"],
+            &["projection"],
+        );
+        let behind = IntGaugeVec::new(
+            Opts::new(
+                "projection_establishments_behind",
+                "Establishments with events a projection has not applied",
+            ),
+            &["projection"],
+        );
+        let stopped = IntGaugeVec::new(
+            Opts::new(
+                "projection_establishments_stopped",
+                "Establishments where a projection stopped at an event it cannot apply",
+            ),
+            &["projection"],
+        );
+        let establishments = IntGauge::new("establishments", "Establishments in the database");
+        let not_started = IntGauge::new(
+            "establishments_not_projected",
+            "Establishments with events and a projection not started yet",
         );
         // The names and labels above are constants: these cannot fail.
-        let (requests, latency, commands, lag_events, lag_seconds) =
-            match (requests, latency, commands, lag_events, lag_seconds) {
-                (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
-                _ => unreachable!("metric definitions are constant and valid"),
-            };
+        let (
+            Ok(requests),
+            Ok(latency),
+            Ok(commands),
+            Ok(lag_events),
+            Ok(lag_seconds),
+            Ok(behind),
+            Ok(stopped),
+            Ok(establishments),
+            Ok(not_started),
+        ) = (
+            requests,
+            latency,
+            commands,
+            lag_events,
+            lag_seconds,
+            behind,
+            stopped,
+            establishments,
+            not_started,
+        )
+        else {
+            unreachable!("metric definitions are constant and valid")
+        };
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(commands.clone()),
             Box::new(lag_events.clone()),
             Box::new(lag_seconds.clone()),
+            Box::new(behind.clone()),
+            Box::new(stopped.clone()),
+            Box::new(establishments.clone()),
+            Box::new(not_started.clone()),
         ] {
             let _ = registry.register(collector);
         }
@@ -79,6 +127,10 @@ impl Metrics {
             commands,
             lag_events,
             lag_seconds,
+            behind,
+            stopped,
+            establishments,
+            not_started,
         }
     }
 

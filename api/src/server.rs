@@ -1,5 +1,6 @@
 //! The HTTP server: the GraphQL endpoint (POST, and graphql-ws over WebSocket at
-//! `/graphql/ws`), GraphiQL at `/`, `/healthz`, `/readyz` and `/metrics`, with request
+//! `/graphql/ws`), GraphiQL at `/`, `/healthz`, `/readyz`, `/status/projections` and
+//! `/metrics`, with request
 //! size and time limits and graceful shutdown.
 
 use std::future::Future;
@@ -72,6 +73,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .route("/status/projections", get(lagging))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -175,83 +177,152 @@ async fn subscriptions(
 #[derive(Debug, Serialize)]
 struct Readiness {
     ready: bool,
+    /// This process's projectors are making their first catch-up.
+    warming: bool,
     database: String,
+    establishments: i64,
+    /// Establishments with events and a projection not started yet.
+    not_started: i64,
     projections: Vec<ProjectionReadiness>,
 }
 
 #[derive(Debug, Serialize)]
 struct ProjectionReadiness {
+    projection: String,
+    establishments: i64,
+    behind: i64,
+    stopped: i64,
+    max_lag_events: i64,
+    max_lag_seconds: f64,
+}
+
+/// Ready when the database answers and no projection of any establishment is stopped or
+/// further behind than [`READY_MAX_LAG_SECONDS`]. Two aggregated queries whatever the
+/// number of establishments; which ones lag is at `/status/projections`.
+async fn ready(State(server): State<Server>) -> Response {
+    let pool = server.state.store.backend().pool();
+    let wanted = carnet_projections::all().len() as i64;
+    let warming = server
+        .state
+        .warming
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let readiness = match carnet_projections::checkpoint::health(&pool, wanted).await {
+        Ok(health) => {
+            let projections: Vec<ProjectionReadiness> = health
+                .projections
+                .iter()
+                .map(|p| ProjectionReadiness {
+                    projection: p.projection.clone(),
+                    establishments: p.units,
+                    behind: p.behind,
+                    stopped: p.stopped,
+                    max_lag_events: p.max_lag_events,
+                    max_lag_seconds: seconds(p.max_lag_us),
+                })
+                .collect();
+            let ready = !warming
+                && projections
+                    .iter()
+                    .all(|p| p.stopped == 0 && p.max_lag_seconds <= READY_MAX_LAG_SECONDS)
+                && seconds(health.not_started_lag_us) <= READY_MAX_LAG_SECONDS;
+            Readiness {
+                ready,
+                warming,
+                database: "ok".into(),
+                establishments: health.establishments,
+                not_started: health.not_started,
+                projections,
+            }
+        }
+        Err(e) => Readiness {
+            ready: false,
+            warming,
+            database: format!("unreachable: {e}"),
+            establishments: 0,
+            not_started: 0,
+            projections: Vec::new(),
+        },
+    };
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(readiness)).into_response()
+}
+
+fn seconds(micros: Option<i64>) -> f64 {
+    micros.map_or(0.0, |us| us.max(0) as f64 / 1e6)
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct LaggingQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct LaggingProjection {
     establishment: String,
     projection: String,
+    position: i64,
+    head: i64,
     lag_events: i64,
     lag_seconds: f64,
     failure: Option<String>,
 }
 
-/// Ready when the database answers and every projection is running and close behind.
-async fn ready(State(server): State<Server>) -> Response {
-    let (database, projections) = match projection_lag(&server.state).await {
-        Ok(p) => ("ok".to_string(), p),
-        Err(e) => (format!("unreachable: {e}"), Vec::new()),
-    };
-    let ready = database == "ok"
-        && projections
-            .iter()
-            .all(|p| p.failure.is_none() && p.lag_seconds <= READY_MAX_LAG_SECONDS);
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(Readiness {
-            ready,
-            database,
-            projections,
-        }),
-    )
-        .into_response()
-}
-
-async fn projection_lag(state: &AppState) -> Result<Vec<ProjectionReadiness>, String> {
-    let mut out = Vec::new();
-    for tenant in state.store.tenants().await.map_err(|e| e.to_string())? {
-        for projection in carnet_projections::all() {
-            let status =
-                carnet_projections::status(&state.store, &tenant.tenant, projection.name())
-                    .await
-                    .map_err(|e| e.to_string())?;
-            let (lag_events, lag_seconds, failure) = match status {
-                Some(s) => (s.lag_events, s.lag_seconds, s.failure),
-                // Not started yet: behind by the whole log.
-                None => (tenant.head, f64::INFINITY, None),
-            };
-            out.push(ProjectionReadiness {
-                establishment: tenant.tenant.to_string(),
-                projection: projection.name().to_string(),
-                lag_events,
-                lag_seconds,
-                failure,
-            });
-        }
+/// The projections of establishments that are behind or stopped, furthest behind first
+/// (at most `limit`, 100 by default): the detail behind `/readyz`, for operators.
+async fn lagging(
+    State(server): State<Server>,
+    axum::extract::Query(query): axum::extract::Query<LaggingQuery>,
+) -> Response {
+    let pool = server.state.store.backend().pool();
+    let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
+    match carnet_projections::checkpoint::lagging(&pool, limit).await {
+        Ok(rows) => Json(
+            rows.into_iter()
+                .map(|l| LaggingProjection {
+                    lag_events: (l.head - l.position).max(0),
+                    lag_seconds: seconds(l.lag_us),
+                    establishment: l.tenant,
+                    projection: l.projection,
+                    position: l.position,
+                    head: l.head,
+                    failure: l.failure,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database unreachable: {e}"),
+        )
+            .into_response(),
     }
-    Ok(out)
 }
 
+/// Prometheus metrics. Labels have bounded values (routes, commands, projections): no
+/// label per establishment, whose number has no bound.
 async fn metrics(State(server): State<Server>) -> Response {
     let metrics = &server.state.metrics;
-    if let Ok(lags) = projection_lag(&server.state).await {
-        for p in lags {
-            let labels = [p.establishment.as_str(), p.projection.as_str()];
+    let pool = server.state.store.backend().pool();
+    let wanted = carnet_projections::all().len() as i64;
+    if let Ok(health) = carnet_projections::checkpoint::health(&pool, wanted).await {
+        metrics.establishments.set(health.establishments);
+        metrics.not_started.set(health.not_started);
+        for p in &health.projections {
+            let labels = [p.projection.as_str()];
+            metrics.behind.with_label_values(&labels).set(p.behind);
+            metrics.stopped.with_label_values(&labels).set(p.stopped);
             metrics
                 .lag_events
                 .with_label_values(&labels)
-                .set(p.lag_events);
+                .set(p.max_lag_events);
             metrics
                 .lag_seconds
                 .with_label_values(&labels)
-                .set(p.lag_seconds);
+                .set(seconds(p.max_lag_us));
         }
     }
     (

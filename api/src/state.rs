@@ -1,6 +1,7 @@
 //! What the server shares between requests, and what one request knows of its caller.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use carnet_domain::attendance::AttendancePolicy;
@@ -27,6 +28,9 @@ pub struct AppState {
     pub metrics: Metrics,
     pub feed: Feed,
     pub docs: Arc<DocCache>,
+    /// Set while this process's projectors make their first catch-up: the server
+    /// answers, and says it is not ready yet.
+    pub warming: Arc<AtomicBool>,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -37,6 +41,7 @@ impl AppState {
             feed: Feed::new(store.clone()),
             metrics: Metrics::new(),
             docs: Arc::default(),
+            warming: Arc::default(),
             store,
             auth,
             schools: Mutex::new(HashMap::new()),

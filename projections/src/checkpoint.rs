@@ -95,31 +95,82 @@ pub async fn active_generation(
             .await?))
 }
 
-/// Takes or renews the lease of `scope` for `owner` until `until_us`, if it is free, ours,
-/// or ran out before `now_us`. `None` when another instance holds it.
+/// The database's clock in microseconds since the epoch, as each backend writes it.
+/// Leases are stamped by the database, never by the clocks of the hosts that run
+/// projectors, which may disagree.
+macro_rules! now_us {
+    (postgres) => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS bigint)"
+    };
+    (sqlite) => {
+        "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)"
+    };
+}
+
+/// Microseconds since the epoch of a `recorded_at` column, as each backend stores it.
+macro_rules! recorded_us {
+    (postgres, $column:expr) => {
+        concat!(
+            "CAST(EXTRACT(EPOCH FROM ",
+            $column,
+            ") * 1000000 AS bigint)"
+        )
+    };
+    (sqlite, $column:expr) => {
+        concat!(
+            "CAST((julianday(",
+            $column,
+            ") - 2440587.5) * 86400000000.0 AS INTEGER)"
+        )
+    };
+}
+
+macro_rules! claim_sql {
+    ($backend:tt) => {
+        concat!(
+            "UPDATE projection_checkpoints
+             SET lease_owner = $4, lease_until_us = ",
+            now_us!($backend),
+            " + $5
+             WHERE tenant_id = $1 AND projection = $2 AND generation = $3
+               AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until_us < ",
+            now_us!($backend),
+            ")
+             RETURNING position, failed_position, failure"
+        )
+    };
+}
+
+/// Takes or renews the lease of `scope` for `owner` for `lease_us` microseconds of the
+/// database's clock, if it is free, ours, or ran out. `None` when another instance holds
+/// it (or the generation is gone: a rebuild switched it).
 pub async fn claim(
     tx: &mut Tx,
     scope: &Scope,
     owner: &str,
-    now_us: i64,
-    until_us: i64,
+    lease_us: i64,
 ) -> Result<Option<Claim>, ProjectionError> {
-    const SQL: &str = "UPDATE projection_checkpoints
-         SET lease_owner = $4, lease_until_us = $5
-         WHERE tenant_id = $1 AND projection = $2 AND generation = $3
-           AND (lease_owner IS NULL OR lease_owner = $4 OR lease_until_us < $6)
-         RETURNING position, failed_position, failure";
-    on_each!(tx tx, t => sqlx::query(SQL)
-        .bind(&scope.tenant)
-        .bind(&scope.projection)
-        .bind(scope.generation)
-        .bind(owner)
-        .bind(until_us)
-        .bind(now_us)
-        .fetch_optional(&mut **t)
-        .await?
-        .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2)))
-        .transpose())
+    let row = match tx {
+        Tx::Postgres(t) => sqlx::query(claim_sql!(postgres))
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(owner)
+            .bind(lease_us)
+            .fetch_optional(&mut **t)
+            .await?
+            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
+        Tx::Sqlite(t) => sqlx::query(claim_sql!(sqlite))
+            .bind(&scope.tenant)
+            .bind(&scope.projection)
+            .bind(scope.generation)
+            .bind(owner)
+            .bind(lease_us)
+            .fetch_optional(&mut **t)
+            .await?
+            .map(|r| claim_of(r.try_get(0), r.try_get(1), r.try_get(2))),
+    };
+    row.transpose()
 }
 
 fn claim_of(
@@ -341,5 +392,193 @@ pub async fn refresh_statistics(pool: &Pool) -> Result<(), ProjectionError> {
     if let Pool::Postgres(p) = pool {
         sqlx::query("ANALYZE projection_docs").execute(p).await?;
     }
+    Ok(())
+}
+
+/// Where an active projection of an establishment stands, as the scheduler reads it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Standing {
+    pub tenant: String,
+    pub projection: String,
+    pub position: i64,
+    pub stopped: bool,
+}
+
+const STANDINGS: &str = "SELECT tenant_id AS tenant, projection, position,
+        failed_position IS NOT NULL AS stopped
+     FROM projection_checkpoints WHERE active";
+
+/// Every active checkpoint, in one query: the scheduler's first look at a database.
+pub async fn standings(pool: &Pool) -> Result<Vec<Standing>, ProjectionError> {
+    Ok(on_each!(pool pool, p => sqlx::query_as(STANDINGS).fetch_all(p).await?))
+}
+
+/// The active checkpoints of one establishment.
+pub async fn standings_of(pool: &Pool, tenant: &str) -> Result<Vec<Standing>, ProjectionError> {
+    let sql = format!("{STANDINGS} AND tenant_id = $1");
+    Ok(on_each!(pool pool, p => sqlx::query_as(&sql).bind(tenant).fetch_all(p).await?))
+}
+
+/// The position of the last event of `tenant`'s log (0 when it is empty or unknown).
+pub async fn head(pool: &Pool, tenant: &str) -> Result<i64, ProjectionError> {
+    const SQL: &str = "SELECT next_position - 1 FROM tenants WHERE tenant_id = $1";
+    let head: Option<i64> =
+        on_each!(pool pool, p => sqlx::query_scalar(SQL).bind(tenant).fetch_optional(p).await?);
+    Ok(head.unwrap_or_default())
+}
+
+/// The health of one projection over every establishment.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct ProjectionHealth {
+    pub projection: String,
+    /// Establishments whose log this projection has started to follow.
+    pub units: i64,
+    /// Of those, how many have events it has not applied yet.
+    pub behind: i64,
+    /// Of those, how many stopped at an event they cannot apply.
+    pub stopped: i64,
+    pub max_lag_events: i64,
+    /// Age of the oldest event not applied, in microseconds of the database's clock.
+    pub max_lag_us: Option<i64>,
+}
+
+/// The health of every projection of every establishment, in two aggregated queries
+/// whatever the number of establishments: readiness and metrics read it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    pub establishments: i64,
+    /// Establishments with events and no checkpoint yet for at least one projection.
+    pub not_started: i64,
+    /// Age of the first event of the oldest of those, in microseconds.
+    pub not_started_lag_us: Option<i64>,
+    pub projections: Vec<ProjectionHealth>,
+}
+
+macro_rules! health_sql {
+    ($backend:tt) => {
+        concat!(
+            "SELECT c.projection,
+                    COUNT(*) AS units,
+                    COALESCE(SUM(CASE WHEN c.position < t.next_position - 1 THEN 1 ELSE 0 END), 0)
+                        AS behind,
+                    COALESCE(SUM(CASE WHEN c.failed_position IS NOT NULL THEN 1 ELSE 0 END), 0)
+                        AS stopped,
+                    COALESCE(MAX(t.next_position - 1 - c.position), 0) AS max_lag_events,
+                    ",
+            now_us!($backend),
+            " - MIN(CASE WHEN c.position < t.next_position - 1 THEN (
+                        SELECT ",
+            recorded_us!($backend, "e.recorded_at"),
+            " FROM events e
+                        WHERE e.tenant_id = c.tenant_id AND e.position = c.position + 1) END)
+                        AS max_lag_us
+             FROM projection_checkpoints c JOIN tenants t ON t.tenant_id = c.tenant_id
+             WHERE c.active
+             GROUP BY c.projection
+             ORDER BY c.projection"
+        )
+    };
+}
+
+macro_rules! not_started_sql {
+    ($backend:tt) => {
+        concat!(
+            "SELECT (SELECT COUNT(*) FROM tenants),
+                    COUNT(*),
+                    ",
+            now_us!($backend),
+            " - MIN((SELECT ",
+            recorded_us!($backend, "e.recorded_at"),
+            " FROM events e WHERE e.tenant_id = t.tenant_id AND e.position = 1))
+             FROM tenants t
+             WHERE t.next_position > 1
+               AND (SELECT COUNT(*) FROM projection_checkpoints c
+                    WHERE c.tenant_id = t.tenant_id AND c.active) < $1"
+        )
+    };
+}
+
+/// See [`Health`]; `projections`: how many projections each establishment should have.
+pub async fn health(pool: &Pool, projections: i64) -> Result<Health, ProjectionError> {
+    let (per_projection, (establishments, not_started, not_started_lag_us)) = match pool {
+        Pool::Postgres(p) => (
+            sqlx::query_as(health_sql!(postgres)).fetch_all(p).await?,
+            sqlx::query_as::<_, (i64, i64, Option<i64>)>(not_started_sql!(postgres))
+                .bind(projections)
+                .fetch_one(p)
+                .await?,
+        ),
+        Pool::Sqlite(p) => (
+            sqlx::query_as(health_sql!(sqlite)).fetch_all(p).await?,
+            sqlx::query_as::<_, (i64, i64, Option<i64>)>(not_started_sql!(sqlite))
+                .bind(projections)
+                .fetch_one(p)
+                .await?,
+        ),
+    };
+    Ok(Health {
+        establishments,
+        not_started,
+        not_started_lag_us,
+        projections: per_projection,
+    })
+}
+
+/// One projection of one establishment that is behind or stopped.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct Lagging {
+    pub tenant: String,
+    pub projection: String,
+    pub position: i64,
+    pub head: i64,
+    pub lag_us: Option<i64>,
+    pub failure: Option<String>,
+}
+
+macro_rules! lagging_sql {
+    ($backend:tt) => {
+        concat!(
+            "SELECT c.tenant_id AS tenant, c.projection, c.position, t.next_position - 1 AS head,
+                    CASE WHEN c.position < t.next_position - 1 THEN ",
+            now_us!($backend),
+            " - (SELECT ",
+            recorded_us!($backend, "e.recorded_at"),
+            " FROM events e WHERE e.tenant_id = c.tenant_id AND e.position = c.position + 1)
+                    END AS lag_us,
+                    c.failure
+             FROM projection_checkpoints c JOIN tenants t ON t.tenant_id = c.tenant_id
+             WHERE c.active AND (c.position < t.next_position - 1 OR c.failed_position IS NOT NULL)
+             ORDER BY t.next_position - 1 - c.position DESC, c.tenant_id, c.projection
+             LIMIT $1"
+        )
+    };
+}
+
+/// The projections that are behind or stopped, furthest behind first, at most `limit`:
+/// the detail behind [`health`], for operators.
+pub async fn lagging(pool: &Pool, limit: i64) -> Result<Vec<Lagging>, ProjectionError> {
+    Ok(match pool {
+        Pool::Postgres(p) => {
+            sqlx::query_as(lagging_sql!(postgres))
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        }
+        Pool::Sqlite(p) => {
+            sqlx::query_as(lagging_sql!(sqlite))
+                .bind(limit)
+                .fetch_all(p)
+                .await?
+        }
+    })
+}
+
+/// Gives up every lease `owner` holds (a clean shutdown), in one statement.
+pub async fn release_all(pool: &Pool, owner: &str) -> Result<(), ProjectionError> {
+    const SQL: &str = "UPDATE projection_checkpoints SET lease_owner = NULL, lease_until_us = NULL
+         WHERE lease_owner = $1";
+    on_each!(pool pool, p => {
+        sqlx::query(SQL).bind(owner).execute(p).await?;
+    });
     Ok(())
 }

@@ -87,7 +87,7 @@ impl Inline {
             return Ok(tx);
         }
         let missed = if behind > 0 {
-            read_log_in(&mut tx, tenant, position, first.position).await?
+            read_log_in(&mut tx, tenant, position, first.position, i64::MAX).await?
         } else {
             Vec::new()
         };

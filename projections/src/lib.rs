@@ -13,13 +13,17 @@ mod inline;
 pub mod query;
 pub mod reservations;
 mod runtime;
+mod scheduler;
 mod state;
 pub mod timetable;
 
 pub use docs::Scope;
 pub use error::ProjectionError;
 pub use inline::Inline;
-pub use runtime::{decode, rebuild, status, Batch, Projection, Projector, Rebuilt, Status, Step};
+pub use runtime::{
+    decode, rebuild, status, Batch, Projection, Projector, Rebuilt, Status, Step, DEFAULT_LEASE,
+};
+pub use scheduler::{BadShard, Scheduler, SchedulerOptions, SchedulerStats, Shard};
 
 use std::sync::Arc;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use carnet_domain::Uai;
-use carnet_store::{EventStore, Pool, RecordedEvent};
+use carnet_store::{read_log_in, EventStore, Pool, RecordedEvent};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -107,7 +107,9 @@ pub enum Step {
     Leased,
 }
 
-const LEASE: Duration = Duration::from_secs(15);
+/// How long a projector's claim on a projection of an establishment lasts without being
+/// renewed (each batch renews it); another instance takes over once it runs out.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15);
 
 /// Events after which a catch-up refreshes the planner's statistics of the documents.
 const GREW: usize = 10_000;
@@ -152,6 +154,7 @@ pub struct Projector {
     projection: Arc<dyn Projection>,
     owner: String,
     batch_size: i64,
+    lease: Duration,
     warm: tokio::sync::Mutex<Option<Warm>>,
 }
 
@@ -174,6 +177,7 @@ impl Projector {
             projection,
             owner: uuid::Uuid::new_v4().to_string(),
             batch_size: 500,
+            lease: DEFAULT_LEASE,
             warm: tokio::sync::Mutex::new(None),
         }
     }
@@ -190,8 +194,17 @@ impl Projector {
         self
     }
 
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(100));
+        self
+    }
+
     pub fn name(&self) -> &'static str {
         self.projection.name()
+    }
+
+    pub fn tenant(&self) -> &Uai {
+        &self.tenant
     }
 
     async fn scope(&self) -> Result<Scope, ProjectionError> {
@@ -234,8 +247,10 @@ impl Projector {
     }
 
     /// Follows the log until `shutdown` resolves: catches up whenever the store says
-    /// something was committed, and every second in case a notification was lost. A
-    /// projection that meets an event it cannot apply stops and returns the error.
+    /// this establishment's log moved (from this process or another), and once the lease
+    /// of another instance may have run out. A projection that meets an event it cannot
+    /// apply stops and returns the error. (A deployment runs a [`crate::Scheduler`]
+    /// instead, which works any number of establishments with a few tasks.)
     pub async fn run(
         &self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -243,8 +258,9 @@ impl Projector {
         let mut commits = self.store.subscribe().await?;
         tokio::pin!(shutdown);
         loop {
-            match self.catch_up().await {
-                Ok(_) => {}
+            let retry = match self.catch_up().await {
+                Ok(Step::Leased) => Some(self.lease),
+                Ok(_) => None,
                 // The projection cannot go on: stop, and say why.
                 Err(e @ (ProjectionError::Apply { .. } | ProjectionError::Stopped { .. })) => {
                     return Err(e)
@@ -253,18 +269,37 @@ impl Projector {
                 // attempt starts again from the checkpoint.
                 Err(error) => {
                     tracing::warn!(projection = self.projection.name(), %error, "projector retrying");
+                    Some(Duration::from_secs(1))
+                }
+            };
+            let retry = async {
+                match retry {
+                    Some(after) => tokio::time::sleep(after).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::pin!(retry);
+            loop {
+                tokio::select! {
+                    _ = &mut shutdown => {
+                        if let Ok(scope) = self.scope().await {
+                            checkpoint::release(&self.pool, &scope, &self.owner).await?;
+                        }
+                        return Ok(());
+                    }
+                    commit = commits.recv() => match commit {
+                        Ok(c) if c.tenant == self.tenant => break,
+                        Ok(_) => {}
+                        // Some wake-ups were missed: ours may be among them.
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await
+                        }
+                    },
+                    _ = &mut retry => break,
                 }
             }
-            tokio::select! {
-                _ = &mut shutdown => break,
-                _ = commits.recv() => {}
-                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
         }
-        if let Ok(scope) = self.scope().await {
-            checkpoint::release(&self.pool, &scope, &self.owner).await?;
-        }
-        Ok(())
     }
 }
 
@@ -276,10 +311,9 @@ async fn run_batch(
 ) -> Result<Step, ProjectionError> {
     let _turn = checkpoint::write_turn(&projector.pool).await;
     let mut tx = checkpoint::begin(&projector.pool).await?;
-    let now = now_us();
-    let until = now + LEASE.as_micros() as i64;
+    let lease_us = i64::try_from(projector.lease.as_micros()).unwrap_or(i64::MAX);
     let Some(Claim { position, failure }) =
-        checkpoint::claim(&mut tx, scope, &projector.owner, now, until).await?
+        checkpoint::claim(&mut tx, scope, &projector.owner, lease_us).await?
     else {
         return Ok(Step::Leased);
     };
@@ -290,10 +324,9 @@ async fn run_batch(
             failure,
         });
     }
-    let events = projector
-        .store
-        .read_log(&projector.tenant, position, limit)
-        .await?;
+    // Read in the batch's transaction: a task holding a connection never waits for a
+    // second one, which a small pool shared by many projectors could not give.
+    let events = read_log_in(&mut tx, &projector.tenant, position, i64::MAX, limit).await?;
     let Some(last) = events.last() else {
         tx.commit().await?;
         return Ok(Step::CaughtUp { position });
@@ -382,7 +415,7 @@ pub async fn rebuild(
     let mut events = 0;
     // The head as the rebuild starts, for the progress line; the rebuild itself goes on
     // to whatever is committed meanwhile.
-    let head = head_of(store, tenant).await?;
+    let head = checkpoint::head(&projector.pool, tenant.as_str()).await?;
     loop {
         match run_batch(&projector, &scope, &mut warm, projector.batch_size).await? {
             Step::Applied {
@@ -437,7 +470,7 @@ pub async fn status(
     let Some(row) = checkpoint::read_active(&pool, tenant.as_str(), projection).await? else {
         return Ok(None);
     };
-    let head = head_of(store, tenant).await?;
+    let head = checkpoint::head(&pool, tenant.as_str()).await?;
     let lag_seconds = match store.read_log(tenant, row.position, 1).await?.first() {
         Some(next) => (now_us() - next.recorded_at.timestamp_micros()).max(0) as f64 / 1e6,
         None => 0.0,
@@ -451,17 +484,6 @@ pub async fn status(
         lag_seconds,
         failure: row.failure.map(|(_, f)| f),
     }))
-}
-
-/// The position of the last event of `tenant`'s log.
-async fn head_of(store: &EventStore, tenant: &Uai) -> Result<i64, ProjectionError> {
-    Ok(store
-        .tenants()
-        .await?
-        .into_iter()
-        .find(|t| &t.tenant == tenant)
-        .map(|t| t.head)
-        .unwrap_or_default())
 }
 
 fn now_us() -> i64 {

@@ -192,7 +192,7 @@ pub async fn load(
 }
 
 #[tracing::instrument(skip(store, name), fields(%uai))]
-async fn load_establishment(
+pub async fn load_establishment(
     store: &EventStore,
     uai: Uai,
     name: String,

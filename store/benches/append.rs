@@ -4,7 +4,12 @@
 //!     establishment (2000 students x 10 commands, as the cqrs-es baseline runs them);
 //!   - one-event commands on streams that already hold 2000 events, beside the same run
 //!     on new streams (16 streams x 100 commands, 8 clients);
-//!   - a bulk append (an import) of 100,000 events in one transaction.
+//!   - a bulk append (an import) of 100,000 events in one transaction;
+//!   - on Postgres, a région's morning: 32 clients appending one-event commands across
+//!     100 establishments (each establishment's group commit then carries one command),
+//!     with a process listening for wake-ups, as a server is: the way Carnet wakes
+//!     readers now (a coalesced NOTIFY after the commits) beside the way it did before
+//!     (a NOTIFY inside every append transaction, reproduced by a trigger), in one run.
 //!
 //! Commands go through cqrs-es's `CqrsFramework` with a command id and request hash, so
 //! they pay the full protocol: positions, hash chain, idempotency record.
@@ -190,6 +195,10 @@ async fn bench(backend: &str, store: EventStore) {
         Uai::from_number(750_000 + n).expect("a seven-digit number")
     };
 
+    if backend == "postgres" {
+        region_morning(&store).await;
+    }
+
     for clients in [1, 8, 32] {
         let t = tenant();
         store
@@ -280,6 +289,92 @@ async fn bench(backend: &str, store: EventStore) {
     .print(backend, "bulk append (import), one transaction");
 }
 
+/// 32 clients over 100 establishments, one client per establishment at a time: the
+/// commit rate is the database's, each commit carrying one command.
+async fn region_across(store: &EventStore, tenants: &[Uai], prefix: &str) -> Figures {
+    const CLIENTS: usize = 32;
+    const PER_CLIENT: usize = 400;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..CLIENTS {
+        let store = store.clone();
+        let tenants = tenants.to_vec();
+        let prefix = prefix.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::with_capacity(PER_CLIENT);
+            for i in 0..PER_CLIENT {
+                // Client c moves round the establishments, never two clients on one.
+                let tenant = &tenants[(c + i * CLIENTS) % tenants.len()];
+                let request = AppendRequest::new(
+                    StreamRef::new(Attendance::TYPE, format!("{prefix}-{c}-{i}")),
+                    ExpectedVersion::Exactly(0),
+                    vec![absence_event(i)],
+                );
+                let t = Instant::now();
+                store.append(tenant, request).await.expect("append");
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.expect("client task"));
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies.sort();
+    Figures {
+        events: CLIENTS * PER_CLIENT,
+        seconds,
+        latencies,
+    }
+}
+
+/// See the module's documentation: wake-ups after the commit against a NOTIFY in each
+/// append transaction, on the same database, in one run.
+async fn region_morning(store: &EventStore) {
+    let tenants: Vec<Uai> = (0..100)
+        .map(|n| Uai::from_number(760_000 + n).expect("a seven-digit number"))
+        .collect();
+    for t in &tenants {
+        store
+            .create_tenant(t, "bench", "Europe/Paris")
+            .await
+            .expect("tenant");
+    }
+    // A listener, as every server and projector process has.
+    let mut wakeups = store.subscribe().await.expect("subscribe");
+    tokio::spawn(async move { while wakeups.recv().await.is_ok() {} });
+    let carnet_store::Pool::Postgres(pool) = store.backend().pool() else {
+        return;
+    };
+    // The design before: every append transaction notified, at its commit.
+    pool.execute(
+        "CREATE FUNCTION bench_notify_in_append() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN PERFORM pg_notify('carnet_events', NEW.tenant_id || ':' || (NEW.next_position - 1));
+         RETURN NEW; END $$;
+         CREATE TRIGGER bench_notify_in_append AFTER UPDATE OF next_position ON tenants
+         FOR EACH ROW EXECUTE FUNCTION bench_notify_in_append();",
+    )
+    .await
+    .expect("the trigger of the former design");
+    let before = region_across(store, &tenants, "before").await;
+    pool.execute(
+        "DROP TRIGGER bench_notify_in_append ON tenants;
+         DROP FUNCTION bench_notify_in_append();",
+    )
+    .await
+    .expect("drop the trigger");
+    // Second, on the larger tables: if anything, to its disadvantage.
+    let after = region_across(store, &tenants, "after").await;
+    before.print("postgres", "100 establishments, 32 clients, NOTIFY in tx");
+    after.print("postgres", "100 establishments, 32 clients, NOTIFY after");
+    println!(
+        "postgres wake-ups after the commit / NOTIFY in the append transaction = {:.2}",
+        after.events as f64 / after.seconds / (before.events as f64 / before.seconds)
+    );
+}
+
 async fn postgres_store() -> EventStore {
     let server =
         std::env::var("BENCH_PG").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432".into());
@@ -297,7 +392,10 @@ async fn postgres_store() -> EventStore {
     EventStore::open(
         &Location::Url(format!("{server}/carnet_bench")),
         StoreOptions {
-            max_connections: Some(40),
+            pool: carnet_store::PoolSettings {
+                max_connections: 40,
+                ..Default::default()
+            },
             ..Default::default()
         },
     )

@@ -8,13 +8,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use carnet_domain::Uai;
 use futures::future::BoxFuture;
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::model::{
-    AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot, StreamRef,
-    TenantInfo,
+    AppendOutcome, AppendRequest, Position, RecordedEvent, Snapshot, StreamRef, TenantInfo,
 };
 use crate::plan::KnownCommand;
 
@@ -147,10 +145,18 @@ pub trait Backend: Send + Sync + fmt::Debug + 'static {
         events: &[RecordedEvent],
     ) -> Result<(), StoreError>;
 
-    /// Forwards to `sink` the commits of every process writing to this database, until
-    /// `sink` has no receiver left.
-    async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError>;
+    /// Calls `heard` with the payload of every notification sent on `channel` by any
+    /// process, from a connection of its own (never one of the pool), until `heard`
+    /// answers `false`. `Ok(false)` when this database has no notifications (the readers
+    /// then poll the heads).
+    async fn listen(&self, channel: &str, heard: Heard) -> Result<bool, StoreError>;
+
+    /// Sends `payload` to the listeners of `channel`, in a transaction of its own.
+    async fn announce(&self, channel: &str, payload: &str) -> Result<(), StoreError>;
 }
+
+/// What a listener calls with each notification's payload; `false` ends the listening.
+pub type Heard = Box<dyn Fn(&str) -> bool + Send + Sync + 'static>;
 
 /// The distinct streams and command ids a batch touches, sorted so that lookups are
 /// deterministic.

@@ -149,13 +149,14 @@ pub async fn read_log_in(
     tenant: &Uai,
     after: Position,
     before: Position,
+    limit: i64,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     match tx {
         AppendTx::Postgres(tx) => {
-            crate::postgres::read_range(&mut **tx, tenant, after, before, i64::MAX).await
+            crate::postgres::read_range(&mut **tx, tenant, after, before, limit).await
         }
         AppendTx::Sqlite(tx) => {
-            crate::sqlite::read_range(&mut **tx, tenant, after, before, i64::MAX).await
+            crate::sqlite::read_range(&mut **tx, tenant, after, before, limit).await
         }
     }
 }

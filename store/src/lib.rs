@@ -30,6 +30,7 @@ mod store;
 pub mod validate;
 pub mod vault;
 pub mod verify;
+pub mod wakeups;
 mod writer;
 
 #[cfg(feature = "testing")]
@@ -44,7 +45,9 @@ pub use model::{
     AppendOutcome, AppendRequest, CommandKey, Committed, EventMetadata, ExpectedVersion, NewEvent,
     Position, RecordedEvent, Snapshot, Source, StreamRef, TenantInfo,
 };
+pub use postgres::PoolSettings;
 pub use school::School;
 pub use store::{EventStore, Location, StoreOptions};
 pub use validate::Limits;
 pub use vault::Vault;
+pub use wakeups::WakeupOptions;

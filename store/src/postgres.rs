@@ -11,23 +11,19 @@ use chrono::{DateTime, Utc};
 use lru::LruCache;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions, PgRow};
 use sqlx::{PgPool, Postgres, Row, Transaction};
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::backend::{
     batch_keys, hash_from_bytes, metadata_from_value, tenant_from_db, Backend, BackendKind,
-    BatchOutcome,
+    BatchOutcome, Heard,
 };
 use crate::error::StoreError;
 use crate::hook::{AppendTx, Hooks};
 use crate::model::{
-    now_micros, AppendOutcome, AppendRequest, Committed, ExpectedVersion, Position, RecordedEvent,
-    Snapshot, StreamRef, TenantInfo,
+    now_micros, AppendOutcome, AppendRequest, ExpectedVersion, Position, RecordedEvent, Snapshot,
+    StreamRef, TenantInfo,
 };
 use crate::plan::{plan, restored_row, CommandRow, EventRow, KnownCommand, Plan, StreamHead};
-
-/// The NOTIFY channel of commits; the payload is `<tenant>:<head position>`.
-const CHANNEL: &str = "carnet_events";
 
 /// Rows per INSERT statement: large enough to amortize round trips, small enough to keep
 /// the bound arrays reasonable.
@@ -38,9 +34,29 @@ const VIEW_HEADS: usize = 50_000;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
 
+/// The connection pool of a Postgres store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections at most. Every path holds one connection at a time, so a small pool
+    /// only queues work, never deadlocks it.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before it fails.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PgBackend {
     pool: PgPool,
+    options: PgConnectOptions,
     hooks: Hooks,
     views: Arc<Mutex<HashMap<Uai, TenantView>>>,
 }
@@ -69,22 +85,23 @@ impl std::fmt::Debug for PgBackend {
 impl PgBackend {
     pub async fn connect(
         url: &str,
-        max_connections: u32,
+        settings: PoolSettings,
         hooks: Hooks,
     ) -> Result<Self, StoreError> {
         let options: PgConnectOptions = url
             .parse()
             .map_err(|e| StoreError::Config(format!("bad Postgres URL: {e}")))?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
             // A checked-out connection that fails shows up on its first statement; a ping
             // per checkout would add a round trip to every append.
             .test_before_acquire(false)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await?;
         Ok(PgBackend {
             pool,
+            options,
             hooks,
             views: Arc::new(Mutex::new(HashMap::new())),
         })
@@ -361,8 +378,9 @@ impl PgBackend {
         Ok(())
     }
 
-    /// Records the commands, moves the tenant's next position and notifies listeners (the
-    /// notification is delivered at commit), in one statement.
+    /// Records the commands and moves the tenant's next position, in one statement. No
+    /// NOTIFY here: Postgres serialises the commits of notifying transactions (see
+    /// `wakeups`).
     async fn finish_batch(
         tx: &mut Transaction<'_, Postgres>,
         tenant: &Uai,
@@ -377,8 +395,7 @@ impl PgBackend {
                                        stream_version, first_position, last_position, recorded_at)
                  SELECT $1, c.*, $10 FROM UNNEST($3::uuid[], $4::bytea[], $5::text[], $6::text[],
                                                  $7::bigint[], $8::bigint[], $9::bigint[]) AS c)
-             UPDATE tenants SET next_position = $2 WHERE tenant_id = $1
-             RETURNING pg_notify($11, $1 || ':' || ($2 - 1))",
+             UPDATE tenants SET next_position = $2 WHERE tenant_id = $1",
         )
         .bind(tenant.as_str())
         .bind(next_position)
@@ -390,7 +407,6 @@ impl PgBackend {
         .bind(commands.first_positions)
         .bind(commands.last_positions)
         .bind(recorded_at)
-        .bind(CHANNEL)
         .execute(&mut **tx)
         .await?;
         Ok(())
@@ -535,11 +551,6 @@ impl Backend for PgBackend {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(format!("{}:{}", tenant.tenant, tenant.head))
-            .execute(&mut *tx)
-            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -791,18 +802,23 @@ impl Backend for PgBackend {
         Ok((snapshot, events))
     }
 
-    async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(CHANNEL).await?;
+    async fn listen(&self, channel: &str, heard: Heard) -> Result<bool, StoreError> {
+        // A connection of its own: `PgListener::connect_with(&pool)` would keep one of
+        // the pool's for ever, and a small pool cannot spare it.
+        let own = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(self.options.clone())
+            .await?;
+        let mut listener = PgListener::connect_with(&own).await?;
+        listener.listen(channel).await?;
         tokio::spawn(async move {
             // PgListener reconnects by itself after a lost connection; a notification
-            // sent meanwhile is lost, which readers cover by re-reading from their
-            // checkpoint on every wake-up and on a timer.
-            while sink.receiver_count() > 0 {
+            // sent meanwhile is lost, which the heads poll covers.
+            loop {
                 match listener.recv().await {
                     Ok(notification) => {
-                        if let Some(committed) = parse_notification(notification.payload()) {
-                            let _ = sink.send(committed);
+                        if !heard(notification.payload()) {
+                            return;
                         }
                     }
                     Err(error) => {
@@ -812,16 +828,17 @@ impl Backend for PgBackend {
                 }
             }
         });
+        Ok(true)
+    }
+
+    async fn announce(&self, channel: &str, payload: &str) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(payload)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
-}
-
-fn parse_notification(payload: &str) -> Option<Committed> {
-    let (tenant, head) = payload.split_once(':')?;
-    Some(Committed {
-        tenant: Uai::parse(tenant).ok()?,
-        head: head.parse().ok()?,
-    })
 }
 
 fn known_command(row: &PgRow, tenant: &Uai) -> Result<KnownCommand, StoreError> {

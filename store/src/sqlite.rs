@@ -15,25 +15,22 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool, Transaction};
-use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use crate::backend::{
     batch_keys, hash_from_bytes, metadata_from_value, tenant_from_db, Backend, BackendKind,
-    BatchOutcome,
+    BatchOutcome, Heard,
 };
 use crate::error::StoreError;
 use crate::hook::{AppendTx, Hooks};
 use crate::model::{
-    now_micros, AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot,
-    StreamRef, TenantInfo,
+    now_micros, AppendOutcome, AppendRequest, Position, RecordedEvent, Snapshot, StreamRef,
+    TenantInfo,
 };
 use crate::plan::{plan, restored_row, CommandRow, EventRow, KnownCommand, StreamHead};
 
 /// Rows per multi-row INSERT: 12 parameters a row stays under SQLite's 32,766.
 const INSERT_CHUNK: usize = 1_000;
-/// How often other processes' commits are looked for (SQLite has no LISTEN).
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
 
@@ -487,41 +484,12 @@ impl Backend for SqliteBackend {
         Ok(())
     }
 
-    async fn watch_commits(&self, sink: broadcast::Sender<Committed>) -> Result<(), StoreError> {
-        let pool = self.pool.clone();
-        let mut seen: HashMap<String, i64> = HashMap::new();
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(POLL_INTERVAL);
-            while sink.receiver_count() > 0 {
-                ticker.tick().await;
-                let rows = sqlx::query("SELECT tenant_id, next_position FROM tenants")
-                    .fetch_all(&pool)
-                    .await;
-                let rows = match rows {
-                    Ok(rows) => rows,
-                    Err(error) => {
-                        tracing::warn!(%error, "polling for commits failed; retrying");
-                        continue;
-                    }
-                };
-                for row in rows {
-                    let (Ok(tenant), Ok(next)) =
-                        (row.try_get::<String, _>(0), row.try_get::<i64, _>(1))
-                    else {
-                        continue;
-                    };
-                    if seen.get(&tenant) != Some(&next) {
-                        seen.insert(tenant.clone(), next);
-                        if let Ok(tenant) = Uai::parse(&tenant) {
-                            let _ = sink.send(Committed {
-                                tenant,
-                                head: next - 1,
-                            });
-                        }
-                    }
-                }
-            }
-        });
+    /// SQLite has no notifications: readers of other processes poll the heads.
+    async fn listen(&self, _channel: &str, _heard: Heard) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    async fn announce(&self, _channel: &str, _payload: &str) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -8,6 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use carnet_domain::Uai;
 use tokio::sync::{broadcast, oneshot, OnceCell};
+
+use crate::postgres::PoolSettings;
+use crate::wakeups::{WakeupOptions, Wakeups};
 use uuid::Uuid;
 
 use crate::backend::{Backend, BackendKind, CommitGate};
@@ -28,8 +31,10 @@ use crate::writer::{self, Job};
 #[derive(Clone, Default)]
 pub struct StoreOptions {
     pub limits: Limits,
-    /// Connections of the Postgres pool (SQLite uses its own fixed pool).
-    pub max_connections: Option<u32>,
+    /// The Postgres pool (SQLite uses its own fixed pool).
+    pub pool: PoolSettings,
+    /// How readers are woken when the log moves.
+    pub wakeups: WakeupOptions,
     /// See [`CommitGate`]: fault-injection tests only.
     pub commit_gate: Option<CommitGate>,
     /// See [`BeforeCommit`]: the read models kept in the append transaction.
@@ -40,7 +45,8 @@ impl std::fmt::Debug for StoreOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StoreOptions")
             .field("limits", &self.limits)
-            .field("max_connections", &self.max_connections)
+            .field("pool", &self.pool)
+            .field("wakeups", &self.wakeups)
             .field("commit_gate", &self.commit_gate.is_some())
             .field("before_commit", &self.before_commit.is_some())
             .finish()
@@ -75,7 +81,7 @@ struct Inner {
     backend: Arc<dyn Backend>,
     limits: Limits,
     writers: Mutex<HashMap<Uai, tokio::sync::mpsc::Sender<Job>>>,
-    commits: broadcast::Sender<Committed>,
+    commits: Arc<Wakeups>,
     watching: OnceCell<()>,
     vault: Vault,
 }
@@ -91,10 +97,7 @@ impl EventStore {
             Location::Url(url)
                 if url.starts_with("postgres://") || url.starts_with("postgresql://") =>
             {
-                Arc::new(
-                    PgBackend::connect(url, options.max_connections.unwrap_or(16), hooks.clone())
-                        .await?,
-                )
+                Arc::new(PgBackend::connect(url, options.pool, hooks.clone()).await?)
             }
             Location::Url(url) if url.starts_with("sqlite:") => {
                 Arc::new(SqliteBackend::connect(url, hooks.clone()).await?)
@@ -109,7 +112,7 @@ impl EventStore {
                 Arc::new(SqliteBackend::open(&Self::sqlite_file(dir), hooks.clone()).await?)
             }
         };
-        let store = Self::with_backend(backend, options.limits);
+        let store = Self::with_wakeups(backend, options.limits, options.wakeups);
         store.migrate().await?;
         Ok(store)
     }
@@ -120,14 +123,17 @@ impl EventStore {
     }
 
     pub fn with_backend(backend: Arc<dyn Backend>, limits: Limits) -> Self {
-        let (commits, _) = broadcast::channel(1024);
+        Self::with_wakeups(backend, limits, WakeupOptions::default())
+    }
+
+    fn with_wakeups(backend: Arc<dyn Backend>, limits: Limits, wakeups: WakeupOptions) -> Self {
         EventStore {
             inner: Arc::new(Inner {
                 vault: Vault::new(backend.pool()),
                 backend,
                 limits,
                 writers: Mutex::new(HashMap::new()),
-                commits,
+                commits: Wakeups::new(wakeups),
                 watching: OnceCell::new(),
             }),
         }
@@ -240,7 +246,7 @@ impl EventStore {
             .await?;
         let outcomes: Vec<AppendOutcome> = outcomes.into_iter().collect::<Result<_, _>>()?;
         if let Some(head) = outcomes.iter().map(|o| o.last_position).max() {
-            let _ = self.inner.commits.send(Committed {
+            self.inner.commits.committed(Committed {
                 tenant: tenant.clone(),
                 head,
             });
@@ -331,12 +337,14 @@ impl EventStore {
     }
 
     /// Wake-ups for new commits, from this process at once and from other processes
-    /// writing to the same database (LISTEN/NOTIFY on Postgres, polling on SQLite).
+    /// writing to the same database (a coalesced NOTIFY sent after their commits on
+    /// Postgres, and a slow poll of the heads on both backends; see `wakeups`). A
+    /// receiver that lags must assume that any establishment may have moved.
     pub async fn subscribe(&self) -> Result<broadcast::Receiver<Committed>, StoreError> {
         let receiver = self.inner.commits.subscribe();
         self.inner
             .watching
-            .get_or_try_init(|| self.inner.backend.watch_commits(self.inner.commits.clone()))
+            .get_or_try_init(|| self.inner.commits.start(self.inner.backend.clone()))
             .await?;
         Ok(receiver)
     }

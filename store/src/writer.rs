@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use carnet_domain::Uai;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::Backend;
 use crate::error::StoreError;
 use crate::model::{AppendOutcome, AppendRequest, Committed};
+use crate::wakeups::Wakeups;
 
 /// Most events committed in one group transaction.
 const MAX_BATCH_EVENTS: usize = 2_000;
@@ -28,7 +29,7 @@ pub(crate) struct Job {
 pub(crate) fn spawn(
     backend: Arc<dyn Backend>,
     tenant: Uai,
-    commits: broadcast::Sender<Committed>,
+    commits: Arc<Wakeups>,
 ) -> mpsc::Sender<Job> {
     let (sender, receiver) = mpsc::channel(QUEUE_DEPTH);
     tokio::spawn(run(backend, tenant, receiver, commits));
@@ -39,7 +40,7 @@ async fn run(
     backend: Arc<dyn Backend>,
     tenant: Uai,
     mut queue: mpsc::Receiver<Job>,
-    commits: broadcast::Sender<Committed>,
+    commits: Arc<Wakeups>,
 ) {
     // How many commands recent batches carried: the clients likely to be back soon.
     let mut recent = 1;
@@ -77,7 +78,7 @@ async fn run(
             .map(|o| o.last_position)
             .max()
         {
-            let _ = commits.send(Committed {
+            commits.committed(Committed {
                 tenant: tenant.clone(),
                 head,
             });

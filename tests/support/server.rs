@@ -49,19 +49,16 @@ impl TestServer {
             .await;
         let uai = Uai::parse(UAI).unwrap();
         let (stop, stopped) = watch::channel(false);
-        for projection in carnet_projections::all() {
-            let projector =
-                carnet_projections::Projector::new(store.clone(), uai.clone(), projection);
-            projector.catch_up().await.unwrap();
-            let mut stopped = stopped.clone();
-            tokio::spawn(async move {
-                let _ = projector
-                    .run(async move {
-                        let _ = stopped.wait_for(|s| *s).await;
-                    })
-                    .await;
-            });
-        }
+        let scheduler = carnet_projections::Scheduler::new(store.clone(), Default::default());
+        scheduler.catch_up().await.unwrap();
+        let mut until = stopped.clone();
+        tokio::spawn(async move {
+            let _ = scheduler
+                .run(async move {
+                    let _ = until.wait_for(|s| *s).await;
+                })
+                .await;
+        });
         let key = DevKey::new(rand_key());
         let state = Arc::new(AppState::new(
             store.clone(),
