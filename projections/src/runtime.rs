@@ -292,9 +292,8 @@ impl Projector {
                         Ok(_) => {}
                         // Some wake-ups were missed: ours may be among them.
                         Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await
-                        }
+                        // The store is gone: nothing will move any more.
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return Ok(()),
                     },
                     _ = &mut retry => break,
                 }

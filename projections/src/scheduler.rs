@@ -428,7 +428,9 @@ impl Scheduler {
                 after
             }
         });
-        if turn.more || (work.again && retry.is_none()) {
+        // Commits that came during the turn are worked at once, even when a projection
+        // of the establishment also waits for a lease or a recheck.
+        if turn.more || work.again {
             work.queued = true;
             state.queue.push_back(tenant);
             drop(state);
