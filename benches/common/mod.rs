@@ -2,6 +2,14 @@
 
 use sqlx::{Connection, Executor};
 
+/// The URL of database `name` on the Postgres server at $BENCH_PG, as it is.
+#[allow(dead_code)] // not every benchmark reuses a database
+pub fn pg_database(name: &str) -> String {
+    let server =
+        std::env::var("BENCH_PG").unwrap_or_else(|_| "postgresql://root@127.0.0.1:5432".into());
+    format!("{server}/{name}")
+}
+
 /// A database `name` recreated empty on the Postgres server at $BENCH_PG (default
 /// postgresql://root@127.0.0.1:5432); its URL.
 pub async fn fresh_pg_database(name: &str) -> String {

@@ -23,7 +23,9 @@ pub use inline::Inline;
 pub use runtime::{
     decode, rebuild, status, Batch, Projection, Projector, Rebuilt, Status, Step, DEFAULT_LEASE,
 };
-pub use scheduler::{BadShard, Scheduler, SchedulerOptions, SchedulerStats, Shard};
+pub use scheduler::{
+    BadShard, Scheduler, SchedulerOptions, SchedulerStats, Shard, DEFAULT_COALESCE,
+};
 
 use std::sync::Arc;
 

@@ -34,6 +34,8 @@ const BATCHES_PER_TURN: usize = 8;
 /// A projection that stopped at an event it cannot apply is looked at again this often
 /// (a rebuild may have mended it) when nothing else wakes its establishment.
 const STOPPED_RECHECK: Duration = Duration::from_secs(60);
+/// See [`SchedulerOptions::coalesce`].
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(100);
 /// Longest wait before a unit that failed on a database error is tried again.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
@@ -104,6 +106,10 @@ pub struct SchedulerOptions {
     /// Events per batch transaction.
     pub batch_size: i64,
     pub shard: Shard,
+    /// Shortest time between two turns on one establishment: under load, the commits of
+    /// this window are applied by one batch rather than one batch each (each batch is a
+    /// transaction of its own). The inline projections do not wait for it.
+    pub coalesce: Duration,
     /// Only these establishments (of the shard), when given.
     pub only: Option<std::collections::HashSet<Uai>>,
 }
@@ -130,6 +136,7 @@ impl std::fmt::Debug for SchedulerOptions {
             .field("lease", &self.lease)
             .field("batch_size", &self.batch_size)
             .field("shard", &self.shard)
+            .field("coalesce", &self.coalesce)
             .field("only", &self.only)
             .finish()
     }
@@ -144,6 +151,7 @@ impl Default for SchedulerOptions {
             lease: DEFAULT_LEASE,
             batch_size: 500,
             shard: Shard::ALL,
+            coalesce: DEFAULT_COALESCE,
             only: None,
         }
     }
@@ -170,6 +178,9 @@ struct Work {
     again: bool,
     /// A timer will queue it again (a lease held elsewhere, a database error).
     retrying: bool,
+    /// A timer will queue it when the coalescing window of its last turn ends.
+    delayed: bool,
+    last_turn: Option<std::time::Instant>,
     failures: u32,
 }
 
@@ -338,7 +349,21 @@ impl Scheduler {
         work.head = work.head.max(head);
         if work.running {
             work.again = true;
-        } else if !work.queued {
+        } else if !work.queued && !work.delayed {
+            self.queue(state, tenant);
+        }
+    }
+
+    /// Queues `tenant` now, or when the coalescing window of its last turn ends.
+    fn queue(&self, mut state: std::sync::MutexGuard<'_, State>, tenant: Uai) {
+        let window = self.shared.options.coalesce;
+        let Some(work) = state.tenants.get_mut(&tenant) else {
+            return;
+        };
+        let wait = work
+            .last_turn
+            .map_or(Duration::ZERO, |t| window.saturating_sub(t.elapsed()));
+        if wait.is_zero() {
             work.queued = true;
             state.queue.push_back(tenant);
             self.shared
@@ -347,7 +372,22 @@ impl Scheduler {
                 .store(state.queue.len() as u64, Ordering::Relaxed);
             drop(state);
             self.shared.work.notify_one();
+            return;
         }
+        work.delayed = true;
+        drop(state);
+        let scheduler = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let mut state = lock(&scheduler.shared.state);
+            if let Some(work) = state.tenants.get_mut(&tenant) {
+                work.delayed = false;
+                if !work.running && !work.queued {
+                    work.last_turn = None;
+                    scheduler.queue(state, tenant);
+                }
+            }
+        });
     }
 
     fn spawn_workers(
@@ -384,9 +424,12 @@ impl Scheduler {
                             work.queued = false;
                             work.running = true;
                             work.again = false;
+                            work.last_turn = Some(std::time::Instant::now());
                         }
                     }
-                    None if until_idle && state.tenants.values().all(|w| !w.running) => {
+                    None if until_idle
+                        && state.tenants.values().all(|w| !w.running && !w.delayed) =>
+                    {
                         // Wake the other workers so that they see it too.
                         self.shared.work.notify_waiters();
                         return;
@@ -428,13 +471,16 @@ impl Scheduler {
                 after
             }
         });
-        // Commits that came during the turn are worked at once, even when a projection
-        // of the establishment also waits for a lease or a recheck.
-        if turn.more || work.again {
+        // Work left from a long catch-up goes on at once; commits that came during the
+        // turn after the coalescing window, even when a projection of the establishment
+        // also waits for a lease or a recheck.
+        if turn.more {
             work.queued = true;
             state.queue.push_back(tenant);
             drop(state);
             self.shared.work.notify_one();
+        } else if work.again {
+            self.queue(state, tenant);
         } else if let Some(after) = retry {
             if work.retrying || until_idle {
                 return;
