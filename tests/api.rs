@@ -490,9 +490,26 @@ async fn health_readiness_metrics_and_limits() {
     assert!(metrics.contains("carnet_establishments 1"), "{metrics}");
     // The detail names the laggards (the asynchronous timetable may be a few events
     // behind for a moment), then none once caught up.
+    // Only for the head or an auditor of the establishment, with a token.
+    assert_eq!(get("/status/projections").await.unwrap().status(), 401);
+    let forbidden = server
+        .http
+        .get(format!("{}/status/projections", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forbidden.status(), 403);
+    let head = server.token("adjoint", ClaimedRole::Principal);
     let mut lagging = Value::Null;
     for _ in 0..100 {
-        let answer = get("/status/projections").await.unwrap();
+        let answer = server
+            .http
+            .get(format!("{}/status/projections", server.base))
+            .bearer_auth(&head)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(answer.status(), 200);
         lagging = answer.json().await.unwrap();
         for row in lagging.as_array().unwrap() {

@@ -21,6 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::auth::ClaimedRole;
 use crate::schema::{self, CarnetSchema};
 use crate::state::{AppState, Caller, ESTABLISHMENT_HEADER};
 
@@ -272,16 +273,54 @@ struct LaggingProjection {
 }
 
 /// The projections of establishments that are behind or stopped, furthest behind first
-/// (at most `limit`, 100 by default): the detail behind `/readyz`, for operators.
+/// (at most `limit`, 100 by default): the detail behind `/readyz`, for the head of an
+/// establishment or an auditor, about the establishments of their token only (which
+/// establishments a service holds is not for anyone to list).
 async fn lagging(
     State(server): State<Server>,
+    headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<LaggingQuery>,
 ) -> Response {
+    let principal = match server
+        .state
+        .auth
+        .authenticate(header(&headers, "authorization").as_deref())
+        .await
+    {
+        Ok(p) => p,
+        Err(_) => {
+            return (
+                StatusCode::UNAUTHORIZED,
+                [("www-authenticate", "Bearer")],
+                "a bearer token is needed",
+            )
+                .into_response()
+        }
+    };
+    let allowed = principal
+        .roles
+        .iter()
+        .any(|r| matches!(r, ClaimedRole::Principal | ClaimedRole::Auditor));
+    if !allowed {
+        return (
+            StatusCode::FORBIDDEN,
+            "the head of an establishment or an auditor only",
+        )
+            .into_response();
+    }
     let pool = server.state.store.backend().pool();
-    let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
-    match carnet_projections::checkpoint::lagging(&pool, limit).await {
+    let limit = query.limit.unwrap_or(100).clamp(1, 10_000) as usize;
+    // The laggards are few: every one is read, then those of the token's scope kept.
+    match carnet_projections::checkpoint::lagging(&pool, 100_000).await {
         Ok(rows) => Json(
             rows.into_iter()
+                .filter(|l| {
+                    principal
+                        .establishments
+                        .iter()
+                        .any(|uai| uai.as_str() == l.tenant)
+                })
+                .take(limit)
                 .map(|l| LaggingProjection {
                     lag_events: (l.head - l.position).max(0),
                     lag_seconds: seconds(l.lag_us),
@@ -294,11 +333,10 @@ async fn lagging(
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(e) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("database unreachable: {e}"),
-        )
-            .into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the projections' standing");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+        }
     }
 }
 
