@@ -85,7 +85,12 @@ struct Scale {
     projector_workers: usize,
     /// Shortest time in milliseconds between two turns of the projectors on one
     /// establishment: under load, the commits of the window share one batch.
-    #[arg(long, env = "CARNET_PROJECTOR_COALESCE_MS", default_value_t = 100, global = true)]
+    #[arg(
+        long,
+        env = "CARNET_PROJECTOR_COALESCE_MS",
+        default_value_t = 100,
+        global = true
+    )]
     projector_coalesce_ms: u64,
     /// Seconds a projector's lease lasts unrenewed before another instance takes over
     /// (stamped by the database's clock).
