@@ -308,13 +308,14 @@ enum Command {
         #[arg(long = "as")]
         person: String,
         /// What they act as: guardian, student, teacher, cpe, aed, secretariat,
-        /// principal, auditor (repeatable; none: every role the establishment gives).
-        #[arg(long)]
+        /// principal, auditor (repeatable, at least one: a token claims its roles).
+        #[arg(long, required = true)]
         role: Vec<String>,
         /// The establishment(s); by default the database's only one.
         #[arg(long)]
         establishment: Vec<String>,
-        #[arg(long, default_value_t = 12)]
+        /// Lifetime in hours, at most 12 (a development token is a bearer secret).
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=12))]
         hours: i64,
     },
 }

@@ -134,3 +134,102 @@ async fn the_secretariat_imports_siecle_on_sqlite() {
 async fn the_secretariat_imports_siecle_on_postgres() {
     the_secretariat_imports_siecle(BackendKind::Postgres).await;
 }
+
+const STS: &str = include_str!("../importers/tests/fixtures/sts_emp_0750655E_2026.xml");
+const UNTIS: &str = include_str!("../importers/tests/fixtures/untis/GPU001.TXT");
+
+fn file(format: &str, name: &str, content: &[u8]) -> Value {
+    json!({ "input": {
+        "format": format,
+        "fileName": name,
+        "contentBase64": base64::engine::general_purpose::STANDARD.encode(content),
+        "dryRun": false,
+        "from": "2026-12-07",
+        "hours": ["1=08:00-08:55", "2=09:00-09:55", "3=10:05-11:00", "4=11:00-11:55", "5=13:30-14:25", "6=14:25-15:20", "7=15:30-16:25", "8=16:25-17:20"],
+    }})
+}
+
+/// The attack of issue 17: the secretariat uploads an STS-Web file whose `FONCTION=DIR`
+/// would make a staff member (itself, say) principal, or a timetable. An import records
+/// only what its importer may do through the API: refused whole, nothing written.
+async fn the_secretariat_cannot_import_staff_or_timetables(kind: BackendKind) {
+    let server = TestServer::start(kind, 60).await;
+    let before = server.head().await;
+    for (format, name, content) in [
+        ("sts", "sts_emp_0750655E_2026.xml", STS.as_bytes()),
+        ("untis", "GPU001.TXT", UNTIS.as_bytes()),
+    ] {
+        let refused = server
+            .as_(
+                "secretariat",
+                ClaimedRole::Secretariat,
+                IMPORT,
+                file(format, name, content),
+            )
+            .await;
+        assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
+        let message = refused["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("head of the establishment"), "{message}");
+        assert_eq!(server.head().await, before, "{format}: nothing written");
+    }
+    // The head may, and the STS file's director is then a principal of the records.
+    let done = server
+        .as_(
+            "adjoint",
+            ClaimedRole::Principal,
+            IMPORT,
+            file("sts", "sts_emp_0750655E_2026.xml", STS.as_bytes()),
+        )
+        .await;
+    assert!(
+        data(&done)["importFile"]["events"].as_i64().unwrap() > 0,
+        "{done}"
+    );
+}
+
+/// A token that claims no role acts as nobody (it used to count as every role).
+async fn a_token_without_roles_is_worth_nothing(kind: BackendKind) {
+    let server = TestServer::start(kind, 60).await;
+    let token = server
+        .key
+        .mint(
+            "adjoint",
+            std::slice::from_ref(&server.uai),
+            &[],
+            chrono::Duration::hours(1),
+        )
+        .unwrap();
+    let import = server
+        .post(
+            Some(&token),
+            &[],
+            IMPORT,
+            file("sts", "sts.xml", STS.as_bytes()),
+        )
+        .await;
+    assert_eq!(code(&import).as_deref(), Some("FORBIDDEN"), "{import}");
+    let child = server
+        .post(
+            Some(&token),
+            &[],
+            "{ student(id: \"eleve00001\") { lastName } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&child).as_deref(), Some("FORBIDDEN"), "{child}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretariat_cannot_import_staff_or_timetables_on_sqlite() {
+    the_secretariat_cannot_import_staff_or_timetables(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_secretariat_cannot_import_staff_or_timetables_on_postgres() {
+    the_secretariat_cannot_import_staff_or_timetables(BackendKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_roles_is_worth_nothing_on_sqlite() {
+    a_token_without_roles_is_worth_nothing(BackendKind::Sqlite).await;
+}

@@ -48,7 +48,8 @@ impl Actor {
                 "your token does not cover establishment {tenant}"
             )));
         }
-        let claims = |r: ClaimedRole| principal.roles.is_empty() || principal.roles.contains(&r);
+        // A token claims its roles; one that claims none acts as nobody.
+        let claims = |r: ClaimedRole| principal.roles.contains(&r);
         let person = principal.person.clone();
         let mut actor = Actor {
             person: person.clone(),

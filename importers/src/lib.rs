@@ -104,6 +104,11 @@ pub struct Options {
     pub year: Option<SchoolYear>,
     /// Timetables: times of hours whose names hold none (`1` → 08:00-08:55).
     pub hours: fet::Hours,
+    /// The importer may record staff and their roles, services and timetables (the
+    /// head of the establishment, or an operator at the command line). Without it, a
+    /// file that would change any of them is refused whole: an import records only what
+    /// its importer may do through the API.
+    pub staff_and_timetables: bool,
 }
 
 impl Options {
@@ -118,6 +123,7 @@ impl Options {
             from: None,
             year: None,
             hours: fet::Hours::new(),
+            staff_and_timetables: true,
         }
     }
 }
@@ -360,6 +366,12 @@ pub async fn import_input(
     if !plan.problems.is_empty() {
         return Err(ImportError::Invalid(plan.problems));
     }
+    if !options.staff_and_timetables {
+        let reserved = reserved_changes(&plan.requests);
+        if !reserved.is_empty() {
+            return Err(ImportError::NotAllowed(reserved));
+        }
+    }
     let events = plan.events;
     if !options.dry_run && !plan.requests.is_empty() {
         write(store, &uai, &origin, plan.requests).await?;
@@ -378,6 +390,31 @@ pub async fn import_input(
         notes,
         elapsed: started.elapsed(),
     })
+}
+
+/// What of `requests` is the head's to record: staff and roles, services, timetables.
+fn reserved_changes(requests: &[carnet_store::AppendRequest]) -> Vec<String> {
+    const STAFF: [(&str, &str); 5] = [
+        ("StaffMemberAdded", "staff members"),
+        ("StaffRolesChanged", "staff roles"),
+        ("StaffMemberLeft", "staff departures"),
+        ("ServiceAssigned", "teachers' services"),
+        ("ServiceRemoved", "teachers' services"),
+    ];
+    let mut found = std::collections::BTreeSet::new();
+    for request in requests {
+        if request.stream.stream_type == "timetable" {
+            found.insert("the timetable");
+        }
+        if request.stream.stream_type == "establishment" {
+            for event in &request.events {
+                if let Some((_, what)) = STAFF.iter().find(|(t, _)| *t == event.event_type) {
+                    found.insert(what);
+                }
+            }
+        }
+    }
+    found.into_iter().map(str::to_string).collect()
 }
 
 fn wrong_input(format: Format, origin: &Origin) -> ImportError {

@@ -65,6 +65,11 @@ pub enum ImportError {
     Invalid(Vec<Problem>),
     #[error("the file is for establishment {file}, not {expected}")]
     OtherEstablishment { file: String, expected: String },
+    /// The file would record what the importer may not record through the API (staff
+    /// and their roles, teachers' services, the timetable: the head of the
+    /// establishment's business). Nothing was written.
+    #[error("this file changes {}: only the head of the establishment may import that; nothing was imported", .0.join(", "))]
+    NotAllowed(Vec<String>),
     #[error(transparent)]
     Store(#[from] StoreError),
 }

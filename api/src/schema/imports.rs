@@ -97,6 +97,11 @@ impl ImportMutation {
             .transpose()
             .map_err(|e| ApiError::validation("input.year", e.to_string()))?;
         options.hours = bell_schedule(&input.hours)?;
+        // What the API lets this person record, and no more.
+        options.staff_and_timetables = c
+            .actor
+            .may_administer("importing staff or timetables")
+            .is_ok();
         // The readers take paths (a zip, a FET export folder): the bytes go to a folder of
         // the request's own, removed when it ends.
         let folder = tempfile::tempdir().map_err(|e| ApiError::internal(&e))?;
@@ -114,6 +119,7 @@ impl ImportMutation {
                 ImportError::Io { reason, .. } => {
                     ApiError::validation("input.contentBase64", reason)
                 }
+                ImportError::NotAllowed(_) => ApiError::forbidden(e.to_string()),
                 ImportError::Store(store) => store.into(),
             })?;
         Ok(ImportSummary {
