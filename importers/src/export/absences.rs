@@ -164,7 +164,7 @@ pub async fn export<W: Write>(
     let mut csv = options.writer(out)?;
     csv.write_record(HEADER)?;
     for row in &rows {
-        csv.write_record(row)?;
+        options.write_row(&mut csv, row)?;
     }
     csv.flush()?;
     tracing::debug!(

@@ -112,28 +112,31 @@ pub async fn export<W: Write>(
                         other => other.to_string(),
                     })
                     .collect();
-                csv.write_record([
-                    period.clone(),
-                    period_name.clone(),
-                    class.clone(),
-                    student.clone(),
-                    last_name,
-                    first_name,
-                    division,
-                    e.subject.clone(),
-                    subject_name.clone(),
-                    e.id.clone(),
-                    e.title.clone(),
-                    e.date.to_string(),
-                    e.teacher.clone(),
-                    options.decimal(e.coefficient),
-                    options.decimal(e.scale),
-                    yes_no(e.bonus),
-                    score,
-                    special,
-                    yes_no(!entry.previous.is_empty()),
-                    previous.join(" > "),
-                ])?;
+                options.write_row(
+                    &mut csv,
+                    [
+                        period.clone(),
+                        period_name.clone(),
+                        class.clone(),
+                        student.clone(),
+                        last_name,
+                        first_name,
+                        division,
+                        e.subject.clone(),
+                        subject_name.clone(),
+                        e.id.clone(),
+                        e.title.clone(),
+                        e.date.to_string(),
+                        e.teacher.clone(),
+                        options.decimal(e.coefficient),
+                        options.decimal(e.scale),
+                        yes_no(e.bonus),
+                        score,
+                        special,
+                        yes_no(!entry.previous.is_empty()),
+                        previous.join(" > "),
+                    ],
+                )?;
                 rows += 1;
             }
         }

@@ -136,6 +136,20 @@ impl CsvOptions {
             .from_writer(out))
     }
 
+    /// Writes one row, every field made safe for spreadsheets (see [`neutralise`]).
+    pub(crate) fn write_row<W: std::io::Write, I, F>(
+        &self,
+        csv: &mut csv::Writer<W>,
+        row: I,
+    ) -> Result<(), ExportError>
+    where
+        I: IntoIterator<Item = F>,
+        F: AsRef<str>,
+    {
+        csv.write_record(row.into_iter().map(|f| neutralise(f.as_ref()).into_owned()))?;
+        Ok(())
+    }
+
     /// A decimal as this export writes it.
     pub(crate) fn decimal(&self, value: rust_decimal::Decimal) -> String {
         let text = value.normalize().to_string();
@@ -147,9 +161,31 @@ impl CsvOptions {
     }
 }
 
+/// A field as a spreadsheet must read it: text, never a formula. Excel, LibreOffice and
+/// Google Sheets run a cell that starts with `=`, `+`, `-` or `@` (and, after a tab or a
+/// carriage return, the same) as a formula, so a guardian's justification comment
+/// `=HYPERLINK(...)` would run on the CPE's machine. As OWASP's "CSV Injection" advice
+/// says, such a field is prefixed with a single quote, which spreadsheets show as text.
+pub fn neutralise(field: &str) -> std::borrow::Cow<'_, str> {
+    match field.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{field}").into(),
+        _ => field.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn formulas_are_written_as_text() {
+        for formula in ["=1+1", "+33 6", "-2", "@SUM(A1)", "\t=1", "\r=1"] {
+            assert_eq!(neutralise(formula), format!("'{formula}"));
+        }
+        for plain in ["Hélène", "14,5", "2026-12-07", "", "a=b", "'déjà"] {
+            assert_eq!(neutralise(plain), plain);
+        }
+    }
 
     #[test]
     fn separators() {
