@@ -536,7 +536,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         } => {
             let options = crate::serve::ServeOptions {
                 bind,
-                dev_tokens: dev_tokens.unwrap_or(embedded),
+                // Development tokens are minted by whoever reads the key file: trusted by
+                // default only by an embedded server that listens on this machine alone.
+                dev_tokens: dev_tokens.unwrap_or(embedded && bind.ip().is_loopback()),
                 oidc: oidc_issuer.map(|issuer| carnet_api::auth::OidcConfig {
                     issuer,
                     audience: oidc_audience,
@@ -712,7 +714,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let sections = match &output {
                 Some(path) => {
-                    let file = std::fs::File::create(path)
+                    // Personal data (and, unless --without-keys, their keys).
+                    let file = carnet_store::files::create_private(path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut out = std::io::BufWriter::new(file);
                     carnet_replay_tools::log::export(&store, &tenants, !without_keys, &mut out)
@@ -1045,9 +1048,8 @@ async fn export(store: &EventStore, command: ExportCommand) -> anyhow::Result<()
         }
     };
     match &scope_args.output {
-        Some(path) => {
-            std::fs::write(path, &out).with_context(|| format!("writing {}", path.display()))?
-        }
+        Some(path) => carnet_store::files::write_private(path, &out)
+            .with_context(|| format!("writing {}", path.display()))?,
         None => {
             use std::io::Write;
             let mut stdout = std::io::stdout().lock();

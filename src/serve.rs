@@ -48,6 +48,9 @@ pub async fn serve(
         store.clone(),
         Authenticator::new(dev.clone(), options.oidc.clone()),
     ));
+    if options.dev_tokens && !options.bind.ip().is_loopback() {
+        tracing::warn!(bind = %options.bind, "development tokens are trusted on an address other machines reach: anyone with the key file mints any token");
+    }
     let listener = tokio::net::TcpListener::bind(options.bind)
         .await
         .with_context(|| format!("binding {}", options.bind))?;
@@ -86,7 +89,9 @@ pub async fn serve(
     match &dev {
         Some(key) => print_tokens(&store, key).await?,
         None => {
-            println!("development tokens are not trusted (start with --dev-tokens to mint some)")
+            println!(
+                "development tokens are not trusted (start with --dev-tokens true to mint some)"
+            )
         }
     }
     if let Some(oidc) = &options.oidc {
@@ -145,6 +150,9 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     }
 }
 
+/// How long the tokens printed at start stay valid: they are shown on a terminal.
+const PRINTED_TOKEN_HOURS: i64 = 1;
+
 /// A ready-to-paste token for one person of each role of each establishment.
 async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
     let pool = store.backend().pool();
@@ -155,7 +163,7 @@ async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
             continue;
         };
         println!(
-            "\n{} ({uai}): paste one of these in GraphiQL's Headers tab",
+            "\n{} ({uai}): paste one of these in GraphiQL's Headers tab (valid {PRINTED_TOKEN_HOURS} h)",
             establishment.name
         );
         let mut people: Vec<(String, ClaimedRole)> = Vec::new();
@@ -200,7 +208,7 @@ async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
                 &person,
                 std::slice::from_ref(&uai),
                 &[role],
-                chrono::Duration::hours(12),
+                chrono::Duration::hours(PRINTED_TOKEN_HOURS),
             )?;
             println!(
                 "  {:<11} {person}\n    {{\"Authorization\": \"Bearer {token}\"}}",

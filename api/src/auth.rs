@@ -173,9 +173,10 @@ impl DevKey {
                 Ok(DevKey::new(secret))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(dir)?;
+                carnet_store::files::private_dir(dir)?;
                 let secret: [u8; 32] = rand::random();
-                std::fs::write(&path, hex_encode(&secret))?;
+                // Whoever reads it can mint any token: its owner's only.
+                carnet_store::files::write_private(&path, hex_encode(&secret))?;
                 Ok(DevKey::new(secret.to_vec()))
             }
             Err(e) => Err(e),

@@ -273,7 +273,9 @@ impl Sheet {
             file: path.display().to_string(),
             reason,
         };
-        let mut writer = csv::Writer::from_path(path).map_err(|e| io(e.to_string()))?;
+        // Names and birth dates: the owner's only.
+        let file = carnet_store::files::create_private(path).map_err(|e| io(e.to_string()))?;
+        let mut writer = csv::Writer::from_writer(file);
         writer
             .write_record(self.columns)
             .map_err(|e| io(e.to_string()))?;
@@ -780,7 +782,7 @@ pub async fn export(
         role(id, 0, guardian_role(&g.relationship));
     }
 
-    std::fs::create_dir_all(dir).map_err(|e| ExportError::Io {
+    carnet_store::files::private_dir(dir).map_err(|e| ExportError::Io {
         file: dir.display().to_string(),
         reason: e.to_string(),
     })?;

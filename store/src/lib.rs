@@ -18,6 +18,7 @@ pub mod aggregate;
 pub mod backend;
 pub mod commands;
 pub mod error;
+pub mod files;
 pub mod hash;
 pub mod hook;
 pub mod keys;

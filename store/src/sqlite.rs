@@ -70,13 +70,23 @@ impl SqliteBackend {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path, hooks: Hooks) -> Result<Self, StoreError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            crate::files::private_dir(dir).map_err(|e| {
                 StoreError::Config(format!(
                     "cannot create the data directory {}: {e}",
                     dir.display()
                 ))
             })?;
         }
+        // The log holds children's records: the owner's only (SQLite gives its -wal and
+        // -shm files the database file's mode).
+        let private = if path.exists() {
+            crate::files::restrict(path)
+        } else {
+            crate::files::create_private(path).map(drop)
+        };
+        private.map_err(|e| {
+            StoreError::Config(format!("cannot make {} private: {e}", path.display()))
+        })?;
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
