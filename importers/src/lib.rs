@@ -14,6 +14,7 @@ pub mod asc;
 /// Exports: timetables as iCalendar, absences and grades as CSV.
 pub mod export;
 pub mod fet;
+pub mod limits;
 pub mod mef;
 pub mod oneroster;
 pub mod oneroster_export;
@@ -261,8 +262,52 @@ pub async fn import_path(
     path: &Path,
     options: &Options,
 ) -> Result<Summary, ImportError> {
-    let input = Input::read(format, path)?;
+    let path = path.to_path_buf();
+    let input = blocking(move || Input::read(format, &path)).await?;
     import_input(store, format, &input, options).await
+}
+
+/// Runs the reading of a file (decoding, parsing: work for the processor, with no
+/// awaiting) on a thread of its own, so that a slow file never stalls the tasks of the
+/// server, and a caller's deadline can give up on it.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ImportError> {
+    tokio::task::spawn_blocking(work).await.unwrap_or_else(|e| {
+        Err(ImportError::Io {
+            file: String::new(),
+            reason: format!("reading the file failed: {e}"),
+        })
+    })
+}
+
+/// What a file says, read.
+enum Model {
+    Roster(Box<roster::Roster>),
+    Timetable(timetable::TimetableFile),
+}
+
+/// Reads `input` as `format` into its model.
+fn read_model(
+    format: Format,
+    input: &Input,
+    hours: &fet::Hours,
+    today: chrono::NaiveDate,
+) -> Result<Model, ImportError> {
+    let origin = input.origin();
+    Ok(match (format, input) {
+        (Format::Siecle, Input::File(source)) => {
+            Model::Roster(Box::new(siecle::read(source, today)?))
+        }
+        (Format::Sts, Input::File(source)) => Model::Roster(Box::new(sts::read(source, today)?)),
+        (Format::OneRoster, Input::OneRoster(bundle)) => {
+            Model::Roster(Box::new(oneroster::read(bundle, today)?))
+        }
+        (Format::Fet, Input::Fet(bundle)) => Model::Timetable(fet::read(bundle, hours)?),
+        (Format::Untis, Input::File(source)) => Model::Timetable(untis::read(source, hours)?),
+        (Format::Asc, Input::File(source)) => Model::Timetable(asc::read(source)?),
+        _ => return Err(wrong_input(format, &origin)),
+    })
 }
 
 /// Imports `source` as `format` into `store`: all of it, or nothing.
@@ -307,16 +352,12 @@ pub async fn import_input(
         actor: options.actor.clone(),
         role: options.role.clone(),
     });
-    let (uai, rows, notes) = match (format, input) {
-        (Format::Siecle | Format::Sts | Format::OneRoster, input) => {
-            let roster = match (format, input) {
-                (Format::Siecle, Input::File(source)) => siecle::read(source, options.today)?,
-                (Format::Sts, Input::File(source)) => sts::read(source, options.today)?,
-                (Format::OneRoster, Input::OneRoster(bundle)) => {
-                    oneroster::read(bundle, options.today)?
-                }
-                _ => return Err(wrong_input(format, &origin)),
-            };
+    let model = {
+        let (input, hours, today) = (input.clone(), options.hours.clone(), options.today);
+        blocking(move || read_model(format, &input, &hours, today)).await?
+    };
+    let (uai, rows, notes) = match model {
+        Model::Roster(roster) => {
             let uai = roster.uai.clone();
             if let Some(expected) = options.tenant.as_ref().filter(|t| **t != uai) {
                 return Err(ImportError::OtherEstablishment {
@@ -329,13 +370,7 @@ pub async fn import_input(
             roster::plan_roster(&mut plan, &mut current, &roster, &name).await;
             (uai, roster.rows, roster.notes)
         }
-        (Format::Fet | Format::Untis | Format::Asc, input) => {
-            let file = match (format, input) {
-                (Format::Fet, Input::Fet(bundle)) => fet::read(bundle, &options.hours)?,
-                (Format::Untis, Input::File(source)) => untis::read(source, &options.hours)?,
-                (Format::Asc, Input::File(source)) => asc::read(source)?,
-                _ => return Err(wrong_input(format, &origin)),
-            };
+        Model::Timetable(file) => {
             let uai = match &options.tenant {
                 Some(uai) => uai.clone(),
                 None => only_tenant(store, &origin).await?,

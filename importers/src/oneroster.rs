@@ -71,6 +71,7 @@ use carnet_domain::Uai;
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
+use crate::limits;
 use crate::report::{ImportError, Location, Problem};
 use crate::roster::{GuardianRow, Roster, Row, StaffRow, StudentRow, SubjectRow};
 use crate::source::SourceFile;
@@ -128,12 +129,12 @@ impl Bundle {
                 let entry = entry.map_err(io)?;
                 let file_name = entry.file_name().to_string_lossy().into_owned();
                 if entry.path().is_file() && file_name.to_ascii_lowercase().ends_with(".csv") {
-                    files.push((file_name, std::fs::read(entry.path()).map_err(io)?));
+                    files.push((file_name, crate::source::read_bounded(&entry.path())?));
                 }
             }
             Self::from_files(&name, files)
         } else {
-            let bytes = std::fs::read(path).map_err(io)?;
+            let bytes = crate::source::read_bounded(path)?;
             Self::from_zip(&name, &bytes)
         }
     }
@@ -150,13 +151,31 @@ impl Bundle {
         };
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
             .map_err(|e| refused(format!("not a readable zip: {e}")))?;
+        if archive.len() > limits::MAX_ZIP_ENTRIES {
+            return Err(refused(format!(
+                "the zip holds {} entries; Carnet reads zips of at most {}",
+                archive.len(),
+                limits::MAX_ZIP_ENTRIES
+            )));
+        }
         let mut files = Vec::new();
+        let mut unzipped: u64 = 0;
         for i in 0..archive.len() {
             let mut entry = archive
                 .by_index(i)
                 .map_err(|e| refused(format!("entry {i} of the zip cannot be read: {e}")))?;
             if !entry.is_file() {
                 continue;
+            }
+            // The sizes a zip declares may lie: they refuse a bomb at once, and the
+            // reading below stops at the limit whatever they say.
+            let (declared, packed) = (entry.size(), entry.compressed_size().max(1));
+            if declared > limits::RATIO_FLOOR_BYTES && declared / packed > limits::MAX_ZIP_RATIO {
+                return Err(refused(format!(
+                    "entry {i} would unzip {declared} bytes from {packed} (more than {} times): \
+                     a zip bomb, not an export",
+                    limits::MAX_ZIP_RATIO
+                )));
             }
             let entry_name = entry
                 .name()
@@ -170,10 +189,19 @@ impl Bundle {
             if !base.to_ascii_lowercase().ends_with(".csv") || base.starts_with('.') {
                 continue;
             }
+            let room = limits::MAX_UNZIPPED_BYTES.saturating_sub(unzipped);
             let mut content = Vec::new();
-            entry
+            (&mut entry)
+                .take(room + 1)
                 .read_to_end(&mut content)
                 .map_err(|e| refused(format!("{entry_name} cannot be read from the zip: {e}")))?;
+            unzipped += content.len() as u64;
+            if unzipped > limits::MAX_UNZIPPED_BYTES {
+                return Err(refused(format!(
+                    "the zip unzips to more than {} bytes",
+                    limits::MAX_UNZIPPED_BYTES
+                )));
+            }
             files.push((base, content));
         }
         let mut bundle = Self::from_files(name, files)?;

@@ -17,6 +17,25 @@ use sha2::{Digest, Sha256};
 
 use crate::report::{ImportError, Location, Problem};
 
+/// The bytes of `path`, refused past [`crate::limits::MAX_FILE_BYTES`] before any is read.
+pub fn read_bounded(path: &Path) -> Result<Vec<u8>, ImportError> {
+    let io = |e: std::io::Error| ImportError::Io {
+        file: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > crate::limits::MAX_FILE_BYTES {
+        return Err(ImportError::Io {
+            file: path.display().to_string(),
+            reason: format!(
+                "the file has {size} bytes; Carnet reads files of at most {} bytes",
+                crate::limits::MAX_FILE_BYTES
+            ),
+        });
+    }
+    std::fs::read(path).map_err(io)
+}
+
 #[derive(Debug, Clone)]
 pub struct SourceFile {
     /// The file's name as the user gave it (kept in the events' provenance).
@@ -31,10 +50,7 @@ pub struct SourceFile {
 impl SourceFile {
     /// Reads and decodes `path`.
     pub fn read(path: &Path) -> Result<Self, ImportError> {
-        let bytes = std::fs::read(path).map_err(|e| ImportError::Io {
-            file: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let bytes = read_bounded(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

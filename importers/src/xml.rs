@@ -33,6 +33,15 @@ impl Document<'_> {
 
 /// Parses `source` as XML; a malformed file is one problem at the line the parser stopped.
 pub fn parse(source: &SourceFile) -> Result<Document<'_>, Problem> {
+    if let Some(line) = crate::limits::entity_declaration(&source.text) {
+        return Err(source.problem(
+            Location::Line(line),
+            "XML",
+            "the file declares XML entities (<!ENTITY): national exports have none, and an \
+             entity can make a small file expand without bound; refused",
+        ));
+    }
+    // A document type without entities (some tools write one) is harmless.
     let options = roxmltree::ParsingOptions {
         allow_dtd: true,
         ..Default::default()

@@ -60,6 +60,9 @@ pub struct ImportSummary {
     pub notes: Vec<String>,
 }
 
+/// Longest an import through the API may take, under the request's own timeout.
+const IMPORT_DEADLINE: std::time::Duration = std::time::Duration::from_secs(20);
+
 #[Object]
 impl ImportMutation {
     /// Imports a file (SIECLE, STS-Web, OneRoster, FET, Untis, aSc) into the
@@ -108,8 +111,21 @@ impl ImportMutation {
         let path = folder.path().join(&name);
         std::fs::write(&path, &bytes).map_err(|e| ApiError::internal(&e))?;
         let store = &c.school.store;
-        let summary = carnet_importers::import_path(store, format, &path, &options)
+        // Reading runs on a thread of its own (see the importers): past the deadline the
+        // request is answered, and the import, all or nothing, has written nothing.
+        let import = carnet_importers::import_path(store, format, &path, &options);
+        let summary = tokio::time::timeout(IMPORT_DEADLINE, import)
             .await
+            .map_err(|_| {
+                ApiError::validation(
+                    "input.contentBase64",
+                    format!(
+                        "the file took more than {} s to read and check; nothing was imported \
+                         (a file this large is imported with `carnet import`)",
+                        IMPORT_DEADLINE.as_secs()
+                    ),
+                )
+            })?
             .map_err(|e| match e {
                 ImportError::Invalid(problems) => ApiError::InvalidFile(problems),
                 ImportError::OtherEstablishment { file, expected } => ApiError::validation(
