@@ -980,3 +980,46 @@ async fn setting_up_the_school_on_sqlite() {
 async fn setting_up_the_school_on_postgres() {
     setting_up_the_school(BackendKind::Postgres).await;
 }
+
+/// Issue 17: a bearer token that is sent and not valid (expired, forged) answers 401 with
+/// RFC 6750's `invalid_token`, whatever it asks, even fields that need no identity.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_token_gets_nothing_at_all() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let expired = server
+        .key
+        .mint(
+            "adjoint",
+            std::slice::from_ref(&server.uai),
+            &[ClaimedRole::Principal],
+            chrono::Duration::hours(-1),
+        )
+        .unwrap();
+    let forged = format!("{}x", server.token("adjoint", ClaimedRole::Principal));
+    for (what, token) in [
+        ("expired", expired),
+        ("forged", forged),
+        ("garbage", "abc".into()),
+    ] {
+        let answer = server
+            .http
+            .post(format!("{}/graphql", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ __typename }" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 401, "{what}");
+        let challenge = answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(challenge.contains("invalid_token"), "{what}: {challenge}");
+        let body: Value = answer.json().await.unwrap();
+        assert_eq!(body["data"], Value::Null, "{what}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+    // No token at all may still ask what needs no identity (the schema).
+    let anonymous = server.post(None, &[], "{ __typename }", json!({})).await;
+    assert_eq!(anonymous["data"]["__typename"], "Query", "{anonymous}");
+}

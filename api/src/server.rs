@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::auth::ClaimedRole;
+use crate::auth::{AuthError, ClaimedRole};
 use crate::schema::{self, CarnetSchema};
 use crate::state::{AppState, Caller, ESTABLISHMENT_HEADER};
 
@@ -115,22 +115,59 @@ async fn graphql(
     State(server): State<Server>,
     headers: HeaderMap,
     request: GraphQLRequest,
-) -> GraphQLResponse {
+) -> Response {
     let principal = server
         .state
         .auth
         .authenticate(header(&headers, "authorization").as_deref())
         .await;
+    // A token that is sent and not valid answers nothing at all, not even the fields
+    // that need no identity (RFC 6750: 401, `invalid_token`). No token at all may still
+    // ask those (the schema, for a client's code generation).
+    if let Err(error) = &principal {
+        if !matches!(error, AuthError::Missing) {
+            return invalid_token(error);
+        }
+    }
     let caller = Caller::new(
         principal,
         header(&headers, ESTABLISHMENT_HEADER),
         header(&headers, "idempotency-key"),
     );
-    server
-        .schema
-        .execute(request.into_inner().data(caller))
-        .await
-        .into()
+    GraphQLResponse::from(
+        server
+            .schema
+            .execute(request.into_inner().data(caller))
+            .await,
+    )
+    .into_response()
+}
+
+/// 401 for a bearer token that is not valid, with why in words a developer can act on
+/// (never the identity provider's address or errors, which are logged).
+fn invalid_token(error: &AuthError) -> Response {
+    let reason = match error {
+        AuthError::Jwks(detail) => {
+            tracing::warn!(%detail, "the identity provider's keys cannot be fetched");
+            "the identity provider's keys cannot be fetched now; try again later".to_string()
+        }
+        other => other.to_string(),
+    };
+    let challenge = format!(
+        "Bearer error=\"invalid_token\", error_description=\"{}\"",
+        reason.replace(['"', '\\'], "'")
+    );
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": reason, "extensions": { "code": "UNAUTHENTICATED" } }],
+    });
+    let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
 }
 
 /// graphql-ws: the token comes in the `connection_init` payload
@@ -238,7 +275,10 @@ async fn ready(State(server): State<Server>) -> Response {
         Err(e) => Readiness {
             ready: false,
             warming,
-            database: format!("unreachable: {e}"),
+            database: {
+                tracing::warn!(error = %e, "readiness: the database does not answer");
+                "unreachable".into()
+            },
             establishments: 0,
             not_started: 0,
             projections: Vec::new(),
