@@ -1023,3 +1023,48 @@ async fn an_invalid_token_gets_nothing_at_all() {
     let anonymous = server.post(None, &[], "{ __typename }", json!({})).await;
     assert_eq!(anonymous["data"]["__typename"], "Query", "{anonymous}");
 }
+
+/// Issue 17: whether a student id (an INE) exists is not told to whoever may not see the
+/// establishment's students: the same refusal for an existing child not theirs and for
+/// an id nobody has.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guardian_cannot_probe_which_students_exist() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let guardian = guardian_of(&server, CHILD).await;
+    let ask = |id: &'static str| {
+        let server = &server;
+        let guardian = guardian.clone();
+        async move {
+            server
+                .as_(
+                    &guardian,
+                    ClaimedRole::Guardian,
+                    "query($id: String!) { student(id: $id) { lastName } }",
+                    json!({ "id": id }),
+                )
+                .await
+        }
+    };
+    let other = ask("eleve00099").await;
+    let nobody = ask("eleve99999").await;
+    assert_eq!(code(&other).as_deref(), Some("FORBIDDEN"), "{other}");
+    assert_eq!(code(&nobody).as_deref(), Some("FORBIDDEN"), "{nobody}");
+    let message = |answer: &Value| {
+        answer["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .replace("eleve00099", "ID")
+            .replace("eleve99999", "ID")
+    };
+    assert_eq!(message(&other), message(&nobody));
+    // Staff who see every student still learn that an id is unknown.
+    let cpe = server
+        .as_(
+            "cpe1",
+            ClaimedRole::Cpe,
+            "{ student(id: \"eleve99999\") { lastName } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(code(&cpe).as_deref(), Some("NOT_FOUND"), "{cpe}");
+}

@@ -187,9 +187,14 @@ impl Actor {
             || student_classes(student)
                 .iter()
                 .any(|(year, class)| self.teaches(year, class));
-        allowed.then_some(()).ok_or_else(|| {
-            ApiError::forbidden(format!("you may not see the record of student {id}"))
-        })
+        allowed
+            .then_some(())
+            .ok_or_else(|| Self::student_refused(id))
+    }
+
+    /// The one refusal of a student record, whether or not the student exists.
+    pub fn student_refused(id: &str) -> ApiError {
+        ApiError::forbidden(format!("you may not see the record of student {id}"))
     }
 
     /// A division's or group's roster, timetable and gradebooks.

@@ -595,7 +595,16 @@ pub struct StudentView {
 impl StudentView {
     /// The student `id`, if the caller may see them.
     pub async fn load(reader: &Reader, actor: &Arc<Actor>, id: &str) -> ApiResult<Self> {
-        let record = reader.student(id).await?;
+        let record = match reader.student(id).await {
+            Ok(record) => record,
+            // Whether an id (an INE) exists is itself something to hide from those who
+            // may not see the establishment's students: they get the refusal they would
+            // get for an existing student who is not theirs.
+            Err(ApiError::NotFound(_)) if !actor.sees_establishment() => {
+                return Err(Actor::student_refused(id))
+            }
+            Err(e) => return Err(e),
+        };
         actor.may_see_student(&record, id)?;
         Ok(StudentView {
             reader: reader.clone(),
