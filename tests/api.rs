@@ -1068,3 +1068,53 @@ async fn a_guardian_cannot_probe_which_students_exist() {
         .await;
     assert_eq!(code(&cpe).as_deref(), Some("NOT_FOUND"), "{cpe}");
 }
+
+/// Issue 17: a teacher reads the marks of the subjects they teach the student's class,
+/// not the whole report card (every subject was answered before).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_teacher_reads_only_the_marks_of_their_subjects() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let (_, teacher, subject) = december_lesson(&server, "2026-12-01").await;
+    let query = "query($id: String!) { student(id: $id) { reportCard(period: \"T1\") { overall subjects { subject } marks { subject } } } }";
+    let card = |answer: &Value| data(answer)["student"]["reportCard"].clone();
+    let head = card(
+        &server
+            .as_(
+                "adjoint",
+                ClaimedRole::Principal,
+                query,
+                json!({ "id": CHILD }),
+            )
+            .await,
+    );
+    let theirs = card(
+        &server
+            .as_(
+                &teacher,
+                ClaimedRole::Teacher,
+                query,
+                json!({ "id": CHILD }),
+            )
+            .await,
+    );
+    let subjects = |card: &Value, field: &str| -> std::collections::BTreeSet<String> {
+        card[field]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(subjects(&head, "subjects").len() > 1, "{head}");
+    assert!(!head["overall"].is_null());
+    let taught = subjects(&theirs, "subjects");
+    assert!(taught.contains(&subject), "{theirs}");
+    assert!(taught.len() < subjects(&head, "subjects").len(), "{theirs}");
+    for s in subjects(&theirs, "marks") {
+        assert!(taught.contains(&s), "a mark of {s}: {theirs}");
+    }
+    assert!(
+        theirs["overall"].is_null(),
+        "no overall average of a few subjects"
+    );
+}

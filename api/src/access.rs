@@ -181,15 +181,43 @@ impl Actor {
 
     /// A student's timetable, attendance, grades and record.
     pub fn may_see_student(&self, student: &Student, id: &str) -> ApiResult<()> {
+        // A teacher reaches the students of the classes they teach now: a service of a
+        // former year, or a class the student has left, gives nothing.
+        let today = chrono::Utc::now().date_naive();
         let allowed = self.sees_establishment()
             || (self.student && self.person == id)
             || self.children.get(id).is_some_and(|r| r.see)
-            || student_classes(student)
+            || classes_on(student, today)
                 .iter()
                 .any(|(year, class)| self.teaches(year, class));
         allowed
             .then_some(())
             .ok_or_else(|| Self::student_refused(id))
+    }
+
+    /// The subjects of `class` whose marks of student `id` this actor reads: `None` for
+    /// all of them (the student, their guardians, vie scolaire and administration,
+    /// auditors); for a teacher, the subjects they teach that class, as a French school's
+    /// teacher reads only their own subjects' marks.
+    pub fn readable_subjects(
+        &self,
+        id: &str,
+        year: &SchoolYear,
+        class: &str,
+    ) -> Option<BTreeSet<String>> {
+        if self.sees_establishment()
+            || (self.student && self.person == id)
+            || self.children.get(id).is_some_and(|r| r.see)
+        {
+            return None;
+        }
+        Some(
+            self.services
+                .iter()
+                .filter(|(y, c, _)| y == year && c == class)
+                .map(|(_, _, subject)| subject.clone())
+                .collect(),
+        )
     }
 
     /// The one refusal of a student record, whether or not the student exists.
@@ -310,6 +338,21 @@ pub fn class_id(class: &ClassRef) -> &str {
 }
 
 /// Every (year, division or group) the student was ever in.
+/// The division and groups `student` is in on `day`.
+pub fn classes_on(student: &Student, day: chrono::NaiveDate) -> BTreeSet<(SchoolYear, String)> {
+    let during = |from: chrono::NaiveDate, to: Option<chrono::NaiveDate>| {
+        from <= day && to.is_none_or(|to| day <= to)
+    };
+    let mut out = BTreeSet::new();
+    for stint in student.stints.iter().filter(|s| during(s.from, s.to)) {
+        out.insert((stint.year.clone(), stint.division.clone()));
+        for g in stint.groups.iter().filter(|g| during(g.from, g.to)) {
+            out.insert((stint.year.clone(), g.group.clone()));
+        }
+    }
+    out
+}
+
 pub fn student_classes(student: &Student) -> BTreeSet<(SchoolYear, String)> {
     let mut out = BTreeSet::new();
     for stint in &student.stints {

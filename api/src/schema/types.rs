@@ -356,6 +356,7 @@ fn student_mark(
 
 pub async fn report_card(
     reader: &Reader,
+    actor: &Actor,
     student: &Student,
     id: &str,
     year: &SchoolYear,
@@ -363,6 +364,7 @@ pub async fn report_card(
 ) -> ApiResult<ReportCard> {
     let mut averages_doc = StudentAverages::default();
     let mut marks = Vec::new();
+    let mut restricted = false;
     for (y, class) in student_classes(student) {
         if &y != year {
             continue;
@@ -370,8 +372,12 @@ pub async fn report_card(
         let Some(book) = reader.gradebook(year, &class, period).await? else {
             continue;
         };
+        let readable = actor.readable_subjects(id, year, &class);
+        restricted |= readable.is_some();
+        let reads = |subject: &str| readable.as_ref().is_none_or(|r| r.contains(subject));
         let subjects: BTreeMap<String, Decimal> = averages::subjects(&book)
             .into_iter()
+            .filter(|s| reads(s))
             .filter_map(|s| averages::subject_average(&book, id, &s).map(|a| (s, a)))
             .collect();
         if !subjects.is_empty() {
@@ -385,12 +391,17 @@ pub async fn report_card(
         marks.extend(
             book.evaluations
                 .values()
-                .filter(|e| e.marks.contains_key(id))
+                .filter(|e| e.marks.contains_key(id) && reads(&e.subject))
                 .filter_map(|e| student_mark(reader, year, &book, &e.id, id)),
         );
     }
     marks.sort_by(|a, b| (b.date, &b.evaluation).cmp(&(a.date, &a.evaluation)));
-    let overall = averages_doc.overall();
+    // An overall average over a teacher's own subjects would read as the student's.
+    let overall = if restricted {
+        None
+    } else {
+        averages_doc.overall()
+    };
     let subjects = averages_doc
         .subjects()
         .into_iter()
@@ -803,7 +814,15 @@ impl StudentView {
             Some(p) => p,
             None => current_period(&self.reader, &year).await?,
         };
-        Ok(report_card(&self.reader, &self.record, &self.id, &year, &period).await?)
+        Ok(report_card(
+            &self.reader,
+            &self.actor,
+            &self.record,
+            &self.id,
+            &year,
+            &period,
+        )
+        .await?)
     }
 
     /// Each change of the student's enrolment: admission, divisions, groups,
