@@ -158,7 +158,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         "{twice}"
     );
     let absences = server
-        .as_(&guardian, ClaimedRole::Guardian, &format!("{{ student(id: \"{CHILD}\") {{ absences(first: 500) {{ edges {{ node {{ lesson status {{ kind }} history {{ person role via event commandId }} }} }} }} }} }}"), json!({}))
+        .as_(&guardian, ClaimedRole::Guardian, &format!("{{ student(id: \"{CHILD}\") {{ absences(first: 100) {{ edges {{ node {{ lesson status {{ kind }} history {{ person role via event commandId }} }} }} }} }} }}"), json!({}))
         .await;
     let edges = data(&absences)["student"]["absences"]["edges"]
         .as_array()
@@ -1116,5 +1116,68 @@ async fn a_teacher_reads_only_the_marks_of_their_subjects() {
     assert!(
         theirs["overall"].is_null(),
         "no overall average of a few subjects"
+    );
+}
+
+/// Issue 17: one parent's request of a thousand aliased histories (each a fold of a
+/// stream of the log) is refused before anything is read, and a request under the limit
+/// reads each stream once however many aliases ask for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parent_cannot_exhaust_the_database_with_aliases() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let guardian = guardian_of(&server, CHILD).await;
+    let aliased = |n: usize| {
+        let fields: String = (0..n)
+            .map(|i| {
+                format!(
+                    "a{i}: student(id: $child) {{ reportCard(period: \"T1\") {{ marks {{ history {{ at }} }} }} }} "
+                )
+            })
+            .collect();
+        format!("query($child: String!) {{ {fields} }}")
+    };
+    let started = std::time::Instant::now();
+    let refused = server
+        .as_(
+            &guardian,
+            ClaimedRole::Guardian,
+            &aliased(999),
+            json!({ "child": CHILD }),
+        )
+        .await;
+    assert_eq!(code(&refused).as_deref(), Some("TOO_COSTLY"), "{refused}");
+    let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("4995 fields"), "{refused}");
+    assert!(refused["data"].is_null(), "{refused}");
+    // Refused by counting, not by validating or running: well within the timeout.
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Fewer aliases, each costing a history: over the complexity a request may have.
+    let costly = server
+        .as_(
+            &guardian,
+            ClaimedRole::Guardian,
+            &aliased(200),
+            json!({ "child": CHILD }),
+        )
+        .await;
+    let message = costly["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("too complex"), "{costly}");
+
+    let allowed = server
+        .as_(
+            &guardian,
+            ClaimedRole::Guardian,
+            &aliased(20),
+            json!({ "child": CHILD }),
+        )
+        .await;
+    let data = data(&allowed);
+    assert_eq!(data["a0"], data["a19"], "every alias the same answer");
+    assert!(
+        !data["a0"]["reportCard"]["marks"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{allowed}"
     );
 }

@@ -34,6 +34,8 @@ pub enum ApiError {
     Internal {
         reference: uuid::Uuid,
     },
+    /// The request would read more of the log than one request may.
+    TooCostly(String),
     /// The database could not be reached during the request.
     Unavailable {
         reference: uuid::Uuid,
@@ -51,6 +53,7 @@ impl ApiError {
             ApiError::RuleViolation(_) => "RULE_VIOLATION",
             ApiError::Internal { .. } => "INTERNAL",
             ApiError::Unavailable { .. } => "UNAVAILABLE",
+            ApiError::TooCostly(_) => "TOO_COSTLY",
         }
     }
 
@@ -91,7 +94,8 @@ impl ApiError {
             ApiError::Unauthenticated(m)
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
-            | ApiError::RuleViolation(m) => m.clone(),
+            | ApiError::RuleViolation(m)
+            | ApiError::TooCostly(m) => m.clone(),
             ApiError::Conflict { message, .. } => message.clone(),
             ApiError::Validation { field, reason } => format!("{field}: {reason}"),
             ApiError::InvalidFile(problems) => format!(

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod cost;
 pub mod error;
 pub mod feed;
 pub mod graphiql;

@@ -65,6 +65,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Distinct streams of the log one request may read (the histories and `asOf` folds of
+/// a whole class's report cards fit many times). Each stream is read once per request
+/// however many fields and aliases ask for it.
+pub const MAX_STREAMS_PER_REQUEST: usize = 2_000;
+
+/// The streams one request has read, shared by every reader of the request (whatever
+/// its `asOf`), so that a thousand aliases of one history read its stream once.
+#[derive(Default)]
+pub struct RequestReads {
+    streams: Mutex<HashMap<StreamKey, Arc<Vec<RecordedEvent>>>>,
+}
+
+/// A stream of the log: its aggregate's type and id.
+type StreamKey = (&'static str, String);
+
+impl std::fmt::Debug for RequestReads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestReads").finish_non_exhaustive()
+    }
+}
+
 /// One establishment's data, now (`as_of: None`, from the read models) or at an instant.
 #[derive(Clone, Debug)]
 pub struct Reader {
@@ -74,6 +95,7 @@ pub struct Reader {
     pub as_of: Option<DateTime<Utc>>,
     cache: Arc<DocCache>,
     memo: Arc<Memo>,
+    reads: Arc<RequestReads>,
 }
 
 impl Reader {
@@ -93,10 +115,17 @@ impl Reader {
             as_of: None,
             cache,
             memo: Arc::default(),
+            reads: Arc::default(),
         }
     }
 
     /// The same establishment as of `as_of` (if given; `None` keeps this reader's).
+    /// Shares the stream reads of the rest of the request.
+    pub fn with_reads(mut self, reads: Arc<RequestReads>) -> Reader {
+        self.reads = reads;
+        self
+    }
+
     pub fn at(&self, as_of: Option<DateTime<Utc>>) -> Reader {
         match as_of {
             Some(at) if Some(at) != self.as_of => Reader {
@@ -270,14 +299,31 @@ impl Reader {
 
     /// The events of a stream, those recorded by `as_of` when set.
     pub async fn events<A: Aggregate>(&self, id: &str) -> ApiResult<Vec<RecordedEvent>> {
-        let mut events = self
-            .store
-            .read_stream(&self.tenant, &StreamRef::new(A::TYPE, id), 0)
-            .await?;
-        if let Some(at) = self.as_of {
-            events.retain(|e| e.recorded_at <= at);
-        }
-        Ok(events)
+        let key = (A::TYPE, id.to_string());
+        let known = lock(&self.reads.streams).get(&key).cloned();
+        let all = match known {
+            Some(all) => all,
+            None => {
+                if lock(&self.reads.streams).len() >= MAX_STREAMS_PER_REQUEST {
+                    return Err(ApiError::TooCostly(format!(
+                        "this request reads the history of more than {MAX_STREAMS_PER_REQUEST} \
+                         records; ask for fewer at a time"
+                    )));
+                }
+                let read = Arc::new(
+                    self.store
+                        .read_stream(&self.tenant, &StreamRef::new(A::TYPE, id), 0)
+                        .await?,
+                );
+                lock(&self.reads.streams).insert(key, read.clone());
+                read
+            }
+        };
+        Ok(all
+            .iter()
+            .filter(|e| self.as_of.is_none_or(|at| e.recorded_at <= at))
+            .cloned()
+            .collect())
     }
 
     /// The aggregate as its events recorded by `as_of` build it; `None` without any.

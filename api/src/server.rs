@@ -129,6 +129,15 @@ async fn graphql(
             return invalid_token(error);
         }
     }
+    let request = request.into_inner();
+    if let Some(fields) =
+        crate::cost::fields_asked(&request.query).filter(|n| *n > crate::cost::MAX_FIELDS)
+    {
+        return too_costly(format!(
+            "the query asks for {fields} fields (fragments expanded); at most {} in one request",
+            crate::cost::MAX_FIELDS
+        ));
+    }
     let caller = Caller::new(
         principal,
         header(&headers, ESTABLISHMENT_HEADER),
@@ -137,10 +146,23 @@ async fn graphql(
     GraphQLResponse::from(
         server
             .schema
-            .execute(request.into_inner().data(caller))
+            .execute(
+                request
+                    .data(caller)
+                    .data(Arc::new(crate::reader::RequestReads::default())),
+            )
             .await,
     )
     .into_response()
+}
+
+/// A query refused for its size before it is validated or run.
+fn too_costly(reason: String) -> Response {
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{ "message": reason, "extensions": { "code": "TOO_COSTLY" } }],
+    });
+    (StatusCode::OK, Json(body)).into_response()
 }
 
 /// 401 for a bearer token that is not valid, with why in words a developer can act on

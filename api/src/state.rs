@@ -115,13 +115,18 @@ impl Caller {
         }
     }
 
-    pub async fn reader_and_actor(&self, state: &AppState) -> ApiResult<(Reader, Arc<Actor>)> {
+    pub async fn reader_and_actor(
+        &self,
+        state: &AppState,
+        reads: Arc<crate::reader::RequestReads>,
+    ) -> ApiResult<(Reader, Arc<Actor>)> {
         let reader = Reader::new(
             state.store.clone(),
             state.pool.clone(),
             self.tenant()?,
             state.docs.clone(),
-        );
+        )
+        .with_reads(reads);
         let actor = self
             .actor
             .get_or_init(|| async {

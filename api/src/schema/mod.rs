@@ -58,7 +58,13 @@ pub(crate) async fn caller(
     let caller = ctx
         .data::<Caller>()
         .map_err(|_| ApiError::Unauthenticated("no credentials with this request".into()))?;
-    let (reader, actor) = caller.reader_and_actor(state).await?;
+    // Over HTTP every field of the request shares its reads; a subscription's fields
+    // each read afresh (a connection lives for hours).
+    let reads = ctx
+        .data_opt::<Arc<crate::reader::RequestReads>>()
+        .cloned()
+        .unwrap_or_default();
+    let (reader, actor) = caller.reader_and_actor(state, reads).await?;
     if let Some(at) = as_of {
         if at > chrono::Utc::now() {
             return Err(ApiError::validation("asOf", "is in the future"));

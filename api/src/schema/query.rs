@@ -181,6 +181,7 @@ impl QueryRoot {
     }
 
     /// Every resource of the establishment, by id.
+    #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn resources(
         &self,
         ctx: &Context<'_>,
@@ -219,6 +220,7 @@ impl QueryRoot {
 
     /// Open attendance alerts (L131-8: four unjustified half-days in a month), for vie
     /// scolaire and the head.
+    #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn attendance_alerts(
         &self,
         ctx: &Context<'_>,

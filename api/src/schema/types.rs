@@ -158,6 +158,7 @@ pub struct Absence {
 #[ComplexObject]
 impl Absence {
     /// Each change of this entry: the roll call, then its corrections.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
         let events = reader.events::<StudentAttendance>(stream).await?;
@@ -215,6 +216,7 @@ pub struct Justification {
 #[ComplexObject]
 impl Justification {
     /// Each change of this justification: declared, then accepted or refused.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
         let events = reader.events::<StudentAttendance>(stream).await?;
@@ -291,6 +293,7 @@ pub struct StudentMark {
 #[ComplexObject]
 impl StudentMark {
     /// Each change of this mark: who entered it, each correction and why.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
         let events = reader.events::<Gradebook>(stream).await?;
@@ -424,6 +427,10 @@ pub async fn report_card(
     })
 }
 
+/// What a `history` field counts against the request's complexity: it reads and folds a
+/// stream of the log, where other fields read a document already parsed.
+pub const HISTORY_COST: usize = 25;
+
 // ---------------------------------------------------------------- timetable
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
@@ -501,6 +508,7 @@ pub struct RegisterLine {
 impl Lesson {
     /// Each change of this lesson: its course added or changed, then its exceptions
     /// (cancelled, moved, another teacher or room), as the timetable's events made them.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, _, year) = &self.context;
         let events = reader.events::<Timetable>(year.as_str()).await?;
@@ -749,6 +757,7 @@ impl StudentView {
 
     /// Absences, late arrivals, early departures and exclusions of a school year (the
     /// current one by default), latest first.
+    #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn absences(
         &self,
         year: Option<String>,
@@ -827,6 +836,7 @@ impl StudentView {
 
     /// Each change of the student's enrolment: admission, divisions, groups,
     /// guardians, departure.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Student>(&self.id).await?;
         Ok(changes::<Student, Student>(&self.reader, &events, |s| {
@@ -890,6 +900,7 @@ impl ClassView {
     }
 
     /// The students in the class on `date` (today by default), by id.
+    #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn roster(
         &self,
         date: Option<NaiveDate>,
@@ -1021,6 +1032,7 @@ struct EvaluationFacts {
 impl EvaluationView {
     /// Each change of the evaluation itself: created, then changed (title, date,
     /// scale, coefficient...).
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
         let events = reader.events::<Gradebook>(stream).await?;
@@ -1167,6 +1179,7 @@ pub struct BookingView {
 #[ComplexObject]
 impl BookingView {
     /// Each change of the booking: made, approved or refused, cancelled.
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Resource>(&self.resource).await?;
         let id = self.id.clone();
@@ -1260,6 +1273,7 @@ impl ResourceView {
 
     /// Each change of the resource itself: registered, its quantity, retired (each
     /// booking has its own history).
+    #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let events = self.reader.events::<Resource>(&self.resource.id).await?;
         Ok(changes::<Resource, _>(&self.reader, &events, |r| {
@@ -1275,6 +1289,7 @@ impl ResourceView {
     }
 
     /// Bookings, by id.
+    #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn bookings(
         &self,
         after: Option<String>,
