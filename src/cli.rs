@@ -260,6 +260,12 @@ enum Command {
         /// The issuer's JWKS; by default from its discovery document.
         #[arg(long, env = "CARNET_OIDC_JWKS_URL")]
         oidc_jwks_url: Option<String>,
+        /// Requests per second one identity (issuer, person, establishments) may
+        /// sustain; past it and its burst, 429 with Retry-After.
+        #[arg(long, env = "CARNET_RATE_PER_SECOND", default_value_t = carnet_api::limits::PER_SECOND)]
+        rate_per_second: u32,
+        #[arg(long, env = "CARNET_RATE_BURST", default_value_t = carnet_api::limits::BURST)]
+        rate_burst: u32,
         /// `all`: this process also keeps the read models up to date; `none`: they are
         /// kept by `carnet project` processes of their own.
         #[arg(long, env = "CARNET_PROJECTORS", default_value = "all", value_parser = ["all", "none"])]
@@ -533,6 +539,8 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             oidc_audience,
             oidc_jwks_url,
             projectors,
+            rate_per_second,
+            rate_burst,
         } => {
             let options = crate::serve::ServeOptions {
                 bind,
@@ -548,6 +556,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .then(|| args.scale.scheduler(500, Shard::ALL))
                     .transpose()?,
                 catch_up_first: embedded,
+                rate: (rate_per_second, rate_burst),
             };
             crate::serve::serve(store, &data_dir, options).await?;
         }

@@ -23,6 +23,8 @@ pub struct ServeOptions {
     /// The projectors this process runs; `None` when they run in processes of their own
     /// (`carnet project`).
     pub projectors: Option<SchedulerOptions>,
+    /// Requests per second one identity may sustain, and its burst.
+    pub rate: (u32, u32),
     /// Bring the read models up to date before answering (the embedded demo); a région's
     /// server answers at once and says it is not ready until they are.
     pub catch_up_first: bool,
@@ -44,10 +46,13 @@ pub async fn serve(
         } else {
             None
         };
-    let state = Arc::new(AppState::new(
-        store.clone(),
-        Authenticator::new(dev.clone(), options.oidc.clone()),
-    ));
+    let state = Arc::new(
+        AppState::new(
+            store.clone(),
+            Authenticator::new(dev.clone(), options.oidc.clone()),
+        )
+        .with_rate_limit(options.rate.0, options.rate.1),
+    );
     if options.dev_tokens && !options.bind.ip().is_loopback() {
         tracing::warn!(bind = %options.bind, "development tokens are trusted on an address other machines reach: anyone with the key file mints any token");
     }

@@ -1181,3 +1181,41 @@ async fn a_parent_cannot_exhaust_the_database_with_aliases() {
         "{allowed}"
     );
 }
+
+/// Issue 17: one identity sending as fast as it can is slowed down (429 with
+/// `Retry-After`), and another person is still served at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_identity_cannot_take_the_servers_time() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let guardian = guardian_of(&server, CHILD).await;
+    let token = server.token(&guardian, ClaimedRole::Guardian);
+    let mut limited = None;
+    for _ in 0..(carnet_api::limits::BURST * 3) {
+        let answer = server
+            .http
+            .post(format!("{}/graphql", server.base))
+            .bearer_auth(&token)
+            .json(&json!({ "query": "{ me { person } }" }))
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 429 {
+            limited = Some(answer);
+            break;
+        }
+    }
+    let limited = limited.expect("a burst past the quota is slowed down");
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry >= 1);
+    let body: Value = limited.json().await.unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "RATE_LIMITED");
+    // Someone else is not slowed by it.
+    let cpe = server
+        .as_("cpe1", ClaimedRole::Cpe, "{ me { person } }", json!({}))
+        .await;
+    assert_eq!(data(&cpe)["me"]["person"], "cpe1");
+}

@@ -11,6 +11,7 @@ pub mod error;
 pub mod feed;
 pub mod graphiql;
 pub mod history;
+pub mod limits;
 pub mod metrics;
 pub mod pagination;
 pub mod reader;

@@ -124,9 +124,13 @@ async fn graphql(
     // A token that is sent and not valid answers nothing at all, not even the fields
     // that need no identity (RFC 6750: 401, `invalid_token`). No token at all may still
     // ask those (the schema, for a client's code generation).
-    if let Err(error) = &principal {
-        if !matches!(error, AuthError::Missing) {
-            return invalid_token(error);
+    match &principal {
+        Err(AuthError::Missing) => {}
+        Err(error) => return invalid_token(error),
+        Ok(who) => {
+            if let Err(wait) = server.state.limits.check(who) {
+                return too_many_requests(wait);
+            }
         }
     }
     let request = request.into_inner();
@@ -154,6 +158,24 @@ async fn graphql(
             .await,
     )
     .into_response()
+}
+
+/// 429 with when to come back (RFC 6585, `Retry-After` in whole seconds).
+fn too_many_requests(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+    let body = serde_json::json!({
+        "data": null,
+        "errors": [{
+            "message": format!("too many requests from this person: try again in {seconds} s"),
+            "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
+        }],
+    });
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [(axum::http::header::RETRY_AFTER, seconds.to_string())],
+        Json(body),
+    )
+        .into_response()
 }
 
 /// A query refused for its size before it is validated or run.

@@ -31,6 +31,8 @@ pub struct AppState {
     /// Set while this process's projectors make their first catch-up: the server
     /// answers, and says it is not ready yet.
     pub warming: Arc<AtomicBool>,
+    /// The pace each identity may ask at.
+    pub limits: crate::limits::RateLimits,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -42,10 +44,17 @@ impl AppState {
             metrics: Metrics::new(),
             docs: Arc::default(),
             warming: Arc::default(),
+            limits: crate::limits::RateLimits::default(),
             store,
             auth,
             schools: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// With another pace per identity (requests per second, burst).
+    pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.limits = crate::limits::RateLimits::new(per_second, burst);
+        self
     }
 
     /// The command side of an establishment, made once (its aggregates stay cached).

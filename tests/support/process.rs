@@ -13,6 +13,9 @@ pub fn carnet(data_dir: &Path, url: &str, args: &[&str]) -> Command {
         .env("CARNET_DATA_DIR", data_dir)
         .env("DATABASE_URL", url)
         .env("CARNET_INSTANCE", "command-crash")
+        // These tests send as fast as the server answers, on purpose: no pace limit.
+        .env("CARNET_RATE_PER_SECOND", "1000000")
+        .env("CARNET_RATE_BURST", "1000000")
         .env("RUST_LOG", "error");
     command
 }
