@@ -1219,3 +1219,68 @@ async fn one_identity_cannot_take_the_servers_time() {
         .await;
     assert_eq!(data(&cpe)["me"]["person"], "cpe1");
 }
+
+/// Issue 17: a subscription needs a valid token at `connection_init`, and its connection
+/// ends when that token expires (its rights were the token's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscriptions_need_a_token_and_end_with_it() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let url = format!("{}/graphql/ws", server.base.replace("http://", "ws://"));
+    let connect = || async {
+        let mut request = url.clone().into_client_request().unwrap();
+        request.headers_mut().insert(
+            "sec-websocket-protocol",
+            "graphql-transport-ws".parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request).await.unwrap().0
+    };
+    // Whether the connection closes within `within`.
+    async fn closes(
+        socket: &mut tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        within: Duration,
+    ) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, socket.next()).await {
+                Err(_) => return false,
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return true,
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+    for payload in [json!({}), json!({ "Authorization": "Bearer forged" })] {
+        let mut socket = connect().await;
+        let init = json!({ "type": "connection_init", "payload": payload });
+        socket.send(Message::text(init.to_string())).await.unwrap();
+        assert!(
+            closes(&mut socket, Duration::from_secs(5)).await,
+            "{payload}: refused at init"
+        );
+    }
+    let brief = server
+        .key
+        .mint(
+            "cpe1",
+            std::slice::from_ref(&server.uai),
+            &[ClaimedRole::Cpe],
+            chrono::Duration::seconds(3),
+        )
+        .unwrap();
+    let mut socket = subscribe(
+        &server,
+        &brief,
+        "subscription { attendanceAlerts { student } }",
+    )
+    .await;
+    assert!(
+        !closes(&mut socket, Duration::from_secs(1)).await,
+        "open while the token is valid"
+    );
+    assert!(
+        closes(&mut socket, Duration::from_secs(10)).await,
+        "closed once the token expired"
+    );
+}

@@ -110,6 +110,9 @@ pub struct Principal {
     pub establishments: Vec<Uai>,
     pub roles: Vec<ClaimedRole>,
     pub issuer: String,
+    /// When the token stops being valid (seconds since the epoch): a live connection
+    /// authenticated with it is closed then.
+    pub expires_at: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -501,6 +504,7 @@ fn principal(claims: Claims) -> Result<Principal, AuthError> {
         establishments,
         roles: claims.roles,
         issuer: claims.iss,
+        expires_at: claims.exp,
     })
 }
 

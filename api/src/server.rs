@@ -225,10 +225,12 @@ async fn subscriptions(
     let upgrade_auth = header(&headers, "authorization");
     let upgrade_establishment = header(&headers, ESTABLISHMENT_HEADER);
     let state = server.state.clone();
+    // When the token of the connection expires, set at `connection_init`.
+    let (expiry, expires) = tokio::sync::watch::channel(None::<i64>);
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
+            let connection = GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
                 .on_connection_init(move |payload| async move {
                     let field = |name: &str| {
                         payload
@@ -241,9 +243,16 @@ async fn subscriptions(
                             .map(str::to_string)
                     };
                     let authorization = field("authorization").or(upgrade_auth);
-                    let principal = state.auth.authenticate(authorization.as_deref()).await;
+                    // A subscription needs a valid token from its first message on: the
+                    // connection is refused otherwise (graphql-ws closes it, 4403).
+                    let principal = state
+                        .auth
+                        .authenticate(authorization.as_deref())
+                        .await
+                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                    let _ = expiry.send(Some(principal.expires_at));
                     let caller = Caller::new(
-                        principal,
+                        Ok(principal),
                         field(ESTABLISHMENT_HEADER).or(upgrade_establishment),
                         None,
                     );
@@ -251,9 +260,32 @@ async fn subscriptions(
                     data.insert(caller);
                     Ok(data)
                 })
-                .serve()
-                .await
+                .serve();
+            // The connection ends when its token does: its rights were those of the token.
+            tokio::select! {
+                _ = connection => {}
+                _ = token_expiry(expires) => {
+                    tracing::debug!("a subscription's token expired: connection closed");
+                }
+            }
         })
+}
+
+/// Resolves when the expiry sent on `expires` has passed (never, before one is sent).
+async fn token_expiry(mut expires: tokio::sync::watch::Receiver<Option<i64>>) {
+    let at = loop {
+        if let Some(at) = *expires.borrow_and_update() {
+            break at;
+        }
+        if expires.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+    };
+    let left = at - chrono::Utc::now().timestamp();
+    tokio::time::sleep(std::time::Duration::from_secs(
+        u64::try_from(left).unwrap_or(0),
+    ))
+    .await;
 }
 
 #[derive(Debug, Serialize)]

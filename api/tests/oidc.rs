@@ -224,8 +224,9 @@ async fn a_valid_es256_token_is_accepted_through_discovery_and_the_keys_are_fetc
     let auth = idp.authenticator();
     assert_eq!((idp.discovery_fetches(), idp.jwks_fetches()), (0, 0));
 
+    let first = idp.claims();
     let principal = auth
-        .authenticate(Some(&bearer(&key.sign(&idp.claims()))))
+        .authenticate(Some(&bearer(&key.sign(&first))))
         .await
         .unwrap();
     assert_eq!(
@@ -235,6 +236,7 @@ async fn a_valid_es256_token_is_accepted_through_discovery_and_the_keys_are_fetc
             establishments: vec![uai(UAI)],
             roles: vec![ClaimedRole::Teacher],
             issuer: idp.issuer(),
+            expires_at: first["exp"].as_i64().unwrap(),
         }
     );
     assert_eq!(idp.discovery_fetches(), 1, "keys found through discovery");
@@ -257,6 +259,7 @@ async fn a_valid_es256_token_is_accepted_through_discovery_and_the_keys_are_fetc
             establishments: vec![uai(UAI), uai(OTHER_UAI)],
             roles: vec![ClaimedRole::Principal, ClaimedRole::Teacher],
             issuer: idp.issuer(),
+            expires_at: claims["exp"].as_i64().unwrap(),
         }
     );
     assert_eq!(
