@@ -125,6 +125,18 @@ macro_rules! recorded_us {
     };
 }
 
+/// When the first event a checkpoint `c` has not applied was recorded, in microseconds:
+/// the age of a projection's lag.
+macro_rules! next_event_us {
+    ($backend:tt) => {
+        concat!(
+            "(SELECT ",
+            recorded_us!($backend, "e.recorded_at"),
+            " FROM events e WHERE e.tenant_id = c.tenant_id AND e.position = c.position + 1)"
+        )
+    };
+}
+
 macro_rules! claim_sql {
     ($backend:tt) => {
         concat!(
@@ -466,12 +478,9 @@ macro_rules! health_sql {
                     COALESCE(MAX(t.next_position - 1 - c.position), 0) AS max_lag_events,
                     ",
             now_us!($backend),
-            " - MIN(CASE WHEN c.position < t.next_position - 1 THEN (
-                        SELECT ",
-            recorded_us!($backend, "e.recorded_at"),
-            " FROM events e
-                        WHERE e.tenant_id = c.tenant_id AND e.position = c.position + 1) END)
-                        AS max_lag_us
+            " - MIN(CASE WHEN c.position < t.next_position - 1 THEN ",
+            next_event_us!($backend),
+            " END) AS max_lag_us
              FROM projection_checkpoints c JOIN tenants t ON t.tenant_id = c.tenant_id
              WHERE c.active
              GROUP BY c.projection
@@ -541,10 +550,9 @@ macro_rules! lagging_sql {
             "SELECT c.tenant_id AS tenant, c.projection, c.position, t.next_position - 1 AS head,
                     CASE WHEN c.position < t.next_position - 1 THEN ",
             now_us!($backend),
-            " - (SELECT ",
-            recorded_us!($backend, "e.recorded_at"),
-            " FROM events e WHERE e.tenant_id = c.tenant_id AND e.position = c.position + 1)
-                    END AS lag_us,
+            " - ",
+            next_event_us!($backend),
+            " END AS lag_us,
                     c.failure
              FROM projection_checkpoints c JOIN tenants t ON t.tenant_id = c.tenant_id
              WHERE c.active AND (c.position < t.next_position - 1 OR c.failed_position IS NOT NULL)

@@ -47,9 +47,6 @@ pub struct WakeupOptions {
     /// How often the heads are polled for commits whose notification was lost (or, on
     /// SQLite, for every commit of another process).
     pub poll: Duration,
-    /// Send no cross-process notification (a process that only reads, or a benchmark
-    /// measuring the append alone).
-    pub silent: bool,
 }
 
 impl Default for WakeupOptions {
@@ -57,7 +54,6 @@ impl Default for WakeupOptions {
         WakeupOptions {
             coalesce: Duration::from_millis(10),
             poll: Duration::from_secs(2),
-            silent: false,
         }
     }
 }
@@ -93,16 +89,14 @@ impl Wakeups {
     /// A commit of this process: local readers now, other processes at the next
     /// announcement.
     pub(crate) fn committed(&self, commit: Committed) {
-        if !self.options.silent {
-            let mut pending = self
-                .pending
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let head = pending.entry(commit.tenant.clone()).or_insert(commit.head);
-            *head = (*head).max(commit.head);
-            drop(pending);
-            self.announce.notify_one();
-        }
+        let mut pending = self
+            .pending
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let head = pending.entry(commit.tenant.clone()).or_insert(commit.head);
+        *head = (*head).max(commit.head);
+        drop(pending);
+        self.announce.notify_one();
         let _ = self.local.send(commit);
     }
 
@@ -188,7 +182,7 @@ impl Wakeups {
                 }),
             )
             .await?;
-        if listens && !self.options.silent {
+        if listens {
             tokio::spawn(announce(Arc::downgrade(self), backend.clone()));
         }
         let wakeups = Arc::downgrade(self);
