@@ -32,7 +32,7 @@ use carnet_api::auth::{ClaimedRole, DevKey};
 use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::enrolment::{EstablishmentCommand as E, Role};
 use carnet_domain::Uai;
-use carnet_store::{CommandContext, EventStore, Location, School, StoreOptions};
+use carnet_store::{CommandContext, EventStore, Location, School};
 use chrono::NaiveTime;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -81,7 +81,7 @@ async fn main() {
         common::fresh_pg_database("carnet_academie_bench").await
     };
     let dir = tempfile::tempdir().unwrap();
-    let store = EventStore::open(&Location::Url(url.clone()), StoreOptions::default())
+    let store = EventStore::open(&Location::Url(url.clone()), common::keyed(dir.path()))
         .await
         .unwrap();
     let pg = PgPool::connect(&url).await.unwrap();

@@ -64,7 +64,7 @@ async fn main() {
     } else {
         Location::Url(common::fresh_pg_database("carnet_dashboard_bench").await)
     };
-    let plain = EventStore::open(&location, StoreOptions::default())
+    let plain = EventStore::open(&location, common::keyed(dir.path()))
         .await
         .unwrap();
     let reports = demo::load(&plain, &DemoOptions::default()).await.unwrap();
@@ -75,7 +75,7 @@ async fn main() {
         &location,
         StoreOptions {
             before_commit: Some(Arc::new(Inline::new(inline)) as Arc<dyn BeforeCommit>),
-            ..Default::default()
+            ..common::keyed(dir.path())
         },
     )
     .await

@@ -51,12 +51,12 @@ async fn main() {
                 dir.path().join("lag.sqlite").display()
             )),
         };
-        run(backend, &location, Duration::from_secs(seconds)).await;
+        run(backend, &location, dir.path(), Duration::from_secs(seconds)).await;
     }
 }
 
-async fn run(backend: &str, location: &Location, load: Duration) {
-    let store = EventStore::open(location, StoreOptions::default())
+async fn run(backend: &str, location: &Location, dir: &std::path::Path, load: Duration) {
+    let store = EventStore::open(location, common::keyed(dir))
         .await
         .unwrap();
     let reports = demo::load(&store, &DemoOptions::default()).await.unwrap();
@@ -118,7 +118,7 @@ async fn run(backend: &str, location: &Location, load: Duration) {
         location,
         StoreOptions {
             before_commit: Some(Arc::new(Inline::new(inline)) as Arc<dyn BeforeCommit>),
-            ..Default::default()
+            ..common::keyed(dir)
         },
     )
     .await

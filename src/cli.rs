@@ -47,6 +47,13 @@ pub struct Args {
     )]
     inline: Vec<String>,
 
+    /// The keyring file: the keys that wrap the keys of personal data, and the key of
+    /// request fingerprints (made the first time, readable by its owner only). Default:
+    /// `carnet.keys` in the data directory. `CARNET_KEYS`, when set, gives the keyring's
+    /// text itself instead (a secret of the deployment).
+    #[arg(long, env = "CARNET_KEYS_FILE", global = true)]
+    keys_file: Option<PathBuf>,
+
     #[command(flatten)]
     scale: Scale,
 
@@ -165,6 +172,9 @@ enum Command {
     /// Manages the establishments (tenants) of this database.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// The keyring of personal data: its state, rotation, retiring an old key.
+    #[command(subcommand)]
+    Keys(crate::keys::KeysCommand),
     /// Builds a demo collège through the domain's commands (seeded: the same seed gives
     /// the same school). Beyond 1200 students, a small district of several collèges.
     Demo {
@@ -361,11 +371,12 @@ enum ReplayCommand {
         tenant: Option<String>,
         #[arg(long, short)]
         output: Option<PathBuf>,
-        /// Leave out the keys of personal data: the log still verifies, but names,
-        /// reasons and comments do not open (for an auditor of the chain alone). With
-        /// its keys, an export holds personal data: handle it as such.
+        /// Add the keys of personal data, wrapped by the keyring's current KEK: names,
+        /// reasons and comments then open where that keyring is (a move between two
+        /// databases of one deployment). Without them, the log still verifies and its
+        /// personal values do not open (for an auditor of the chain alone).
         #[arg(long)]
-        without_keys: bool,
+        with_keys: bool,
     },
     /// The state as it stood at an instant, as JSON, folded from the log: one stream
     /// (`--stream student/eleve00042`), a student's whole record (`--student` id or
@@ -460,7 +471,13 @@ fn bell_schedule(entries: &[String]) -> anyhow::Result<carnet_importers::fet::Ho
 
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data_dir = args.data_dir.clone();
+    let keyring_source = crate::keys::KeyringSource::choose(args.keys_file, &data_dir);
     let location = Location::from_env(args.database_url, args.data_dir);
+    let keyring = Arc::new(
+        keyring_source
+            .load()
+            .context("reading the keyring of personal data")?,
+    );
     let inline = carnet_projections::named(&args.inline)?;
     // Bulk loads leave the read models to the projectors, which fold thousands of events
     // per transaction instead of a few dozen.
@@ -478,6 +495,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             .then(|| Arc::new(Inline::new(inline)) as Arc<dyn BeforeCommit>),
         pool: args.scale.pool()?,
         wakeups: args.scale.wakeups()?,
+        keyring: Some(keyring.clone()),
         ..Default::default()
     };
     let store = EventStore::open(&location, options)
@@ -489,7 +507,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     if embedded && matches!(command, Command::Serve { .. }) && store.tenants().await?.is_empty() {
         println!("the embedded database is empty: loading the demo establishment");
         // A bulk load: the projectors fold it afterwards, faster than inline.
-        let plain = EventStore::open(&location, StoreOptions::default()).await?;
+        let plain = EventStore::open(
+            &location,
+            StoreOptions {
+                keyring: Some(keyring.clone()),
+                ..Default::default()
+            },
+        )
+        .await?;
         demo(&plain, &DemoOptions::default()).await?;
     }
     match command {
@@ -673,6 +698,9 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             store.create_tenant(&uai, &name, &time_zone).await?;
             println!("establishment {uai} ({name}) added");
         }
+        Command::Keys(command) => {
+            crate::keys::run(command, &store, &location, &keyring_source).await?;
+        }
         Command::Tenant(TenantCommand::List) => {
             for t in store.tenants().await? {
                 println!("{}\t{}\t{}\t{}", t.tenant, t.name, t.time_zone, t.head);
@@ -711,7 +739,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Replay(ReplayCommand::Export {
             tenant,
             output,
-            without_keys,
+            with_keys,
         }) => {
             let wanted = selected_tenants(&store, tenant).await?;
             let tenants: Vec<_> = store
@@ -723,17 +751,15 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             let started = std::time::Instant::now();
             let sections = match &output {
                 Some(path) => {
-                    // Personal data (and, unless --without-keys, their keys).
+                    // Personal data, sealed (and, with --with-keys, their wrapped keys).
                     let file = carnet_store::files::create_private(path)
                         .with_context(|| format!("creating {}", path.display()))?;
                     let mut out = std::io::BufWriter::new(file);
-                    carnet_replay_tools::log::export(&store, &tenants, !without_keys, &mut out)
-                        .await?
+                    carnet_replay_tools::log::export(&store, &tenants, with_keys, &mut out).await?
                 }
                 None => {
                     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-                    carnet_replay_tools::log::export(&store, &tenants, !without_keys, &mut out)
-                        .await?
+                    carnet_replay_tools::log::export(&store, &tenants, with_keys, &mut out).await?
                 }
             };
             report_sections("exported", &sections, started.elapsed().as_secs_f64());

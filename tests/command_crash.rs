@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use carnet_projections::{query, rebuild};
 use carnet_store::testing::PgTestDb;
-use carnet_store::{EventStore, Location, StoreOptions};
+use carnet_store::{EventStore, Location};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -87,7 +87,7 @@ async fn a_killed_server_loses_no_acknowledged_command() {
         .unwrap();
         assert_eq!(retry["data"]["registerResource"]["version"], 1, "{retry}");
     }
-    let store = EventStore::open(&Location::Url(db.url.clone()), StoreOptions::default())
+    let store = EventStore::open(&Location::Url(db.url.clone()), support::keyed(dir.path()))
         .await
         .unwrap();
     let uai = store.tenants().await.unwrap()[0].tenant.clone();

@@ -52,6 +52,7 @@ fn the_database_the_key_and_exports_are_their_owners_only() {
         }
     }
     assert_eq!(mode(&data.join("dev-token.key")), 0o600, "the signing key");
+    assert_eq!(mode(&data.join("carnet.keys")), 0o600, "the keyring");
     assert_eq!(mode(&log), 0o600, "an export of the log");
 }
 
@@ -138,4 +139,161 @@ async fn development_tokens_are_refused_on_an_address_others_reach() {
             "{bind}: {answer}"
         );
     }
+}
+
+/// Which of `needles` the embedded database's files hold.
+fn found_in_database(data: &Path, needles: &[(&str, Vec<u8>)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(data).unwrap().flatten() {
+        let path = entry.path();
+        if !path.to_string_lossy().contains("carnet.sqlite") {
+            continue;
+        }
+        // A WAL file may go away as the last connection closes.
+        let Ok(bytes) = std::fs::read(&path) else {
+            continue;
+        };
+        for (name, needle) in needles {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_slice()) {
+                found.push(format!("{name} in {}", path.display()));
+            }
+        }
+    }
+    found
+}
+
+/// A stolen laptop after an erasure (issue 17, item 5): the database's files, read/
+/// folded by every projection, hold neither the erased student's key (in clear or
+/// wrapped) nor their name in clear; exports carry no key unless asked, and then only
+/// wrapped.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_erased_student_leaves_nothing_readable_in_the_files() {
+    use carnet_domain::enrolment::StudentEvent;
+    use carnet_store::keys::{self, StoredKey};
+    use carnet_store::{EventStore, Location, StoreOptions};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("carnet-data");
+    let demo = run(&data, None, &["demo", "--students", "30"]);
+    assert!(demo.status.success(), "{}", text(&demo.stderr));
+
+    let (uai, student, names, wrapped, key) = {
+        let store = EventStore::open(&Location::DataDir(data.clone()), StoreOptions::default())
+            .await
+            .unwrap();
+        let uai = store.tenants().await.unwrap()[0].tenant.clone();
+        // Every read model folded, so that their tables are searched too.
+        for p in carnet_projections::all() {
+            carnet_projections::rebuild(&store, &uai, p, |_, _| {})
+                .await
+                .unwrap();
+        }
+        let admitted = store
+            .read_log(&uai, 0, 100_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .find_map(
+                |e| match serde_json::from_value(e.current_payload().unwrap()) {
+                    Ok(StudentEvent::StudentAdmitted {
+                        student, identity, ..
+                    }) => Some((student, identity)),
+                    _ => None,
+                },
+            )
+            .unwrap();
+        let (student, identity) = admitted;
+        let vault = store.vault();
+        let last: String = vault
+            .open(&uai, &identity.last_name)
+            .await
+            .unwrap()
+            .unwrap();
+        let first: String = vault
+            .open(&uai, &identity.first_name)
+            .await
+            .unwrap()
+            .unwrap();
+        let row = keys::load(
+            &store.backend().pool(),
+            &uai,
+            std::slice::from_ref(&student),
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        let Some(StoredKey::Wrapped(wrapped)) = row.key else {
+            panic!("keys are stored wrapped")
+        };
+        let key = vault
+            .keyring()
+            .unwrap_key(&uai, &student, &wrapped)
+            .unwrap();
+        (uai, student, format!("{first} {last}"), wrapped, key)
+    };
+    let needles = [
+        ("the key in clear", key.to_vec()),
+        ("the key in hex", hex::encode(key).into_bytes()),
+        ("the name in clear", names.clone().into_bytes()),
+    ];
+    assert_eq!(found_in_database(&data, &needles), Vec::<String>::new());
+    assert_eq!(
+        found_in_database(&data, &[("wrapped", wrapped.bytes.clone())]).len(),
+        1,
+        "the control: the wrapped key is found before the erasure"
+    );
+
+    // Exports: no key unless asked; asked, wrapped only.
+    let plain = dir.path().join("plain.jsonl");
+    let out = run(
+        &data,
+        None,
+        &["replay", "export", "-o", plain.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let plain = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        !plain.contains(r#""kind":"key""#),
+        "no key lines by default"
+    );
+    let keyed = dir.path().join("keyed.jsonl");
+    let out = run(
+        &data,
+        None,
+        &[
+            "replay",
+            "export",
+            "--with-keys",
+            "-o",
+            keyed.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let keyed = std::fs::read_to_string(&keyed).unwrap();
+    assert!(keyed.contains(r#""kind":"key""#) && keyed.contains(r#""wrapped""#));
+    assert!(!keyed.contains(&hex::encode(key)) && !keyed.contains(&names));
+
+    let erased = run(
+        &data,
+        None,
+        &[
+            "erase-person",
+            &student,
+            "--grounds",
+            "demande de la famille (RGPD art. 17)",
+        ],
+    );
+    assert!(erased.status.success(), "{}", text(&erased.stderr));
+    assert!(
+        text(&erased.stdout).contains(&student),
+        "{}",
+        text(&erased.stdout)
+    );
+    let mut all = needles.to_vec();
+    all.push(("the wrapped key", wrapped.bytes.clone()));
+    assert_eq!(
+        found_in_database(&data, &all),
+        Vec::<String>::new(),
+        "after the erasure of {student} in {uai}"
+    );
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use carnet_store::{EventStore, Location, StoreOptions};
+use carnet_store::{EventStore, Location};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -197,7 +197,7 @@ async fn the_server_rides_out_a_postgres_restart() {
             assert_eq!(retry["data"]["registerResource"]["version"], 1, "{retry}");
         }
     }
-    let store = EventStore::open(&Location::Url(url.clone()), StoreOptions::default())
+    let store = EventStore::open(&Location::Url(url.clone()), support::keyed(dir.path()))
         .await
         .unwrap();
     let uai = store.tenants().await.unwrap()[0].tenant.clone();

@@ -44,9 +44,16 @@ async fn docs(store: &EventStore, uai: &Uai) -> Vec<(String, String, Value)> {
 }
 
 async fn killed_and_restarted(location: Location, data_dir: &Path, url: Option<&str>) {
-    let store = EventStore::open(&location, StoreOptions::default())
-        .await
-        .unwrap();
+    // The keyring the Carnet processes of the test use too.
+    let keyring = carnet_store::keyring::Keyring::load_or_create(
+        &data_dir.join(carnet_store::keyring::FILE_NAME),
+    )
+    .unwrap();
+    let options = StoreOptions {
+        keyring: Some(std::sync::Arc::new(keyring)),
+        ..Default::default()
+    };
+    let store = EventStore::open(&location, options).await.unwrap();
     let reports = demo::load(
         &store,
         &DemoOptions {

@@ -14,7 +14,7 @@ use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::enrolment::{EstablishmentCommand as E, Role};
 use carnet_domain::Uai;
 use carnet_store::testing::PgTestDb;
-use carnet_store::{CommandContext, EventStore, Location, School, StoreOptions};
+use carnet_store::{CommandContext, EventStore, Location, School};
 use chrono::NaiveTime;
 use serde_json::Value;
 use support::process::{carnet, free_port, ready, run, text};
@@ -102,7 +102,7 @@ async fn scalar(pool: &sqlx::PgPool, sql: &str) -> i64 {
 async fn a_region_of_200_establishments_on_a_small_pool_stays_ready_when_idle() {
     let db = PgTestDb::create().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let store = EventStore::open(&Location::Url(db.url.clone()), StoreOptions::default())
+    let store = EventStore::open(&Location::Url(db.url.clone()), support::keyed(dir.path()))
         .await
         .unwrap();
     for n in 0..ESTABLISHMENTS {

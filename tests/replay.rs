@@ -14,6 +14,19 @@ use serde_json::{json, Value};
 
 const STUDENTS: usize = 40;
 
+/// An empty store of `kind` with `source`'s keyring: another database of the same
+/// deployment, where the keys exported from `source` unwrap.
+async fn sibling(kind: BackendKind, source: &TestStore) -> TestStore {
+    TestStore::with_options(
+        kind,
+        carnet_store::StoreOptions {
+            keyring: Some(source.keyring()),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
 async fn demo_store(kind: BackendKind) -> TestStore {
     let ts = TestStore::new(kind).await;
     demo::load(
@@ -117,7 +130,19 @@ async fn the_log_goes_from_postgres_to_sqlite_and_back_with_its_hashes_and_read_
     let file = dir.path().join("log.jsonl");
     std::fs::write(&file, &from_pg).unwrap();
 
-    let sqlite = TestStore::new(BackendKind::Sqlite).await;
+    // A store with another keyring does not take the keys: they would not unwrap there.
+    let foreign = TestStore::new(BackendKind::Sqlite).await;
+    let error = log::import(&foreign.store, &file)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("does not hold"), "{error}");
+    assert!(
+        foreign.store.tenants().await.unwrap().is_empty(),
+        "nothing written"
+    );
+
+    let sqlite = sibling(BackendKind::Sqlite, &pg).await;
     let sections = log::import(&sqlite.store, &file).await.unwrap();
     assert_eq!(sections.len(), 1);
     intact(&sqlite.store).await;
@@ -155,7 +180,7 @@ async fn the_log_goes_from_postgres_to_sqlite_and_back_with_its_hashes_and_read_
 
     // And back into an empty Postgres.
     std::fs::write(&file, &from_sqlite).unwrap();
-    let pg_again = TestStore::new(BackendKind::Postgres).await;
+    let pg_again = sibling(BackendKind::Postgres, &pg).await;
     log::import(&pg_again.store, &file).await.unwrap();
     intact(&pg_again.store).await;
     assert!(export_bytes(&pg_again.store).await == from_pg);
@@ -188,7 +213,7 @@ async fn an_altered_or_truncated_export_writes_nothing_and_names_the_line() {
     let export = String::from_utf8(export_bytes(&source.store).await).unwrap();
     let lines: Vec<&str> = export.lines().collect();
     let dir = tempfile::tempdir().unwrap();
-    let target = TestStore::new(BackendKind::Postgres).await;
+    let target = sibling(BackendKind::Postgres, &source).await;
     let attempt = |name: &str, text: String| {
         let path = dir.path().join(name);
         std::fs::write(&path, text).unwrap();
@@ -269,13 +294,21 @@ fn export_and_import_through_the_command() {
     let file = a.path().join("log.jsonl");
     let export = carnet(
         a.path(),
-        &["replay", "export", "--output", file.to_str().unwrap()],
+        &[
+            "replay",
+            "export",
+            "--with-keys",
+            "--output",
+            file.to_str().unwrap(),
+        ],
     );
     let said = String::from_utf8_lossy(&export.stderr).to_string();
     assert!(
         export.status.success() && said.contains("events exported"),
         "{said}"
     );
+    // The keys travel wrapped: they open where the deployment's keyring is.
+    std::fs::copy(a.path().join("carnet.keys"), b.path().join("carnet.keys")).unwrap();
     let import = carnet(b.path(), &["replay", "import", file.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&import.stderr).to_string();
     assert!(
@@ -286,7 +319,7 @@ fn export_and_import_through_the_command() {
     let out = String::from_utf8_lossy(&verify.stdout).to_string();
     assert!(verify.status.success() && out.contains("intact"), "{out}");
     // To standard output too, the same bytes.
-    let stdout = carnet(a.path(), &["replay", "export"]);
+    let stdout = carnet(a.path(), &["replay", "export", "--with-keys"]);
     assert_eq!(stdout.stdout, std::fs::read(&file).unwrap());
 
     // Erasing a person in the imported copy: named, recorded, keys destroyed; the log
@@ -317,7 +350,7 @@ fn export_and_import_through_the_command() {
     let verify = carnet(b.path(), &["replay", "verify"]);
     let out = String::from_utf8_lossy(&verify.stdout).to_string();
     assert!(verify.status.success() && out.contains("intact"), "{out}");
-    let export = carnet(b.path(), &["replay", "export"]);
+    let export = carnet(b.path(), &["replay", "export", "--with-keys"]);
     let lines: Vec<Value> = String::from_utf8_lossy(&export.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -327,6 +360,7 @@ fn export_and_import_through_the_command() {
         .find(|l| l["kind"] == "key" && l["owner"] == "eleve00001")
         .unwrap();
     assert_eq!(key["key"], Value::Null);
+    assert_eq!(key["wrapped"], Value::Null);
     assert_eq!(key["grounds"], "fin de la durée de conservation");
     let erasure = lines
         .iter()
@@ -583,7 +617,13 @@ async fn a_killed_import_leaves_nothing_half_written() {
     let file = source.path().join("log.jsonl");
     let export = carnet(
         source.path(),
-        &["replay", "export", "-o", file.to_str().unwrap()],
+        &[
+            "replay",
+            "export",
+            "--with-keys",
+            "-o",
+            file.to_str().unwrap(),
+        ],
     );
     assert!(export.status.success());
     let exported = std::fs::read(&file).unwrap();
@@ -593,6 +633,8 @@ async fn a_killed_import_leaves_nothing_half_written() {
         let mut command = Command::new(env!("CARGO_BIN_EXE_carnet"));
         command
             .args(["replay", "import", file.to_str().unwrap()])
+            // The keyring of the export's source: its keys unwrap with it only.
+            .env("CARNET_DATA_DIR", source.path())
             .env("DATABASE_URL", &db.url)
             .env("RUST_LOG", "warn")
             .stdout(std::process::Stdio::null())
@@ -600,7 +642,15 @@ async fn a_killed_import_leaves_nothing_half_written() {
         command
     };
     let open = || async {
-        EventStore::open(&Location::Url(db.url.clone()), StoreOptions::default())
+        let keyring = carnet_store::keyring::Keyring::load_or_create(
+            &source.path().join(carnet_store::keyring::FILE_NAME),
+        )
+        .unwrap();
+        let options = StoreOptions {
+            keyring: Some(std::sync::Arc::new(keyring)),
+            ..Default::default()
+        };
+        EventStore::open(&Location::Url(db.url.clone()), options)
             .await
             .unwrap()
     };

@@ -28,3 +28,16 @@ pub async fn fresh_pg_database(name: &str) -> String {
         .expect("create the benchmark database");
     format!("{server}/{name}")
 }
+
+/// Store options with the keyring of `dir` (`carnet.keys`, made if need be): the one the
+/// Carnet processes a bench starts with that data directory use, and the one every store
+/// of the bench must share on its database.
+pub fn keyed(dir: &std::path::Path) -> carnet_store::StoreOptions {
+    let keyring =
+        carnet_store::keyring::Keyring::load_or_create(&dir.join(carnet_store::keyring::FILE_NAME))
+            .expect("the bench's keyring");
+    carnet_store::StoreOptions {
+        keyring: Some(std::sync::Arc::new(keyring)),
+        ..Default::default()
+    }
+}

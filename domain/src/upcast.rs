@@ -9,6 +9,8 @@
 //!   [`Personal`](crate::personal::Personal) values, and a declared justification names
 //!   its student. A v1 value was written in clear; it reads as a value in clear of the
 //!   owner it would have today.
+//! - v2 of `StudentDeparted` and `MarkCorrected`: the reason for leaving and the reason
+//!   of a mark's correction became the student's personal data, in the same way.
 //!
 //! Every event type has a fixture at each of its versions in
 //! `domain/tests/fixtures/events` (frozen: they are what Carnet wrote then; its README
@@ -58,7 +60,8 @@ pub enum UpcastError {
 /// The version an event type is written at today (1 for types that never changed).
 pub fn current_version(stream_type: &str, event_type: &str) -> i32 {
     match (stream_type, event_type) {
-        ("student", "StudentAdmitted" | "GuardianLinked")
+        ("student", "StudentAdmitted" | "GuardianLinked" | "StudentDeparted")
+        | ("gradebook", "MarkCorrected")
         | ("establishment", "StaffMemberAdded")
         | (
             "attendance",
@@ -128,6 +131,15 @@ impl Step<'_> {
             ("student", "GuardianLinked", 1) => {
                 let owner = self.text(body, "guardian")?;
                 self.mark(body, "name", &owner)?;
+            }
+            ("student", "StudentDeparted", 1) => {
+                // A student stream's id is the student's.
+                let owner = self.stream_id.to_string();
+                self.mark(body, "reason", &owner)?;
+            }
+            ("gradebook", "MarkCorrected", 1) => {
+                let owner = self.text(body, "student")?;
+                self.mark(body, "reason", &owner)?;
             }
             ("establishment", "StaffMemberAdded", 1) => {
                 let owner = self.text(body, "person")?;

@@ -398,7 +398,7 @@ fn the_placement_on_any_past_date_follows_from_the_events() {
         },
         SV::StudentDeparted {
             last_day: d(2027, 2, 12),
-            reason: "déménagement".into(),
+            reason: Personal::known("zoe", "déménagement".to_string()),
         },
     ];
     let s = fold(&events);
@@ -463,7 +463,7 @@ fn changes_are_recorded_in_date_order() {
             admitted(),
             SV::StudentDeparted {
                 last_day: d(2026, 12, 18),
-                reason: "déménagement".into(),
+                reason: Personal::known("zoe", "déménagement".to_string()),
             },
         ])
         .when(SC::JoinGroup {
@@ -523,7 +523,7 @@ fn promotion_and_leaving_are_safe_to_send_twice() {
     };
     let left = SV::StudentDeparted {
         last_day: d(2027, 7, 3),
-        reason: "orientation en lycée".into(),
+        reason: Personal::known("zoe", "orientation en lycée".to_string()),
     };
     student()
         .given(vec![admitted()])
@@ -531,8 +531,29 @@ fn promotion_and_leaving_are_safe_to_send_twice() {
         .then_expect_events(vec![left.clone()]);
     student()
         .given(vec![admitted(), left])
+        .when(leave.clone())
+        .then_expect_events(vec![]);
+    // Read back from the log, the reason is sealed: the day decides whether the
+    // rollover already recorded this departure.
+    let sealed = SV::StudentDeparted {
+        last_day: d(2027, 7, 3),
+        reason: Personal::Sealed(carnet_domain::personal::Sealed {
+            owner: "zoe".into(),
+            nonce: "bm9uY2U=".into(),
+            data: "ZGF0YQ==".into(),
+        }),
+    };
+    student()
+        .given(vec![admitted(), sealed.clone()])
         .when(leave)
         .then_expect_events(vec![]);
+    student()
+        .given(vec![admitted(), sealed])
+        .when(SC::LeaveAtYearEnd {
+            last_day: d(2027, 7, 4),
+            reason: "orientation en lycée".into(),
+        })
+        .then_expect_error_message("the student already left on 2027-07-03");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use carnet_domain::grades::{
     EvaluationSpec, Gradebook, GradebookCommand as C, GradebookError as E, GradebookEvent as V,
     Mark, NotHandedIn,
 };
+use carnet_domain::personal::Personal;
 use chrono::NaiveDate;
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
@@ -251,7 +252,7 @@ fn a_correction_keeps_the_previous_mark_and_needs_a_reason() {
             previous: score(dec!(8)),
             mark: score(dec!(11)),
             by: "m.martin".into(),
-            reason: "copie mal additionnée".into(),
+            reason: Personal::known("lea", "copie mal additionnée".to_string()),
         }]);
     given()
         .when(correct(score(dec!(11)), "  "))
@@ -283,7 +284,7 @@ fn a_correction_keeps_the_previous_mark_and_needs_a_reason() {
             previous: score(dec!(8)),
             mark: Mark::Absent,
             by: "m.martin".into(),
-            reason: "était absente".into(),
+            reason: Personal::known("lea", "était absente".to_string()),
         },
         V::MarkCorrected {
             evaluation: "e1".into(),
@@ -291,7 +292,7 @@ fn a_correction_keeps_the_previous_mark_and_needs_a_reason() {
             previous: Mark::Absent,
             mark: score(dec!(15)),
             by: "m.martin".into(),
-            reason: "rattrapage".into(),
+            reason: Personal::known("lea", "rattrapage".to_string()),
         },
     ] {
         book.apply(event);
@@ -547,8 +548,8 @@ proptest! {
         // And a correction away from the first mark and back.
         if let Some(V::MarkEntered { evaluation, student, mark, .. }) = entries.first().cloned() {
             let away = score(Decimal::new(detour as i64, 2));
-            entries.push(V::MarkCorrected { evaluation: evaluation.clone(), student: student.clone(), previous: mark, mark: away, by: "m.martin".into(), reason: "x".into() });
-            entries.push(V::MarkCorrected { evaluation, student, previous: away, mark, by: "m.martin".into(), reason: "y".into() });
+            entries.push(V::MarkCorrected { evaluation: evaluation.clone(), student: student.clone(), previous: mark, mark: away, by: "m.martin".into(), reason: Personal::known(student.clone(), "x".to_string()) });
+            entries.push(V::MarkCorrected { evaluation, reason: Personal::known(student.clone(), "y".to_string()), student, previous: away, mark, by: "m.martin".into() });
         }
         header.extend(entries);
         let second = book(header);

@@ -6,11 +6,12 @@
 //!   version);
 //! - `event`: one event exactly as recorded (position, stream, versions, type, payload,
 //!   metadata, time to the microsecond, hash in hex);
-//! - `key`: one key of personal data (after the events): owner, person, the 32-byte
-//!   key in hex, or null with when and why it was erased. Personal values in payloads
-//!   are sealed with these keys, so an export with its keys holds personal data in
-//!   effect; `--without-keys` leaves them out (the log still verifies, the personal
-//!   values do not open);
+//! - `key`: one key of personal data (after the events), only when asked for
+//!   (`--with-keys`): owner, person, the key wrapped by a key-encryption key of the
+//!   keyring (`kek`, `wrapped` in base64; format 1 had the key in clear, `key` in hex,
+//!   which is still read), or null with when and why it was erased. Without its keys an
+//!   export still verifies, and its personal values do not open; with them, they open
+//!   only where the keyring that wrapped them is.
 //! - `end`: closes the section with its counts of events and keys, so a truncated file
 //!   is refused.
 //!
@@ -21,16 +22,20 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
 use carnet_domain::Uai;
-use carnet_store::keys::PersonKey;
+use carnet_store::keyring::{Keyring, Wrapped};
+use carnet_store::keys::{PersonKey, StoredKey};
 use carnet_store::verify::Chain;
 use carnet_store::{EventMetadata, EventStore, RecordedEvent, StoreError, StreamRef, TenantInfo};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// The version of the format this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The version of the format this code writes (it reads this one and the ones before).
+/// 2: keys are exported wrapped, never in clear.
+pub const FORMAT_VERSION: u32 = 2;
 
 const PAGE: i64 = 5_000;
 
@@ -83,24 +88,40 @@ enum Line {
 struct KeyLine {
     owner: String,
     person: String,
-    /// 64 hex digits; null once erased.
+    /// Format 1 only: the key in clear, 64 hex digits; null once erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     key: Option<String>,
+    /// The KEK that wrapped `wrapped`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kek: Option<String>,
+    /// Base64 of the wrapped key; null once erased.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wrapped: Option<String>,
     created_at: String,
     erased_at: Option<String>,
     grounds: Option<String>,
 }
 
 impl KeyLine {
-    fn of(k: &PersonKey) -> Self {
+    /// The line of `k`, a key of `tenant`, wrapped (a row still in clear is wrapped by
+    /// the current KEK on its way out).
+    fn of(k: &PersonKey, tenant: &Uai, keyring: &Keyring) -> Result<Self, LogError> {
         let time = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Micros, true);
-        KeyLine {
+        let wrapped = match &k.key {
+            None => None,
+            Some(StoredKey::Wrapped(w)) => Some(w.clone()),
+            Some(StoredKey::Clear(key)) => Some(keyring.wrap(tenant, &k.owner, key)?),
+        };
+        Ok(KeyLine {
             owner: k.owner.clone(),
             person: k.person.clone(),
-            key: k.key.map(hex::encode),
+            key: None,
+            kek: wrapped.as_ref().map(|w| w.kek.clone()),
+            wrapped: wrapped.map(|w| BASE64.encode(w.bytes)),
             created_at: time(k.created_at),
             erased_at: k.erased_at.map(time),
             grounds: k.grounds.clone(),
-        }
+        })
     }
 
     fn into_key(self, line: usize) -> Result<PersonKey, LogError> {
@@ -109,14 +130,35 @@ impl KeyLine {
                 .map(|t| t.with_timezone(&Utc))
                 .map_err(|e| bad(line, format!("key of {}: time `{text}`: {e}", self.owner)))
         };
-        let key = match &self.key {
-            Some(text) => {
+        let key = match (&self.key, &self.kek, &self.wrapped) {
+            (Some(text), None, None) => {
                 let mut key = [0u8; 32];
                 hex::decode_to_slice(text, &mut key)
                     .map_err(|e| bad(line, format!("key of {}: {e}", self.owner)))?;
-                Some(key)
+                Some(StoredKey::Clear(key))
             }
-            None => None,
+            (None, Some(kek), Some(text)) => {
+                let bytes = BASE64.decode(text).map_err(|e| {
+                    bad(
+                        line,
+                        format!("wrapped key of {}: not base64: {e}", self.owner),
+                    )
+                })?;
+                Some(StoredKey::Wrapped(Wrapped {
+                    kek: kek.clone(),
+                    bytes,
+                }))
+            }
+            (None, None, None) => None,
+            _ => {
+                return Err(bad(
+                    line,
+                    format!(
+                        "key of {}: either `key` (format 1) or `kek` and `wrapped`",
+                        self.owner
+                    ),
+                ))
+            }
         };
         if key.is_none() == self.erased_at.is_none() {
             return Err(bad(
@@ -235,8 +277,9 @@ pub async fn export(
         }
         let mut keys = 0u64;
         if with_keys {
+            let keyring = store.vault().keyring();
             for key in store.vault().keys(&t.tenant).await? {
-                write_line(out, &Line::Key(KeyLine::of(&key)))?;
+                write_line(out, &Line::Key(KeyLine::of(&key, &t.tenant, keyring)?))?;
                 keys += 1;
             }
         }
@@ -305,11 +348,11 @@ impl<R: BufRead> Sections<R> {
                     },
                     None,
                 ) => {
-                    if format != FORMAT_VERSION {
+                    if !(1..=FORMAT_VERSION).contains(&format) {
                         return Err(bad(
                             n,
                             format!(
-                                "format version {format}; this Carnet reads version {FORMAT_VERSION}"
+                                "format version {format}; this Carnet reads versions 1 to {FORMAT_VERSION}"
                             ),
                         ));
                     }

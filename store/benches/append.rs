@@ -131,10 +131,12 @@ async fn run_commands(
     clients: usize,
 ) -> Figures {
     let gate = Arc::new(tokio::sync::Semaphore::new(clients));
+    // The fingerprint costs the same whichever keyring keys it.
+    let keyring = Arc::new(carnet_store::keyring::Keyring::generate());
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(students);
     for s in 0..students {
-        let (cqrs, gate) = (cqrs.clone(), gate.clone());
+        let (cqrs, gate, keyring) = (cqrs.clone(), gate.clone(), keyring.clone());
         let id = format!("{prefix}-{s}");
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await.expect("semaphore");
@@ -145,6 +147,7 @@ async fn run_commands(
                     lesson: format!("lesson-{i}"),
                 };
                 let metadata = command_metadata(
+                    &keyring,
                     &stream,
                     &command,
                     Uuid::new_v4(),
@@ -396,6 +399,9 @@ async fn postgres_store() -> EventStore {
                 max_connections: 40,
                 ..Default::default()
             },
+            keyring: Some(std::sync::Arc::new(
+                carnet_store::keyring::Keyring::generate(),
+            )),
             ..Default::default()
         },
     )

@@ -16,7 +16,7 @@ use lru::LruCache;
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::hash::request_hash;
+use crate::keyring::Keyring;
 use crate::model::{
     AppendOutcome, AppendRequest, CommandKey, EventMetadata, ExpectedVersion, NewEvent,
     RecordedEvent, Snapshot, Source, StreamRef,
@@ -29,7 +29,7 @@ pub mod meta {
     pub const ACTOR: &str = "actor";
     pub const ROLE: &str = "role";
     pub const COMMAND_ID: &str = "command_id";
-    /// Hex SHA-256 of the command, see [`crate::hash::request_hash`].
+    /// Hex of the command's keyed fingerprint, see [`Keyring::fingerprint`].
     pub const REQUEST_HASH: &str = "request_hash";
     pub const CORRELATION_ID: &str = "correlation_id";
     pub const CAUSATION_ID: &str = "causation_id";
@@ -462,6 +462,7 @@ pub fn metadata_map(metadata: &EventMetadata) -> HashMap<String, String> {
 /// The metadata map for a command sent through `CqrsFramework::execute_with_metadata`,
 /// making it idempotent under `command_id`.
 pub fn command_metadata<C: serde::Serialize>(
+    keyring: &Keyring,
     stream: &StreamRef,
     command: &C,
     command_id: Uuid,
@@ -476,7 +477,7 @@ pub fn command_metadata<C: serde::Serialize>(
     map.insert(meta::COMMAND_ID.to_string(), command_id.to_string());
     map.insert(
         meta::REQUEST_HASH.to_string(),
-        hex::encode(request_hash(stream, &value)),
+        hex::encode(keyring.fingerprint(stream, &value)),
     );
     if let Some(actor) = actor {
         map.insert(meta::ACTOR.to_string(), actor.to_string());

@@ -12,7 +12,6 @@ use uuid::Uuid;
 
 use crate::aggregate::AggregateStore;
 use crate::error::StoreError;
-use crate::hash::request_hash;
 use crate::model::{AppendOutcome, CommandKey, EventMetadata, Source};
 
 /// Who sends a command, and the id that makes it idempotent.
@@ -139,7 +138,7 @@ where
                     })?;
                 Some(CommandKey {
                     id,
-                    request_hash: request_hash(&stream, &value),
+                    request_hash: self.aggregates.event_store().fingerprint(&stream, &value),
                 })
             }
             None => None,

@@ -97,21 +97,6 @@ pub fn canonical_metadata(metadata: &EventMetadata) -> String {
     canonical_json(&value)
 }
 
-/// The request hash of a command: what it asks, on which stream, canonicalized.
-pub fn request_hash(stream: &StreamRef, command: &Value) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"carnet-command-v1");
-    for part in [
-        stream.stream_type.as_str(),
-        stream.stream_id.as_str(),
-        &canonical_json(command),
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    h.finalize().into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

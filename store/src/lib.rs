@@ -21,6 +21,7 @@ pub mod error;
 pub mod files;
 pub mod hash;
 pub mod hook;
+pub mod keyring;
 pub mod keys;
 pub mod model;
 pub mod plan;

@@ -110,6 +110,9 @@ impl SqliteBackend {
     }
 
     async fn with_options(options: SqliteConnectOptions, hooks: Hooks) -> Result<Self, StoreError> {
+        // What is deleted or overwritten is zeroed in the file, not left in free pages:
+        // an erased key must not be recoverable from the database file.
+        let options = options.pragma("secure_delete", "on");
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(30))

@@ -16,6 +16,7 @@ use uuid::Uuid;
 use crate::backend::{Backend, BackendKind, CommitGate};
 use crate::error::StoreError;
 use crate::hook::{BeforeCommit, Hooks};
+use crate::keyring::Keyring;
 use crate::model::{
     AppendOutcome, AppendRequest, Committed, Position, RecordedEvent, Snapshot, StreamRef,
     TenantInfo,
@@ -39,6 +40,10 @@ pub struct StoreOptions {
     pub commit_gate: Option<CommitGate>,
     /// See [`BeforeCommit`]: the read models kept in the append transaction.
     pub before_commit: Option<Arc<dyn BeforeCommit>>,
+    /// The keyring that wraps the keys of personal data (see [`Keyring`]). When absent:
+    /// the file `carnet.keys` beside the embedded database (made the first time), a new
+    /// one for an in-memory database; a Postgres store must be given the deployment's.
+    pub keyring: Option<Arc<Keyring>>,
 }
 
 impl std::fmt::Debug for StoreOptions {
@@ -49,6 +54,7 @@ impl std::fmt::Debug for StoreOptions {
             .field("wakeups", &self.wakeups)
             .field("commit_gate", &self.commit_gate.is_some())
             .field("before_commit", &self.before_commit.is_some())
+            .field("keyring", &self.keyring)
             .finish()
     }
 }
@@ -112,9 +118,39 @@ impl EventStore {
                 Arc::new(SqliteBackend::open(&Self::sqlite_file(dir), hooks.clone()).await?)
             }
         };
-        let store = Self::with_wakeups(backend, options.limits, options.wakeups);
+        let keyring = match options.keyring {
+            Some(keyring) => keyring,
+            None => Arc::new(Self::default_keyring(location)?),
+        };
+        let store = Self::with_wakeups(backend, options.limits, options.wakeups, keyring);
         store.migrate().await?;
+        store.inner.vault.take_keyring().await?;
         Ok(store)
+    }
+
+    /// The keyring of a store opened without one (see [`StoreOptions::keyring`]).
+    fn default_keyring(location: &Location) -> Result<Keyring, StoreError> {
+        match location {
+            Location::DataDir(dir) => Keyring::load_or_create(&dir.join(crate::keyring::FILE_NAME)),
+            Location::Url(url) if url.starts_with("sqlite:") => {
+                let path = url
+                    .trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default();
+                if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+                    Ok(Keyring::generate())
+                } else {
+                    Keyring::load_or_create(Path::new(&format!("{path}.keys")))
+                }
+            }
+            Location::Url(_) => Err(StoreError::Config(
+                "a Postgres store needs the deployment's keyring, which wraps the keys of personal data: \
+                 give it with CARNET_KEYS_FILE (a file of Carnet's account only) or CARNET_KEYS"
+                    .to_string(),
+            )),
+        }
     }
 
     /// The embedded database file of a data directory.
@@ -122,14 +158,15 @@ impl EventStore {
         data_dir.join("carnet.sqlite")
     }
 
-    pub fn with_backend(backend: Arc<dyn Backend>, limits: Limits) -> Self {
-        Self::with_wakeups(backend, limits, WakeupOptions::default())
-    }
-
-    fn with_wakeups(backend: Arc<dyn Backend>, limits: Limits, wakeups: WakeupOptions) -> Self {
+    fn with_wakeups(
+        backend: Arc<dyn Backend>,
+        limits: Limits,
+        wakeups: WakeupOptions,
+        keyring: Arc<Keyring>,
+    ) -> Self {
         EventStore {
             inner: Arc::new(Inner {
-                vault: Vault::new(backend.pool()),
+                vault: Vault::new(backend.pool(), keyring),
                 backend,
                 limits,
                 writers: Mutex::new(HashMap::new()),
@@ -142,6 +179,11 @@ impl EventStore {
     /// The keys of personal data in this database.
     pub fn vault(&self) -> &Vault {
         &self.inner.vault
+    }
+
+    /// The keyed fingerprint of a command to `stream` (see [`Keyring::fingerprint`]).
+    pub fn fingerprint(&self, stream: &StreamRef, command: &serde_json::Value) -> [u8; 32] {
+        self.inner.vault.keyring().fingerprint(stream, command)
     }
 
     /// Seals the personal values of `requests`' events (see [`Vault`]).

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::backend::BackendKind;
 use crate::error::StoreError;
+use crate::keyring::Keyring;
 use crate::store::{EventStore, Location, StoreOptions};
 
 pub const DEFAULT_TEST_PG: &str = "postgres://root@127.0.0.1:5432/test";
@@ -81,12 +82,16 @@ impl TestStore {
         Self::with_options(kind, StoreOptions::default()).await
     }
 
-    pub async fn with_options(kind: BackendKind, options: StoreOptions) -> Self {
+    pub async fn with_options(kind: BackendKind, mut options: StoreOptions) -> Self {
         let (location, pg, dir) = match kind {
             BackendKind::Postgres => {
                 let db = PgTestDb::create()
                     .await
                     .expect("create a test database (is Postgres running?)");
+                // A Postgres store has no default keyring: each test database its own.
+                options
+                    .keyring
+                    .get_or_insert_with(|| std::sync::Arc::new(Keyring::generate()));
                 (Location::Url(db.url.clone()), Some(db), None)
             }
             BackendKind::Sqlite => {
@@ -113,11 +118,26 @@ impl TestStore {
         }
     }
 
-    /// Another store on the same database: a second server instance.
+    /// The keyring of this store's database, for another store or process on it.
+    pub fn keyring(&self) -> std::sync::Arc<Keyring> {
+        std::sync::Arc::new(self.store.vault().keyring().clone())
+    }
+
+    /// Another store on the same database: a second server instance, with the same
+    /// keyring unless `options` names one.
     pub async fn open_another(&self, options: StoreOptions) -> EventStore {
-        EventStore::open(&self.location, options)
+        self.open_another_result(options)
             .await
             .expect("open a second store")
+    }
+
+    /// As [`TestStore::open_another`], with the error of a store that does not open.
+    pub async fn open_another_result(
+        &self,
+        mut options: StoreOptions,
+    ) -> Result<EventStore, StoreError> {
+        options.keyring.get_or_insert_with(|| self.keyring());
+        EventStore::open(&self.location, options).await
     }
 
     /// Runs SQL on a connection of its own, as a database superuser or someone holding

@@ -9,7 +9,7 @@
 //! with the establishment and the owner as associated data.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -25,7 +25,8 @@ use serde_json::{json, Value};
 
 use crate::backend::Pool;
 use crate::error::StoreError;
-use crate::keys::{self, Erase, PersonKey};
+use crate::keyring::Keyring;
+use crate::keys::{self, Erase, PersonKey, StoredKey};
 
 /// How long a key read from the table is trusted before it is read again: the bound on
 /// how long another process's erasure takes to be seen here. An erasure made through
@@ -44,6 +45,7 @@ enum Cached {
 /// The keys of personal data of one database, with a cache.
 pub struct Vault {
     pool: Pool,
+    keyring: Arc<Keyring>,
     cache: Mutex<HashMap<(Uai, String), Cached>>,
 }
 
@@ -63,10 +65,87 @@ enum Opening {
 }
 
 impl Vault {
-    pub fn new(pool: Pool) -> Self {
+    pub fn new(pool: Pool, keyring: Arc<Keyring>) -> Self {
         Vault {
             pool,
+            keyring,
             cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The keyring that wraps this database's keys.
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Checks, when the store opens, that the keyring is the deployment's: every KEK
+    /// that wrapped keys here is in it and is the same key (a process given another
+    /// keyring would write keys the others cannot unwrap). Records the probe of the
+    /// current KEK, and wraps the keys of rows written before keys were wrapped.
+    pub async fn take_keyring(&self) -> Result<(), StoreError> {
+        let probes = keys::probes(&self.pool).await?;
+        for probe in &probes {
+            self.keyring.check_probe(probe)?;
+        }
+        if !probes.iter().any(|p| p.kek == self.keyring.current()) {
+            keys::add_probe(&self.pool, &self.keyring.probe()?).await?;
+            // Two processes may have added a probe at once: the one kept must be ours.
+            for probe in keys::probes(&self.pool).await? {
+                self.keyring.check_probe(&probe)?;
+            }
+        }
+        let wrapped = self.rewrap_keys(false).await?;
+        if wrapped > 0 {
+            tracing::info!(
+                keys = wrapped,
+                "keys of personal data written in clear before are now wrapped"
+            );
+        }
+        Ok(())
+    }
+
+    /// Wraps by the current KEK every live key wrapped by an older one (and any left in
+    /// clear); returns how many. What `carnet keys rewrap` runs after a rotation.
+    pub async fn rewrap(&self) -> Result<u64, StoreError> {
+        self.rewrap_keys(true).await
+    }
+
+    async fn rewrap_keys(&self, older_keks: bool) -> Result<u64, StoreError> {
+        const BATCH: i64 = 1_000;
+        let current = older_keks.then(|| self.keyring.current().to_string());
+        let mut done = 0u64;
+        loop {
+            let rows = keys::not_wrapped_by(&self.pool, current.as_deref(), BATCH).await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            let mut moved = 0;
+            for (tenant, row) in &rows {
+                let Some(stored) = &row.key else { continue };
+                let key = self.unwrap(tenant, &row.owner, stored)?;
+                let new = self.keyring.wrap(tenant, &row.owner, &key)?;
+                if keys::replace(&self.pool, tenant, &row.owner, stored, &new).await? {
+                    moved += 1;
+                }
+            }
+            done += moved;
+            if moved == 0 {
+                // Every row of the batch changed under us (erased, rewrapped elsewhere):
+                // the next read sees the new state.
+                tokio::task::yield_now().await;
+            }
+        }
+    }
+
+    fn unwrap(
+        &self,
+        tenant: &Uai,
+        owner: &str,
+        stored: &StoredKey,
+    ) -> Result<[u8; 32], StoreError> {
+        match stored {
+            StoredKey::Clear(key) => Ok(*key),
+            StoredKey::Wrapped(wrapped) => self.keyring.unwrap_key(tenant, owner, wrapped),
         }
     }
 
@@ -180,12 +259,22 @@ impl Vault {
         at: DateTime<Utc>,
     ) -> Result<Vec<String>, StoreError> {
         let erased = keys::erase(&self.pool, tenant, what, grounds, at).await?;
-        let mut cache = self.lock();
-        for owner in &erased {
-            cache.insert((tenant.clone(), owner.clone()), Cached::Erased);
+        {
+            let mut cache = self.lock();
+            for owner in &erased {
+                cache.insert((tenant.clone(), owner.clone()), Cached::Erased);
+            }
+            if let Erase::Person(person) = what {
+                cache.retain(|(t, owner), _| t != tenant || person_of(owner) != person);
+            }
         }
-        if let Erase::Person(person) = what {
-            cache.retain(|(t, owner), _| t != tenant || person_of(owner) != person);
+        if !erased.is_empty() {
+            // The erasure holds already (the row says so); what the database's files
+            // still hold of the old row goes now. A failure here is logged, not
+            // returned: the next erasure or `carnet keys purge` finishes it.
+            if let Err(error) = keys::purge(&self.pool).await {
+                tracing::error!(%error, "the old versions of erased keys could not be purged yet");
+            }
         }
         Ok(erased)
     }
@@ -203,9 +292,31 @@ impl Vault {
     }
 
     /// Writes key rows as another store had them (`replay import`); existing owners are
-    /// left as they are.
+    /// left as they are. Keys in clear (exports from before keys were wrapped) are wrapped
+    /// first; wrapped ones must unwrap with this keyring, or nothing is written.
     pub async fn restore(&self, tenant: &Uai, rows: &[PersonKey]) -> Result<(), StoreError> {
-        keys::insert(&self.pool, tenant, rows).await
+        let mut wrapped = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut row = row.clone();
+            row.key = match &row.key {
+                // Kept as it came, once it is known to unwrap here.
+                Some(StoredKey::Wrapped(wrapped)) => {
+                    self.keyring.unwrap_key(tenant, &row.owner, wrapped)?;
+                    Some(StoredKey::Wrapped(wrapped.clone()))
+                }
+                Some(StoredKey::Clear(key)) => Some(StoredKey::Wrapped(
+                    self.keyring.wrap(tenant, &row.owner, key)?,
+                )),
+                None => None,
+            };
+            wrapped.push(row);
+        }
+        keys::insert(&self.pool, tenant, &wrapped).await
+    }
+
+    /// Empties what the database's files keep of erased keys now (see [`keys::purge`]).
+    pub async fn purge(&self) -> Result<(), StoreError> {
+        keys::purge(&self.pool).await
     }
 
     /// Removes every key row of an establishment that is not in this store (what a
@@ -250,9 +361,12 @@ impl Vault {
         let rows = self.rows(tenant, &unknown).await?;
         for owner in unknown {
             let opening = match rows.get(&owner) {
-                Some(PersonKey { key: Some(key), .. }) => {
-                    self.remember(tenant, &owner, Cached::Live(*key, Instant::now()));
-                    Opening::Key(*key)
+                Some(PersonKey {
+                    key: Some(stored), ..
+                }) => {
+                    let key = self.unwrap(tenant, &owner, stored)?;
+                    self.remember(tenant, &owner, Cached::Live(key, Instant::now()));
+                    Opening::Key(key)
                 }
                 Some(_) => {
                     self.remember(tenant, &owner, Cached::Erased);
@@ -306,8 +420,8 @@ impl Vault {
         let missing: Vec<PersonKey> = unknown
             .iter()
             .filter(|o| !rows.contains_key(*o))
-            .map(|owner| new_key(owner))
-            .collect();
+            .map(|owner| self.new_key(tenant, owner))
+            .collect::<Result<_, _>>()?;
         if !missing.is_empty() {
             keys::insert(&self.pool, tenant, &missing).await?;
             // Another writer may have made some of them first: read back the winners.
@@ -316,9 +430,12 @@ impl Vault {
         }
         for owner in &unknown {
             match rows.get(owner) {
-                Some(PersonKey { key: Some(key), .. }) => {
-                    self.remember(tenant, owner, Cached::Live(*key, Instant::now()));
-                    found.insert(owner.clone(), *key);
+                Some(PersonKey {
+                    key: Some(stored), ..
+                }) => {
+                    let key = self.unwrap(tenant, owner, stored)?;
+                    self.remember(tenant, owner, Cached::Live(key, Instant::now()));
+                    found.insert(owner.clone(), key);
                 }
                 Some(_) => {
                     self.remember(tenant, owner, Cached::Erased);
@@ -346,6 +463,20 @@ impl Vault {
             .collect())
     }
 
+    /// A new random key for `owner`, wrapped for its row.
+    fn new_key(&self, tenant: &Uai, owner: &str) -> Result<PersonKey, StoreError> {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        Ok(PersonKey {
+            owner: owner.to_string(),
+            person: person_of(owner).to_string(),
+            key: Some(StoredKey::Wrapped(self.keyring.wrap(tenant, owner, &key)?)),
+            created_at: crate::model::now_micros(),
+            erased_at: None,
+            grounds: None,
+        })
+    }
+
     fn remember(&self, tenant: &Uai, owner: &str, state: Cached) {
         self.lock()
             .insert((tenant.clone(), owner.to_string()), state);
@@ -363,19 +494,6 @@ fn erased(owner: &str) -> StoreError {
             "the personal data of {} was erased: nothing personal is recorded about them again",
             person_of(owner)
         ),
-    }
-}
-
-fn new_key(owner: &str) -> PersonKey {
-    let mut key = [0u8; 32];
-    rand::rng().fill_bytes(&mut key);
-    PersonKey {
-        owner: owner.to_string(),
-        person: person_of(owner).to_string(),
-        key: Some(key),
-        created_at: crate::model::now_micros(),
-        erased_at: None,
-        grounds: None,
     }
 }
 

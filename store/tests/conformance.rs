@@ -779,6 +779,7 @@ async fn aggregates_run_in_cqrs_framework_with_cache_and_snapshots(kind: Backend
     for i in 0..120 {
         let command = RecordAbsence(&format!("l-{i}"));
         let metadata = command_metadata(
+            ts.store.vault().keyring(),
             &StreamRef::new("register", "s-1"),
             &command,
             Uuid::new_v4(),

@@ -111,7 +111,8 @@ pub struct Student {
     pub stints: Vec<Stint>,
     pub guardians: BTreeMap<String, GuardianLink>,
     /// Last day in the establishment and why, once the student left.
-    pub departure: Option<(NaiveDate, String)>,
+    /// The reason is the student's personal data (it often says why a family moved).
+    pub departure: Option<(NaiveDate, Personal<String>)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,7 +203,7 @@ pub enum StudentEvent {
     },
     StudentDeparted {
         last_day: NaiveDate,
-        reason: String,
+        reason: Personal<String>,
     },
     StudentPromoted {
         year: SchoolYear,
@@ -243,9 +244,12 @@ impl DomainEvent for StudentEvent {
     }
 
     fn event_version(&self) -> String {
-        // Version 2: names and birth dates became personal data (see `crate::upcast`).
+        // Version 2: names, birth dates and the reason for leaving became personal data
+        // (see `crate::upcast`).
         match self {
-            Self::StudentAdmitted { .. } | Self::GuardianLinked { .. } => "2",
+            Self::StudentAdmitted { .. }
+            | Self::GuardianLinked { .. }
+            | Self::StudentDeparted { .. } => "2",
             _ => "1",
         }
         .to_string()
@@ -276,8 +280,8 @@ pub enum StudentError {
         "the student is already enrolled for {year} in {division}; change the division instead"
     )]
     PromotedElsewhere { year: SchoolYear, division: String },
-    #[error("the student already left on {last_day} ({reason})")]
-    AlreadyLeft { last_day: NaiveDate, reason: String },
+    #[error("the student already left on {last_day}")]
+    AlreadyLeft { last_day: NaiveDate },
     #[error("{0} is already a guardian of this student")]
     GuardianExists(String),
     #[error("{0} is not a guardian of this student")]
@@ -462,7 +466,11 @@ impl Student {
                     });
                 }
                 self.not_before_latest(last_day)?;
-                vec![V::StudentDeparted { last_day, reason }]
+                let student = self.id.clone().ok_or(E::NotAdmitted)?;
+                vec![V::StudentDeparted {
+                    last_day,
+                    reason: Personal::known(student, reason),
+                }]
             }
             C::Promote {
                 year,
@@ -499,13 +507,12 @@ impl Student {
             }
             C::LeaveAtYearEnd { last_day, reason } => {
                 if let Some((day, why)) = &self.departure {
-                    return if *day == last_day && *why == reason {
+                    // A reason read back from the log is sealed: the day decides then.
+                    let same_reason = why.in_clear().is_none_or(|why| *why == reason);
+                    return if *day == last_day && same_reason {
                         Ok(Vec::new())
                     } else {
-                        Err(E::AlreadyLeft {
-                            last_day: *day,
-                            reason: why.clone(),
-                        })
+                        Err(E::AlreadyLeft { last_day: *day })
                     };
                 }
                 self.decide(C::Depart { last_day, reason })?

@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::values::{Mark, NotHandedIn};
+use crate::personal::Personal;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Gradebook {
@@ -118,7 +119,8 @@ pub enum GradebookEvent {
         previous: Mark,
         mark: Mark,
         by: String,
-        reason: String,
+        /// The student's personal data: it often says why (an illness, a family matter).
+        reason: Personal<String>,
     },
     SubjectCoefficientSet {
         subject: String,
@@ -147,7 +149,12 @@ impl DomainEvent for GradebookEvent {
     }
 
     fn event_version(&self) -> String {
-        "1".to_string()
+        // Version 2 of a correction: its reason became the student's personal data.
+        match self {
+            GradebookEvent::MarkCorrected { .. } => "2",
+            _ => "1",
+        }
+        .to_string()
     }
 }
 
@@ -341,11 +348,11 @@ impl Gradebook {
                 }
                 Ok(vec![GradebookEvent::MarkCorrected {
                     evaluation,
+                    reason: Personal::known(student.clone(), reason),
                     student,
                     previous: entry.mark,
                     mark,
                     by,
-                    reason,
                 }])
             }
             GradebookCommand::SetSubjectCoefficient {
