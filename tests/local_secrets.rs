@@ -229,12 +229,13 @@ async fn an_erased_student_leaves_nothing_readable_in_the_files() {
             .keyring()
             .unwrap_key(&uai, &student, &wrapped)
             .unwrap();
-        (uai, student, format!("{first} {last}"), wrapped, key)
+        (uai, student, (first, last), wrapped, key)
     };
     let needles = [
         ("the key in clear", key.to_vec()),
         ("the key in hex", hex::encode(key).into_bytes()),
-        ("the name in clear", names.clone().into_bytes()),
+        ("the first name in clear", names.0.clone().into_bytes()),
+        ("the last name in clear", names.1.clone().into_bytes()),
     ];
     assert_eq!(found_in_database(&data, &needles), Vec::<String>::new());
     assert_eq!(
@@ -271,7 +272,7 @@ async fn an_erased_student_leaves_nothing_readable_in_the_files() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let keyed = std::fs::read_to_string(&keyed).unwrap();
     assert!(keyed.contains(r#""kind":"key""#) && keyed.contains(r#""wrapped""#));
-    assert!(!keyed.contains(&hex::encode(key)) && !keyed.contains(&names));
+    assert!(!keyed.contains(&hex::encode(key)) && !keyed.contains(&names.1));
 
     let erased = run(
         &data,
