@@ -7,7 +7,9 @@
 
 use std::collections::HashMap;
 
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationType, Selection, SelectionSet,
+};
 
 /// Most fields one query may ask for, fragments expanded: a parent's dashboard asks for
 /// about 50, a class's report cards a few hundred.
@@ -17,14 +19,40 @@ pub const MAX_FIELDS: usize = 2_000;
 /// schema then answers the syntax error itself).
 pub fn fields_asked(query: &str) -> Option<usize> {
     let document = async_graphql::parser::parse_query(query).ok()?;
+    Some(fields_in(&document))
+}
+
+/// The fields a parsed query asks for, fragments expanded.
+pub fn fields_in(document: &ExecutableDocument) -> usize {
     let mut fragments = HashMap::new();
-    Some(
-        document
-            .operations
-            .iter()
-            .map(|(_, op)| count(&document, &op.node.selection_set.node, &mut fragments, 0))
-            .fold(0usize, usize::saturating_add),
+    document
+        .operations
+        .iter()
+        .map(|(_, op)| count(document, &op.node.selection_set.node, &mut fragments, 0))
+        .fold(0usize, usize::saturating_add)
+}
+
+/// Why a query is refused for its size, the same words over both transports.
+pub fn too_many_fields(fields: usize) -> String {
+    format!(
+        "the query asks for {fields} fields (fragments expanded); at most {MAX_FIELDS} in one request"
     )
+}
+
+/// The kind of the operation a request runs: the one named, or the only one; `None`
+/// when there is no such operation (the schema then answers why).
+pub fn operation_type(document: &ExecutableDocument, name: Option<&str>) -> Option<OperationType> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), None) => Some(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops
+            .iter()
+            .find(|(n, _)| n.as_str() == name)
+            .map(|(_, op)| op.node.ty),
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => {
+            ops.values().next().map(|op| op.node.ty)
+        }
+        _ => None,
+    }
 }
 
 /// Fields of `set`; `fragments` remembers each fragment's expanded count.
@@ -99,5 +127,26 @@ mod tests {
         }
         assert!(fields_asked(&doubling).is_some_and(|n| n > 1_000_000));
         assert_eq!(fields_asked("{ not closed"), None);
+    }
+
+    #[test]
+    fn the_operation_run_is_the_one_named_or_the_only_one() {
+        let parse = |q: &str| async_graphql::parser::parse_query(q).ok();
+        let one = parse("subscription { absences { lesson } }");
+        let two = parse("query A { me { person } } subscription B { absences { lesson } }");
+        let (Some(one), Some(two)) = (one, two) else {
+            panic!("the queries parse");
+        };
+        assert_eq!(
+            operation_type(&one, None),
+            Some(OperationType::Subscription)
+        );
+        assert_eq!(operation_type(&two, Some("A")), Some(OperationType::Query));
+        assert_eq!(
+            operation_type(&two, Some("B")),
+            Some(OperationType::Subscription)
+        );
+        assert_eq!(operation_type(&two, None), None);
+        assert_eq!(operation_type(&two, Some("C")), None);
     }
 }

@@ -36,6 +36,17 @@ pub enum ApiError {
     },
     /// The request would read more of the log than one request may.
     TooCostly(String),
+    /// The person sends faster than one identity may: try again after `retry_after` s.
+    RateLimited {
+        retry_after: u64,
+    },
+    /// A query or mutation ran past its deadline and was stopped.
+    TimedOut {
+        after: std::time::Duration,
+    },
+    /// Something one connection or person may hold a bounded number of at once
+    /// (subscriptions on a WebSocket) is at that number.
+    LimitReached(String),
     /// The database could not be reached during the request.
     Unavailable {
         reference: uuid::Uuid,
@@ -54,6 +65,9 @@ impl ApiError {
             ApiError::Internal { .. } => "INTERNAL",
             ApiError::Unavailable { .. } => "UNAVAILABLE",
             ApiError::TooCostly(_) => "TOO_COSTLY",
+            ApiError::RateLimited { .. } => "RATE_LIMITED",
+            ApiError::TimedOut { .. } => "TIMEOUT",
+            ApiError::LimitReached(_) => "LIMIT_REACHED",
         }
     }
 
@@ -95,7 +109,17 @@ impl ApiError {
             | ApiError::Forbidden(m)
             | ApiError::NotFound(m)
             | ApiError::RuleViolation(m)
-            | ApiError::TooCostly(m) => m.clone(),
+            | ApiError::TooCostly(m)
+            | ApiError::LimitReached(m) => m.clone(),
+            ApiError::RateLimited { retry_after } => {
+                format!("too many requests from this person: try again in {retry_after} s")
+            }
+            ApiError::TimedOut { after } => format!(
+                "the request took longer than {} s and was stopped: a command in it may or may \
+                 not have been recorded; send it again with the same commandId, which applies \
+                 it at most once",
+                after.as_secs_f64().ceil()
+            ),
             ApiError::Conflict { message, .. } => message.clone(),
             ApiError::Validation { field, reason } => format!("{field}: {reason}"),
             ApiError::InvalidFile(problems) => format!(
@@ -132,9 +156,26 @@ impl ApiError {
                 ApiError::Internal { reference } | ApiError::Unavailable { reference } => {
                     e.set("reference", reference.to_string())
                 }
+                ApiError::RateLimited { retry_after } => e.set("retryAfter", *retry_after),
                 _ => {}
             }
         })
+    }
+}
+
+impl ApiError {
+    /// The error as a whole response's error, for an operation refused before it runs
+    /// (no field, no position to name).
+    pub fn to_server_error(&self) -> async_graphql::ServerError {
+        let error = self.to_graphql();
+        let mut server = async_graphql::ServerError::new(error.message, None);
+        server.extensions = error.extensions;
+        server
+    }
+
+    /// A response carrying only this error.
+    pub fn to_response(&self) -> async_graphql::Response {
+        async_graphql::Response::from_errors(vec![self.to_server_error()])
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod access;
 pub mod auth;
 pub mod cost;
+pub mod deadline;
 pub mod error;
 pub mod feed;
 pub mod graphiql;
@@ -17,4 +18,5 @@ pub mod pagination;
 pub mod reader;
 pub mod schema;
 pub mod server;
+pub mod socket;
 pub mod state;

@@ -72,13 +72,35 @@ pub const MAX_STREAMS_PER_REQUEST: usize = 2_000;
 
 /// The streams one request has read, shared by every reader of the request (whatever
 /// its `asOf`), so that a thousand aliases of one history read its stream once.
-#[derive(Default)]
 pub struct RequestReads {
-    streams: Mutex<HashMap<StreamKey, Arc<Vec<RecordedEvent>>>>,
+    /// Each stream's place, taken (and counted) before it is read: the fields of a
+    /// query resolve concurrently, and a count of the streams already read would let
+    /// a thousand aliases all pass it before the first read ended.
+    streams: Mutex<HashMap<StreamKey, Arc<StreamRead>>>,
+    /// Distinct streams this request may read.
+    budget: usize,
+}
+
+impl Default for RequestReads {
+    fn default() -> Self {
+        Self::with_budget(MAX_STREAMS_PER_REQUEST)
+    }
+}
+
+impl RequestReads {
+    /// A request that may read `budget` distinct streams.
+    pub fn with_budget(budget: usize) -> Self {
+        RequestReads {
+            streams: Mutex::default(),
+            budget,
+        }
+    }
 }
 
 /// A stream of the log: its aggregate's type and id.
 type StreamKey = (&'static str, String);
+/// A stream's events, once read.
+type StreamRead = tokio::sync::OnceCell<Arc<Vec<RecordedEvent>>>;
 
 impl std::fmt::Debug for RequestReads {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,25 +322,34 @@ impl Reader {
     /// The events of a stream, those recorded by `as_of` when set.
     pub async fn events<A: Aggregate>(&self, id: &str) -> ApiResult<Vec<RecordedEvent>> {
         let key = (A::TYPE, id.to_string());
-        let known = lock(&self.reads.streams).get(&key).cloned();
-        let all = match known {
-            Some(all) => all,
-            None => {
-                if lock(&self.reads.streams).len() >= MAX_STREAMS_PER_REQUEST {
-                    return Err(ApiError::TooCostly(format!(
-                        "this request reads the history of more than {MAX_STREAMS_PER_REQUEST} \
-                         records; ask for fewer at a time"
-                    )));
+        let place = {
+            let mut streams = lock(&self.reads.streams);
+            match streams.get(&key) {
+                Some(place) => place.clone(),
+                None => {
+                    let budget = self.reads.budget;
+                    if streams.len() >= budget {
+                        return Err(ApiError::TooCostly(format!(
+                            "this request reads the history of more than {budget} records; \
+                             ask for fewer at a time"
+                        )));
+                    }
+                    let place = Arc::new(StreamRead::new());
+                    streams.insert(key, place.clone());
+                    place
                 }
-                let read = Arc::new(
+            }
+        };
+        // The fields asking for one stream at once wait for a single read of it.
+        let all = place
+            .get_or_try_init(|| async {
+                Ok::<_, ApiError>(Arc::new(
                     self.store
                         .read_stream(&self.tenant, &StreamRef::new(A::TYPE, id), 0)
                         .await?,
-                );
-                lock(&self.reads.streams).insert(key, read.clone());
-                read
-            }
-        };
+                ))
+            })
+            .await?;
         Ok(all
             .iter()
             .filter(|e| self.as_of.is_none_or(|at| e.recorded_at <= at))

@@ -7,9 +7,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
-use async_graphql::Data;
-use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
+use async_graphql::http::{WebSocketProtocols, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::extract::{MatchedPath, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::middleware::{self, Next};
@@ -81,7 +80,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     Router::new()
-        // The WebSocket lives as long as its subscriptions: no request timeout.
+        // The WebSocket lives as long as its subscriptions: no request timeout; it
+        // bounds its messages and operations itself (see `crate::socket`).
         .route("/graphql/ws", get(subscriptions))
         .merge(limited)
         .layer(middleware::from_fn_with_state(server.clone(), observe))
@@ -137,10 +137,7 @@ async fn graphql(
     if let Some(fields) =
         crate::cost::fields_asked(&request.query).filter(|n| *n > crate::cost::MAX_FIELDS)
     {
-        return too_costly(format!(
-            "the query asks for {fields} fields (fragments expanded); at most {} in one request",
-            crate::cost::MAX_FIELDS
-        ));
+        return too_costly(crate::cost::too_many_fields(fields));
     }
     let caller = Caller::new(
         principal,
@@ -153,7 +150,9 @@ async fn graphql(
             .execute(
                 request
                     .data(caller)
-                    .data(Arc::new(crate::reader::RequestReads::default())),
+                    .data(Arc::new(crate::reader::RequestReads::with_budget(
+                        server.state.server_limits.stream_reads,
+                    ))),
             )
             .await,
     )
@@ -187,16 +186,22 @@ fn too_costly(reason: String) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
-/// 401 for a bearer token that is not valid, with why in words a developer can act on
-/// (never the identity provider's address or errors, which are logged).
-fn invalid_token(error: &AuthError) -> Response {
-    let reason = match error {
+/// Why a token is refused, in words a developer can act on; the identity provider's
+/// address and errors are logged, never answered.
+pub(crate) fn auth_refusal(error: &AuthError) -> String {
+    match error {
         AuthError::Jwks(detail) => {
             tracing::warn!(%detail, "the identity provider's keys cannot be fetched");
             "the identity provider's keys cannot be fetched now; try again later".to_string()
         }
         other => other.to_string(),
-    };
+    }
+}
+
+/// 401 for a bearer token that is not valid, with why in words a developer can act on
+/// (never the identity provider's address or errors, which are logged).
+fn invalid_token(error: &AuthError) -> Response {
+    let reason = auth_refusal(error);
     let challenge = format!(
         "Bearer error=\"invalid_token\", error_description=\"{}\"",
         reason.replace(['"', '\\'], "'")
@@ -215,77 +220,45 @@ fn invalid_token(error: &AuthError) -> Response {
 }
 
 /// graphql-ws: the token comes in the `connection_init` payload
-/// (`{"Authorization": "Bearer ..."}`), or in the upgrade request's header.
+/// (`{"Authorization": "Bearer ..."}`), or in the upgrade request's header. The socket
+/// bounds itself (see [`crate::socket`]): it is outside the router's body limit and
+/// timeout, which would end it after the first 30 s.
 async fn subscriptions(
     State(server): State<Server>,
     headers: HeaderMap,
-    protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let upgrade_auth = header(&headers, "authorization");
-    let upgrade_establishment = header(&headers, ESTABLISHMENT_HEADER);
-    let state = server.state.clone();
-    // When the token of the connection expires, set at `connection_init`.
-    let (expiry, expires) = tokio::sync::watch::channel(None::<i64>);
+    // The first protocol offered that Carnet speaks; none is a bad request.
+    let Some(protocol) = header(&headers, "sec-websocket-protocol").and_then(|offered| {
+        offered
+            .split(',')
+            .find_map(|p| p.trim().parse::<WebSocketProtocols>().ok())
+    }) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "a GraphQL WebSocket protocol is needed: graphql-transport-ws or graphql-ws",
+        )
+            .into_response();
+    };
+    let upgrade_request = crate::socket::Upgrade {
+        authorization: header(&headers, "authorization"),
+        establishment: header(&headers, ESTABLISHMENT_HEADER),
+    };
+    let max = server.state.server_limits.max_message_bytes;
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let connection = GraphQLWebSocket::new(socket, server.schema.clone(), protocol)
-                .on_connection_init(move |payload| async move {
-                    let field = |name: &str| {
-                        payload
-                            .as_object()
-                            .and_then(|o| {
-                                o.iter()
-                                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                                    .and_then(|(_, v)| v.as_str())
-                            })
-                            .map(str::to_string)
-                    };
-                    let authorization = field("authorization").or(upgrade_auth);
-                    // A subscription needs a valid token from its first message on: the
-                    // connection is refused otherwise (graphql-ws closes it, 4403).
-                    let principal = state
-                        .auth
-                        .authenticate(authorization.as_deref())
-                        .await
-                        .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-                    let _ = expiry.send(Some(principal.expires_at));
-                    let caller = Caller::new(
-                        Ok(principal),
-                        field(ESTABLISHMENT_HEADER).or(upgrade_establishment),
-                        None,
-                    );
-                    let mut data = Data::default();
-                    data.insert(caller);
-                    Ok(data)
-                })
-                .serve();
-            // The connection ends when its token does: its rights were those of the token.
-            tokio::select! {
-                _ = connection => {}
-                _ = token_expiry(expires) => {
-                    tracing::debug!("a subscription's token expired: connection closed");
-                }
-            }
+        // Refused while being read, before it is buffered whole: the HTTP body limit.
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            crate::socket::serve(
+                server.state,
+                server.schema,
+                socket,
+                protocol,
+                upgrade_request,
+            )
         })
-}
-
-/// Resolves when the expiry sent on `expires` has passed (never, before one is sent).
-async fn token_expiry(mut expires: tokio::sync::watch::Receiver<Option<i64>>) {
-    let at = loop {
-        if let Some(at) = *expires.borrow_and_update() {
-            break at;
-        }
-        if expires.changed().await.is_err() {
-            return std::future::pending().await;
-        }
-    };
-    let left = at - chrono::Utc::now().timestamp();
-    tokio::time::sleep(std::time::Duration::from_secs(
-        u64::try_from(left).unwrap_or(0),
-    ))
-    .await;
 }
 
 #[derive(Debug, Serialize)]

@@ -33,6 +33,10 @@ pub struct AppState {
     pub warming: Arc<AtomicBool>,
     /// The pace each identity may ask at.
     pub limits: crate::limits::RateLimits,
+    /// The bounds of an operation and of the WebSocket transport.
+    pub server_limits: crate::limits::ServerLimits,
+    /// The WebSocket connections open now, counted by identity.
+    pub sockets: crate::limits::OpenSockets,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -45,6 +49,8 @@ impl AppState {
             docs: Arc::default(),
             warming: Arc::default(),
             limits: crate::limits::RateLimits::default(),
+            server_limits: crate::limits::ServerLimits::default(),
+            sockets: crate::limits::OpenSockets::default(),
             store,
             auth,
             schools: Mutex::new(HashMap::new()),
@@ -54,6 +60,13 @@ impl AppState {
     /// With another pace per identity (requests per second, burst).
     pub fn with_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
         self.limits = crate::limits::RateLimits::new(per_second, burst);
+        self
+    }
+
+    /// With other bounds of an operation and of the WebSocket transport (tests shorten
+    /// them to see them work).
+    pub fn with_server_limits(mut self, limits: crate::limits::ServerLimits) -> Self {
+        self.server_limits = limits;
         self
     }
 

@@ -29,7 +29,9 @@ pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build(state: Arc<AppState>) -> CarnetSchema {
+    let deadline = crate::deadline::Deadline(state.server_limits.operation_deadline);
     Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
+        .extension(deadline)
         .data(state)
         .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
@@ -58,8 +60,9 @@ pub(crate) async fn caller(
     let caller = ctx
         .data::<Caller>()
         .map_err(|_| ApiError::Unauthenticated("no credentials with this request".into()))?;
-    // Over HTTP every field of the request shares its reads; a subscription's fields
-    // each read afresh (a connection lives for hours).
+    // A query or mutation (over HTTP or the WebSocket) shares its reads, and their
+    // budget, between its fields; a subscription's fields each read afresh (it lives
+    // for hours: one budget, or one memory of what was read, for all of it would not do).
     let reads = ctx
         .data_opt::<Arc<crate::reader::RequestReads>>()
         .cloned()

@@ -1,19 +1,30 @@
 //! Subscriptions (graphql-ws): absences as roll calls record them, and new attendance
 //! alerts, within the second of their commit (the store's notification wakes the feed).
+//!
+//! A subscription lives for hours, and the rights it was opened with may end while it
+//! is open (a guardian's link to a child, a staff member's post): each event is
+//! checked against the rights as the establishment's records stand when it arrives,
+//! not as they stood at the start (see [`LiveRights`]).
 
 use std::sync::Arc;
 
 use async_graphql::{Context, SimpleObject, Subscription};
 use carnet_domain::attendance::{AttendanceEvent, Status, StudentAttendance};
+use carnet_domain::Uai;
+use carnet_projections::{enrolment, Projection};
 use carnet_store::RecordedEvent;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use cqrs_es::Aggregate;
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 
+use super::state;
 use super::types::AlertView;
-use super::{caller, state};
 use crate::access::Actor;
+use crate::auth::Principal;
+use crate::error::{ApiError, ApiResult};
+use crate::reader::Reader;
+use crate::state::{AppState, Caller};
 
 #[derive(Debug, Default)]
 pub struct SubscriptionRoot;
@@ -36,33 +47,23 @@ impl SubscriptionRoot {
     async fn absences(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = AbsenceNotice>> {
-        let (reader, actor) = caller(ctx, None).await?;
-        let events = state(ctx)?
-            .feed
-            .subscribe(&reader.tenant)
-            .await
-            .map_err(crate::error::ApiError::from)?;
-        Ok(live(events).filter_map(move |event| {
-            let notice = absence_for(&actor, &event);
-            async move { notice }
-        }))
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AbsenceNotice>>> {
+        let (rights, events) = LiveRights::start(ctx).await?;
+        Ok(watched(events, rights, |_| Ok(()), absence_for))
     }
 
     /// Attendance alerts (L131-8) as they are reached: for vie scolaire and the head.
     async fn attendance_alerts(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = AlertView>> {
-        let (reader, actor) = caller(ctx, None).await?;
-        actor.may_see_alerts()?;
-        let events = state(ctx)?
-            .feed
-            .subscribe(&reader.tenant)
-            .await
-            .map_err(crate::error::ApiError::from)?;
-        Ok(live(events).filter_map(|event| {
-            let alert = match attendance_event(&event) {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AlertView>>> {
+        let (rights, events) = LiveRights::start(ctx).await?;
+        rights.actor.may_see_alerts()?;
+        Ok(watched(
+            events,
+            rights,
+            Actor::may_see_alerts,
+            |_, event| match attendance_event(event) {
                 Some(AttendanceEvent::AlertThresholdReached {
                     student,
                     month,
@@ -73,27 +74,155 @@ impl SubscriptionRoot {
                     unjustified_half_days,
                 }),
                 _ => None,
-            };
-            async move { alert }
-        }))
+            },
+        ))
     }
 }
 
-/// The feed as a stream; a subscriber too slow for the buffer skips what it missed.
+/// The rights of one subscription, kept as current as the establishment's records.
+///
+/// Resolving the actor costs a few reads, too many to repeat for every event of a
+/// morning's roll calls; and rights only change when the enrolment records do (a
+/// guardian's link, a staff member's roles or departure, a teacher's services). The feed
+/// carries every event of the establishment, those included: one of them marks the
+/// actor as possibly out of date, and the next event that could be delivered resolves
+/// it again first, from the read model once it holds that change.
+struct LiveRights {
+    state: Arc<AppState>,
+    principal: Principal,
+    tenant: Uai,
+    actor: Arc<Actor>,
+    /// The position of the latest change to the enrolment records (or of an event the
+    /// feed skipped, which may have been one) that `actor` may not reflect yet.
+    unseen: Option<i64>,
+}
+
+impl LiveRights {
+    /// The feed of the caller's establishment from now on, and the rights as they stand.
+    async fn start(
+        ctx: &Context<'_>,
+    ) -> ApiResult<(Self, broadcast::Receiver<Arc<RecordedEvent>>)> {
+        let state = state(ctx)?.clone();
+        let caller = ctx
+            .data::<Caller>()
+            .map_err(|_| ApiError::Unauthenticated("no credentials with this request".into()))?;
+        let principal = caller.principal()?.clone();
+        let tenant = caller.tenant()?;
+        // The feed first, then the rights: a change recorded in between is either in the
+        // records read below or on the feed, never lost between the two.
+        let events = state.feed.subscribe(&tenant).await?;
+        let head = carnet_projections::checkpoint::head(&state.pool, tenant.as_str()).await?;
+        let mut rights = LiveRights {
+            state,
+            principal,
+            tenant,
+            actor: Arc::default(),
+            unseen: Some(head),
+        };
+        rights.refresh().await?;
+        Ok((rights, events))
+    }
+
+    /// Notes an event of the feed: a change of the enrolment records may change rights.
+    fn saw(&mut self, event: &RecordedEvent, skipped_before: bool) {
+        if skipped_before || enrolment::EnrolmentProjection.wants(&event.stream.stream_type) {
+            self.unseen = Some(
+                self.unseen
+                    .map_or(event.position, |p| p.max(event.position)),
+            );
+        }
+    }
+
+    /// Resolves the actor again if the records may have changed since. A refusal (no
+    /// role left in the establishment) ends the subscription with it.
+    async fn refresh(&mut self) -> ApiResult<()> {
+        let Some(unseen) = self.unseen else {
+            return Ok(());
+        };
+        // Where the read model stands, read before the rights: what is resolved below
+        // holds at least every change up to there.
+        let projected = carnet_projections::checkpoint::read_active(
+            &self.state.pool,
+            self.tenant.as_str(),
+            enrolment::NAME,
+        )
+        .await?
+        .map_or(0, |c| c.position);
+        let reader = Reader::new(
+            self.state.store.clone(),
+            self.state.pool.clone(),
+            self.tenant.clone(),
+            self.state.docs.clone(),
+        );
+        self.actor = Arc::new(Actor::resolve(&self.principal, &reader).await?);
+        // An enrolment projection run asynchronously may not hold the change yet: the
+        // rights are resolved again at each event until it does.
+        if projected >= unseen {
+            self.unseen = None;
+        }
+        Ok(())
+    }
+}
+
+/// The items `pick` makes of the feed's events for the actor as the records stand when
+/// each event arrives; `allowed` is checked again whenever the rights were resolved
+/// anew. A refusal, or records that cannot be read, ends the subscription with that
+/// error (the client subscribes again when it can).
+fn watched<T: Send + 'static>(
+    events: broadcast::Receiver<Arc<RecordedEvent>>,
+    rights: LiveRights,
+    allowed: fn(&Actor) -> ApiResult<()>,
+    pick: fn(&Actor, &RecordedEvent) -> Option<T>,
+) -> impl Stream<Item = async_graphql::Result<T>> {
+    futures::stream::unfold(Some((live(events), rights)), move |running| async move {
+        let (mut events, mut rights) = running?;
+        while let Some((event, skipped)) = events.next().await {
+            rights.saw(&event, skipped);
+            // Only attendance events are ever delivered: the rights are resolved
+            // again for those only.
+            if event.stream.stream_type != StudentAttendance::TYPE {
+                continue;
+            }
+            if rights.unseen.is_some() {
+                let checked = match rights.refresh().await {
+                    Ok(()) => allowed(&rights.actor),
+                    Err(e) => Err(e),
+                };
+                if let Err(refused) = checked {
+                    tracing::debug!(
+                        code = refused.code(),
+                        "a subscription's rights changed: it ends"
+                    );
+                    return Some((Err(refused.into()), None));
+                }
+            }
+            if let Some(item) = pick(&rights.actor, &event) {
+                return Some((Ok(item), Some((events, rights))));
+            }
+        }
+        None
+    })
+}
+
+/// The feed as a stream, each event with whether events were skipped just before it: a
+/// subscriber too slow for the buffer skips what it missed.
 fn live(
     receiver: broadcast::Receiver<Arc<RecordedEvent>>,
-) -> impl Stream<Item = Arc<RecordedEvent>> {
+) -> impl Stream<Item = (Arc<RecordedEvent>, bool)> {
     futures::stream::unfold(receiver, |mut receiver| async move {
+        let mut skipped = false;
         loop {
             match receiver.recv().await {
-                Ok(event) => return Some((event, receiver)),
+                Ok(event) => return Some(((event, skipped), receiver)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "a subscription fell behind the live feed");
+                    skipped = true;
                 }
                 Err(broadcast::error::RecvError::Closed) => return None,
             }
         }
     })
+    .boxed()
 }
 
 fn attendance_event(event: &RecordedEvent) -> Option<AttendanceEvent> {
@@ -124,7 +253,12 @@ fn absence_for(actor: &Actor, event: &RecordedEvent) -> Option<AbsenceNotice> {
             date,
             start,
             guardians,
-        } if !actor.sees_establishment() && guardians.contains(&actor.person) => {
+        } if !actor.sees_establishment()
+            && guardians.contains(&actor.person)
+            // The event names the guardians as the records stood at the roll call; one
+            // whose link has ended since is told nothing more of the child.
+            && actor.children.contains_key(&student) =>
+        {
             Some(notice(student, lesson, date, start))
         }
         AttendanceEvent::AttendanceRecorded {
