@@ -276,6 +276,11 @@ enum Command {
         rate_per_second: u32,
         #[arg(long, env = "CARNET_RATE_BURST", default_value_t = carnet_api::limits::BURST)]
         rate_burst: u32,
+        /// Who may act as an auditor: `person` or `person@UAI+UAI`, comma-separated. A
+        /// token's `auditor` role counts for them only (with development tokens, the
+        /// demo's `auditeur` too).
+        #[arg(long, env = "CARNET_AUDITORS", default_value = "")]
+        auditors: String,
         /// `all`: this process also keeps the read models up to date; `none`: they are
         /// kept by `carnet project` processes of their own.
         #[arg(long, env = "CARNET_PROJECTORS", default_value = "all", value_parser = ["all", "none"])]
@@ -566,7 +571,10 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             projectors,
             rate_per_second,
             rate_burst,
+            auditors,
         } => {
+            let auditors = carnet_api::auth::Auditors::parse(&auditors)
+                .map_err(|e| anyhow::anyhow!("--auditors: {e}"))?;
             let options = crate::serve::ServeOptions {
                 bind,
                 // Development tokens are minted by whoever reads the key file: trusted by
@@ -582,6 +590,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .transpose()?,
                 catch_up_first: embedded,
                 rate: (rate_per_second, rate_burst),
+                auditors,
             };
             crate::serve::serve(store, &data_dir, options).await?;
         }

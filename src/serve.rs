@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use anyhow::Context;
-use carnet_api::auth::{Authenticator, ClaimedRole, DevKey, OidcConfig};
+use carnet_api::auth::{Auditors, Authenticator, ClaimedRole, DevKey, OidcConfig};
 use carnet_api::state::AppState;
 use carnet_domain::enrolment::Role;
 use carnet_domain::Uai;
@@ -28,6 +28,8 @@ pub struct ServeOptions {
     /// Bring the read models up to date before answering (the embedded demo); a région's
     /// server answers at once and says it is not ready until they are.
     pub catch_up_first: bool,
+    /// Who may act as an auditor.
+    pub auditors: Auditors,
 }
 
 /// Runs the server and the projection scheduler until Ctrl-C or SIGTERM, then lets
@@ -49,7 +51,15 @@ pub async fn serve(
     let state = Arc::new(
         AppState::new(
             store.clone(),
-            Authenticator::new(dev.clone(), options.oidc.clone()),
+            Authenticator::new(dev.clone(), options.oidc.clone()).with_auditors(
+                // The demo's auditor, whose token this server prints, is one when
+                // development tokens are trusted.
+                if options.dev_tokens {
+                    options.auditors.clone().with(DEMO_AUDITOR)
+                } else {
+                    options.auditors.clone()
+                },
+            ),
         )
         .with_rate_limit(options.rate.0, options.rate.1),
     );
@@ -157,6 +167,9 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 /// How long the tokens printed at start stay valid: they are shown on a terminal.
 const PRINTED_TOKEN_HOURS: i64 = 1;
+/// The auditor of the printed tokens, granted the role by a server trusting development
+/// tokens (elsewhere, auditors come from `--auditors`).
+const DEMO_AUDITOR: &str = "auditeur";
 
 /// A ready-to-paste token for one person of each role of each establishment.
 async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
@@ -207,7 +220,7 @@ async fn print_tokens(store: &EventStore, key: &DevKey) -> anyhow::Result<()> {
             }
             people.push((student, ClaimedRole::Student));
         }
-        people.push(("auditeur".into(), ClaimedRole::Auditor));
+        people.push((DEMO_AUDITOR.into(), ClaimedRole::Auditor));
         for (person, role) in people {
             let token = key.mint(
                 &person,

@@ -1069,6 +1069,30 @@ async fn a_guardian_cannot_probe_which_students_exist() {
     assert_eq!(code(&cpe).as_deref(), Some("NOT_FOUND"), "{cpe}");
 }
 
+/// Issue 17: the auditor role is granted by the deployment's configuration, not by the
+/// token alone: a token that claims it for someone not listed, or listed for other
+/// establishments only, acts as nobody; the listed auditor reads and never writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auditor_role_is_granted_not_claimed() {
+    let server = TestServer::start(BackendKind::Sqlite, STUDENTS).await;
+    let query = "{ student(id: \"eleve00001\") { lastName } }";
+    for stranger in ["insp.inconnu", "insp.ailleurs"] {
+        let answer = server
+            .as_(stranger, ClaimedRole::Auditor, query, json!({}))
+            .await;
+        assert_eq!(code(&answer).as_deref(), Some("FORBIDDEN"), "{answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains("has no role"), "{message}");
+    }
+    let auditor = server
+        .as_("auditeur", ClaimedRole::Auditor, query, json!({}))
+        .await;
+    assert!(
+        auditor["data"]["student"]["lastName"].is_string(),
+        "{auditor}"
+    );
+}
+
 /// Issue 17: a teacher reads the marks of the subjects they teach the student's class,
 /// not the whole report card (every subject was answered before).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

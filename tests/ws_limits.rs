@@ -163,7 +163,8 @@ async fn tuned(server: &TestServer, limits: ServerLimits) -> Tuned {
     let state = Arc::new(
         AppState::new(
             server.store.clone(),
-            Authenticator::new(Some(server.key.clone()), None),
+            Authenticator::new(Some(server.key.clone()), None)
+                .with_auditors(carnet_api::auth::Auditors::default().with("auditeur")),
         )
         .with_server_limits(limits),
     );

@@ -7,6 +7,7 @@
 //! refused), the development key is an HS256 secret trusted only when the server is
 //! configured to. Issuer, audience, expiry and not-before are checked for both.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -260,6 +261,56 @@ struct Oidc {
 pub struct Authenticator {
     dev: Option<DevKey>,
     oidc: Option<Oidc>,
+    auditors: Auditors,
+}
+
+/// Who may act as an auditor (an inspector of the rectorat, the DPO of the région): a
+/// token's `auditor` role counts only for a person listed here, and only for the
+/// establishments listed with them (all of them when none are). The token alone is not
+/// enough: an identity provider's `roles` claim is not under the schools' control.
+///
+/// Written `person` or `person@UAI+UAI`, entries separated by commas
+/// (`CARNET_AUDITORS="dpo.region, insp.dupont@0750655E+0750656F"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Auditors(BTreeMap<String, Option<BTreeSet<Uai>>>);
+
+impl Auditors {
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut auditors = BTreeMap::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (person, scope) = match entry.split_once('@') {
+                None => (entry, None),
+                Some((person, list)) => {
+                    let scope = list
+                        .split('+')
+                        .map(|u| Uai::parse(u).map_err(|e| format!("auditor `{entry}`: {e}")))
+                        .collect::<Result<BTreeSet<_>, _>>()?;
+                    (person, Some(scope))
+                }
+            };
+            let person = person.trim();
+            if person.is_empty() {
+                return Err(format!("auditor `{entry}`: no person before `@`"));
+            }
+            auditors.insert(person.to_string(), scope);
+        }
+        Ok(Auditors(auditors))
+    }
+
+    /// Adds `person` as an auditor of every establishment.
+    pub fn with(mut self, person: &str) -> Self {
+        self.0.insert(person.to_string(), None);
+        self
+    }
+
+    /// Whether `person` may audit all of `establishments`.
+    pub fn allows(&self, person: &str, establishments: &[Uai]) -> bool {
+        match self.0.get(person) {
+            None => false,
+            Some(None) => true,
+            Some(Some(scope)) => establishments.iter().all(|u| scope.contains(u)),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -278,6 +329,7 @@ impl Authenticator {
             .unwrap_or_default();
         Authenticator {
             dev,
+            auditors: Auditors::default(),
             oidc: oidc.map(|config| Oidc {
                 config,
                 http,
@@ -293,6 +345,12 @@ impl Authenticator {
         if let Some(oidc) = &mut self.oidc {
             oidc.refresh_floor = floor;
         }
+        self
+    }
+
+    /// Who may act as an auditor (see [`Auditors`]); nobody by default.
+    pub fn with_auditors(mut self, auditors: Auditors) -> Self {
+        self.auditors = auditors;
         self
     }
 
@@ -321,7 +379,15 @@ impl Authenticator {
             (_, Some(oidc)) if issuer == oidc.config.issuer => oidc.verify(token, &header).await?,
             _ => return Err(AuthError::UnknownIssuer(issuer)),
         };
-        principal(claims)
+        let mut principal = principal(claims)?;
+        if !self
+            .auditors
+            .allows(&principal.person, &principal.establishments)
+        {
+            // Claimed but not granted: the token acts with its other roles, if any.
+            principal.roles.retain(|r| *r != ClaimedRole::Auditor);
+        }
+        Ok(principal)
     }
 }
 
@@ -511,6 +577,22 @@ fn principal(claims: Claims) -> Result<Principal, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auditors_are_listed_with_their_scope() {
+        let here = Uai::from_number(750_655).expect("uai");
+        let there = Uai::from_number(750_656).expect("uai");
+        let auditors =
+            Auditors::parse(&format!(" dpo.region , insp.dupont@{there}")).expect("parse");
+        assert!(auditors.allows("dpo.region", &[here.clone(), there.clone()]));
+        assert!(auditors.allows("insp.dupont", std::slice::from_ref(&there)));
+        assert!(!auditors.allows("insp.dupont", &[here.clone(), there]));
+        assert!(!auditors.allows("someone", &[here]));
+        let error = Auditors::parse("insp@0750655X").expect_err("bad uai");
+        assert!(error.contains("insp@0750655X"), "{error}");
+        assert!(Auditors::parse("@0750655E").is_err());
+        assert_eq!(Auditors::parse("").expect("empty"), Auditors::default());
+    }
 
     #[test]
     fn hex_round_trip() {

@@ -60,9 +60,16 @@ impl TestServer {
                 .await;
         });
         let key = DevKey::new(rand_key());
+        // The demo's auditor for every establishment; another only for one that is not
+        // the demo's (tests/api.rs `the_auditor_role_is_granted_not_claimed`).
+        let auditors = carnet_api::auth::Auditors::parse(&format!(
+            "auditeur, insp.ailleurs@{}",
+            carnet_domain::Uai::from_number(750_656).unwrap()
+        ))
+        .unwrap();
         let state = Arc::new(AppState::new(
             store.clone(),
-            Authenticator::new(Some(key.clone()), None),
+            Authenticator::new(Some(key.clone()), None).with_auditors(auditors),
         ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
