@@ -74,13 +74,14 @@ async fn events_of(kind: BackendKind) -> Vec<(String, i32, serde_json::Value)> {
         };
         bus.execute("4A-T1", command, &context).await.unwrap();
     }
-    ts.store
-        .read_log(&uai(), 0, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| (e.event_type, e.event_version, e.payload))
-        .collect()
+    let mut events = Vec::new();
+    for e in ts.store.read_log(&uai(), 0, 100).await.unwrap() {
+        // Personal values are sealed with random nonces: compared opened.
+        let mut payload = e.payload;
+        ts.store.vault().reveal(&uai(), &mut payload).await.unwrap();
+        events.push((e.event_type, e.event_version, payload));
+    }
+    events
 }
 
 #[tokio::test(flavor = "multi_thread")]
