@@ -5,6 +5,25 @@
 //! (a mark, a roll-call entry, a booking, a placement) is read before and after each
 //! event: an event that leaves it as it was is not one of its changes. So the values
 //! are exactly what the API showed at each moment, by the same types.
+//!
+//! A request folds each stream (as of each instant) once for all the histories asked of
+//! it: a report card's marks, a list's items and any number of aliases share one pass
+//! over the stream, where each used to fold it again. The pass must know every entity
+//! it follows before it starts (keeping every state of a long stream for entities asked
+//! later would cost more memory than the folds it saves), so each history registers its
+//! entity before it waits for anything, and the pass starts once the fields polled with
+//! it have registered theirs. An entity asked after its stream's pass began (from a
+//! field resolved later) joins the next pass; an entity already followed is never
+//! followed again, whoever asks.
+//!
+//! The memo lives in the request's `RequestReads`, next to the reads it folds and with
+//! their lifetime, rather than in an async-graphql `DataLoader`: a loader batches by a
+//! time window on a task of its own and returns one value type per key, where here the
+//! histories read eight different values of five aggregate types.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_graphql::{Json, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -16,7 +35,7 @@ use uuid::Uuid;
 
 use carnet_store::RecordedEvent;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::reader::{decode, Reader};
 
 #[derive(Debug, Clone, SimpleObject)]
@@ -39,26 +58,183 @@ pub struct Change {
     pub after: Option<Json<Value>>,
 }
 
-/// The changes `events` made to what `value` reads of the aggregate `A`, personal values
-/// in clear (or marked erased).
-pub async fn changes<A, V>(
+/// What a history follows: its kind (`mark`, `absence`...) and the entity's ids. One
+/// kind reads one value of its aggregate, the same way wherever it is asked.
+pub type Entity = (&'static str, Vec<String>);
+
+/// The changes of `entity` in the stream `stream` of `A`, as `value` reads it, as of the
+/// reader's instant, personal values in clear (or marked erased). Folded with the other
+/// histories of the stream the request asks for at the same time, once.
+pub async fn history<A, V, F>(
     reader: &Reader,
-    events: &[RecordedEvent],
-    value: impl Fn(&A) -> Option<V>,
+    stream: &str,
+    entity: Entity,
+    value: F,
 ) -> ApiResult<Vec<Change>>
 where
-    A: Aggregate + Default,
+    A: Aggregate + Default + Send + Sync + 'static,
     A::Event: DeserializeOwned,
-    V: Serialize + PartialEq,
+    V: Serialize + PartialEq + Send + 'static,
+    F: Fn(&A) -> Option<V> + Send + 'static,
 {
-    let mut state = A::default();
-    let mut out = Vec::new();
-    for event in events {
-        let before = value(&state);
-        state.apply(decode(event)?);
-        let after = value(&state);
-        if before != after {
-            out.push(Change {
+    let folds = reader.stream_folds::<A>(stream)?;
+    // Registered before any wait, so that the fields polled with this one are in the
+    // same pass.
+    let cell = folds.histories.ask(entity, move || {
+        Box::new(Watch {
+            value,
+            last: None,
+            changes: Vec::new(),
+            aggregate: PhantomData,
+        }) as Box<dyn Probe<A>>
+    });
+    if cell.raw.get().is_none() {
+        let events = reader.stream::<A>(stream).await?;
+        // The other items of a list (and aliases) are polled after this one: let them
+        // register their entities before the pass starts.
+        tokio::task::yield_now().await;
+        let _pass = folds.histories.pass.lock().await;
+        if cell.raw.get().is_none() {
+            let probes = std::mem::take(&mut lock(&folds.histories.waiting).pending);
+            let entities = probes.len();
+            let events: Vec<&RecordedEvent> = reader.recorded(&events).collect();
+            // From here to the cells being set nothing waits: a request stopped
+            // midway cannot leave a cell unset with its probe gone.
+            let results = pass::<A>(&events, probes);
+            folds.counts.history_pass();
+            tracing::debug!(
+                stream = A::TYPE,
+                id = stream,
+                as_of = ?reader.as_of,
+                entities,
+                events = events.len(),
+                "folded a stream once for the histories asked of it"
+            );
+            for (cell, result) in results {
+                let _ = cell.raw.set(result);
+            }
+        }
+    }
+    let raw = match cell.raw.get() {
+        Some(Ok(raw)) => raw.clone(),
+        Some(Err(e)) => return Err(e.clone()),
+        None => {
+            return Err(ApiError::internal(&format!(
+                "a history of {} {stream} was left without its pass",
+                A::TYPE
+            )))
+        }
+    };
+    // Revealed once per entity too (an alias waits for the first to finish; one stopped
+    // midway leaves it to the next).
+    let revealed = cell
+        .revealed
+        .get_or_try_init(|| async {
+            let mut changes = (*raw).clone();
+            let vault = reader.store.vault();
+            for change in &mut changes {
+                for value in [&mut change.before, &mut change.after]
+                    .into_iter()
+                    .flatten()
+                {
+                    vault.reveal(&reader.tenant, &mut value.0).await?;
+                }
+            }
+            Ok::<_, ApiError>(Arc::new(changes))
+        })
+        .await?;
+    Ok((**revealed).clone())
+}
+
+/// The histories asked of one stream as of one instant, in one request.
+pub(crate) struct Histories<A> {
+    waiting: Mutex<Waiting<A>>,
+    /// One pass at a time; a field whose entity a running pass follows waits for it.
+    pass: tokio::sync::Mutex<()>,
+}
+
+impl<A> Default for Histories<A> {
+    fn default() -> Self {
+        Histories {
+            waiting: Mutex::new(Waiting {
+                cells: HashMap::new(),
+                pending: Vec::new(),
+            }),
+            pass: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<A> Histories<A> {
+    /// The cell of `entity`'s history; its probe (made by `probe`) waits for the next
+    /// pass if no field asked for it before.
+    fn ask(&self, entity: Entity, probe: impl FnOnce() -> Box<dyn Probe<A>>) -> Arc<Cell> {
+        let mut waiting = lock(&self.waiting);
+        if let Some(cell) = waiting.cells.get(&entity) {
+            return cell.clone();
+        }
+        let cell = Arc::new(Cell::default());
+        waiting.cells.insert(entity, cell.clone());
+        waiting.pending.push((cell.clone(), probe()));
+        cell
+    }
+}
+
+struct Waiting<A> {
+    cells: HashMap<Entity, Arc<Cell>>,
+    /// The entities the next pass follows.
+    pending: Vec<Followed<A>>,
+}
+
+/// An entity a pass follows: where its history goes, and what reads it.
+type Followed<A> = (Arc<Cell>, Box<dyn Probe<A>>);
+
+/// What a pass makes of one entity: its changes, or why there are none.
+type Outcome = ApiResult<Arc<Vec<Change>>>;
+
+/// One entity's history in one request: its changes once its pass has run, then the
+/// same with personal values revealed.
+#[derive(Default)]
+struct Cell {
+    raw: OnceLock<Outcome>,
+    revealed: tokio::sync::OnceCell<Arc<Vec<Change>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One entity followed through a pass.
+trait Probe<A>: Send {
+    /// The value in the state before the first event.
+    fn start(&mut self, state: &A);
+    /// The state after `event`: a change if the value moved.
+    fn observe(&mut self, state: &A, event: &RecordedEvent);
+    fn finish(self: Box<Self>) -> Vec<Change>;
+}
+
+struct Watch<A, V, F> {
+    value: F,
+    last: Option<V>,
+    changes: Vec<Change>,
+    aggregate: PhantomData<fn(&A)>,
+}
+
+impl<A, V, F> Probe<A> for Watch<A, V, F>
+where
+    V: Serialize + PartialEq + Send,
+    F: Fn(&A) -> Option<V> + Send,
+{
+    fn start(&mut self, state: &A) {
+        self.last = (self.value)(state);
+    }
+
+    fn observe(&mut self, state: &A, event: &RecordedEvent) {
+        // The value before this event is the one after the last: `value` reads the
+        // state only, which no one else changes between two events.
+        let after = (self.value)(state);
+        if after != self.last {
+            self.changes.push(Change {
                 at: event.recorded_at,
                 person: event.metadata.actor.clone(),
                 role: event.metadata.role.clone(),
@@ -67,21 +243,47 @@ where
                 event: event.event_type.clone(),
                 position: event.position,
                 version: event.stream_version,
-                before: before.map(json),
-                after: after.map(json),
+                before: self.last.as_ref().map(json),
+                after: after.as_ref().map(json),
             });
         }
+        self.last = after;
     }
-    let vault = reader.store.vault();
-    for change in &mut out {
-        for value in [&mut change.before, &mut change.after]
-            .into_iter()
-            .flatten()
-        {
-            vault.reveal(&reader.tenant, &mut value.0).await?;
+
+    fn finish(self: Box<Self>) -> Vec<Change> {
+        self.changes
+    }
+}
+
+/// One fold of `events` following every probe; an event that does not decode fails
+/// them all, as it failed each of their folds before.
+fn pass<A>(events: &[&RecordedEvent], mut probes: Vec<Followed<A>>) -> Vec<(Arc<Cell>, Outcome)>
+where
+    A: Aggregate + Default,
+    A::Event: DeserializeOwned,
+{
+    let mut state = A::default();
+    for (_, probe) in &mut probes {
+        probe.start(&state);
+    }
+    for event in events {
+        match decode::<A::Event>(event) {
+            Ok(decoded) => state.apply(decoded),
+            Err(e) => {
+                return probes
+                    .into_iter()
+                    .map(|(cell, _)| (cell, Err(e.clone())))
+                    .collect()
+            }
+        }
+        for (_, probe) in &mut probes {
+            probe.observe(&state, event);
         }
     }
-    Ok(out)
+    probes
+        .into_iter()
+        .map(|(cell, probe)| (cell, Ok(Arc::new(probe.finish()))))
+        .collect()
 }
 
 fn json<V: Serialize>(v: V) -> Json<Value> {

@@ -5,7 +5,8 @@
 //! same types: one code path shapes both answers, and they cannot disagree.
 
 use std::any::Any;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use carnet_domain::attendance::StudentAttendance;
@@ -70,8 +71,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// however many fields and aliases ask for it.
 pub const MAX_STREAMS_PER_REQUEST: usize = 2_000;
 
-/// The streams one request has read, shared by every reader of the request (whatever
-/// its `asOf`), so that a thousand aliases of one history read its stream once.
+/// The streams one request has read and folded, shared by every reader of the request
+/// (whatever its `asOf`), so that a thousand aliases of one history read its stream
+/// once and fold it once.
 pub struct RequestReads {
     /// Each stream's place, taken (and counted) before it is read: the fields of a
     /// query resolve concurrently, and a count of the streams already read would let
@@ -79,6 +81,52 @@ pub struct RequestReads {
     streams: Mutex<HashMap<StreamKey, Arc<StreamRead>>>,
     /// Distinct streams this request may read.
     budget: usize,
+    /// What the request folded of each stream, as of each instant it asked for. Reading
+    /// a stream once was not enough: folding it is what costs, and twenty aliases of a
+    /// report card's histories folded each gradebook once per mark and per alias.
+    folds: Mutex<HashMap<FoldKey, FoldEntry>>,
+}
+
+/// A stream folded as of an instant (`None`: all of it).
+type FoldKey = (&'static str, String, Option<DateTime<Utc>>);
+
+/// One stream's folds: its `StreamFolds<A>` (kept as `Any`: the map holds every
+/// aggregate type) and their count, readable without knowing `A`.
+struct FoldEntry {
+    counts: Arc<FoldCounts>,
+    folds: Shared,
+}
+
+/// How often a request folded one stream as of one instant.
+#[derive(Debug, Default)]
+pub(crate) struct FoldCounts {
+    states: AtomicUsize,
+    histories: AtomicUsize,
+}
+
+impl FoldCounts {
+    pub(crate) fn history_pass(&self) {
+        self.histories.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// How often a request folded one stream as of one instant: for its value (`asOf`
+/// answers) and for the histories asked of it (one pass serves all those asked
+/// together).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Folds {
+    pub states: usize,
+    pub histories: usize,
+}
+
+/// What one request folded of one stream as of one instant, shared by every field
+/// and alias of the request that asks for it.
+pub(crate) struct StreamFolds<A> {
+    /// The aggregate as of the instant (an `asOf` value); `None` without any event.
+    state: tokio::sync::OnceCell<Option<Arc<A>>>,
+    /// The histories asked of the stream.
+    pub(crate) histories: crate::history::Histories<A>,
+    pub(crate) counts: Arc<FoldCounts>,
 }
 
 impl Default for RequestReads {
@@ -93,7 +141,27 @@ impl RequestReads {
         RequestReads {
             streams: Mutex::default(),
             budget,
+            folds: Mutex::default(),
         }
+    }
+
+    /// How often this request folded each stream, named `type/id` (and `@instant` as
+    /// of one): what the tests check (each history pass is also logged, at debug).
+    pub fn folds(&self) -> BTreeMap<String, Folds> {
+        lock(&self.folds)
+            .iter()
+            .map(|((kind, id, at), entry)| {
+                let name = match at {
+                    Some(at) => format!("{kind}/{id}@{}", at.to_rfc3339()),
+                    None => format!("{kind}/{id}"),
+                };
+                let folds = Folds {
+                    states: entry.counts.states.load(Ordering::Relaxed),
+                    histories: entry.counts.histories.load(Ordering::Relaxed),
+                };
+                (name, folds)
+            })
+            .collect()
     }
 }
 
@@ -224,22 +292,49 @@ impl Reader {
         Ok(Some(parsed))
     }
 
-    /// The aggregate as of this reader's instant, folded once per request.
+    /// What this request folds of the stream `id` of `A` as of this reader's instant:
+    /// the same for every reader of the request (each alias has its own, made by `at`).
+    pub(crate) fn stream_folds<A>(&self, id: &str) -> ApiResult<Arc<StreamFolds<A>>>
+    where
+        A: Aggregate + Send + Sync + 'static,
+    {
+        let key = (A::TYPE, id.to_string(), self.as_of);
+        let any = lock(&self.reads.folds)
+            .entry(key)
+            .or_insert_with(|| {
+                let counts = Arc::new(FoldCounts::default());
+                let folds: Shared = Arc::new(StreamFolds::<A> {
+                    state: tokio::sync::OnceCell::new(),
+                    histories: crate::history::Histories::default(),
+                    counts: counts.clone(),
+                });
+                FoldEntry { counts, folds }
+            })
+            .folds
+            .clone();
+        // One aggregate type per stream type: another type here is a bug, not input.
+        any.downcast::<StreamFolds<A>>().map_err(|_| {
+            ApiError::internal(&format!("stream type {} folded as two types", A::TYPE))
+        })
+    }
+
+    /// The aggregate as of this reader's instant, folded once per request: every alias
+    /// asking for it as of the same instant waits for that one fold.
     async fn folded<A>(&self, id: &str) -> ApiResult<Option<Arc<A>>>
     where
         A: Aggregate + Default + Send + Sync + 'static,
         A::Event: DeserializeOwned,
     {
-        let key = (A::TYPE, id.to_string());
-        if let Some(found) = lock(&self.memo.docs).get(&key) {
-            return Ok(found.clone().downcast::<A>().ok());
-        }
-        let Some(state) = self.fold::<A>(id).await? else {
-            return Ok(None);
-        };
-        let state = Arc::new(state);
-        lock(&self.memo.docs).insert(key, state.clone());
-        Ok(Some(state))
+        let folds = self.stream_folds::<A>(id)?;
+        let state = folds
+            .state
+            .get_or_try_init(|| async {
+                let state = self.fold::<A>(id).await?;
+                folds.counts.states.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, ApiError>(state.map(Arc::new))
+            })
+            .await?;
+        Ok(state.clone())
     }
 
     pub async fn establishment(&self) -> ApiResult<Arc<Establishment>> {
@@ -268,13 +363,13 @@ impl Reader {
         &self,
         year: &SchoolYear,
         student: &str,
-    ) -> ApiResult<StudentAttendance> {
+    ) -> ApiResult<Arc<StudentAttendance>> {
         Ok(match self.as_of {
-            None => {
-                attendance::student_year(&self.pool, &self.tenant, year.as_str(), student).await?
-            }
+            None => Arc::new(
+                attendance::student_year(&self.pool, &self.tenant, year.as_str(), student).await?,
+            ),
             Some(_) => self
-                .fold::<StudentAttendance>(&format!("{year}/{student}"))
+                .folded::<StudentAttendance>(&format!("{year}/{student}"))
                 .await?
                 .unwrap_or_default(),
         })
@@ -321,6 +416,26 @@ impl Reader {
 
     /// The events of a stream, those recorded by `as_of` when set.
     pub async fn events<A: Aggregate>(&self, id: &str) -> ApiResult<Vec<RecordedEvent>> {
+        let all = self.stream::<A>(id).await?;
+        Ok(self.recorded(&all).cloned().collect())
+    }
+
+    /// Those of `events` recorded by `as_of` when set.
+    pub(crate) fn recorded<'a>(
+        &self,
+        events: &'a [RecordedEvent],
+    ) -> impl Iterator<Item = &'a RecordedEvent> {
+        let as_of = self.as_of;
+        events
+            .iter()
+            .filter(move |e| as_of.is_none_or(|at| e.recorded_at <= at))
+    }
+
+    /// The whole stream, read once per request (whatever the instant), not copied.
+    pub(crate) async fn stream<A: Aggregate>(
+        &self,
+        id: &str,
+    ) -> ApiResult<Arc<Vec<RecordedEvent>>> {
         let key = (A::TYPE, id.to_string());
         let place = {
             let mut streams = lock(&self.reads.streams);
@@ -350,11 +465,7 @@ impl Reader {
                 ))
             })
             .await?;
-        Ok(all
-            .iter()
-            .filter(|e| self.as_of.is_none_or(|at| e.recorded_at <= at))
-            .cloned()
-            .collect())
+        Ok(all.clone())
     }
 
     /// The aggregate as its events recorded by `as_of` build it; `None` without any.
@@ -363,15 +474,12 @@ impl Reader {
         A: Aggregate + Default,
         A::Event: DeserializeOwned,
     {
-        let events = self.events::<A>(id).await?;
-        if events.is_empty() {
-            return Ok(None);
+        let all = self.stream::<A>(id).await?;
+        let mut state = None;
+        for event in self.recorded(&all) {
+            state.get_or_insert_with(A::default).apply(decode(event)?);
         }
-        let mut state = A::default();
-        for event in &events {
-            state.apply(decode(event)?);
-        }
-        Ok(Some(state))
+        Ok(state)
     }
 }
 

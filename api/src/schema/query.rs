@@ -1,7 +1,6 @@
 //! The queries. Each takes `asOf`: the answer as Carnet knew it at that instant.
 
 use async_graphql::{Context, Object, SimpleObject};
-use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::enrolment::Role;
 use carnet_projections::{attendance, enrolment, query as docs, reservations};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -248,7 +247,7 @@ impl QueryRoot {
             // An alert counts if the student's record had reached it by then.
             let mut kept = Vec::new();
             for alert in items {
-                let record: StudentAttendance = reader.attendance(&year, &alert.student).await?;
+                let record = reader.attendance(&year, &alert.student).await?;
                 if record.alerted_months.contains(&alert.month) {
                     kept.push(alert);
                 }

@@ -18,7 +18,7 @@ use rust_decimal::Decimal;
 
 use crate::access::{student_classes, Actor};
 use crate::error::{ApiError, ApiResult};
-use crate::history::{changes, Change};
+use crate::history::{history, Change};
 use crate::pagination::{paginate, Page};
 use crate::reader::Reader;
 
@@ -161,10 +161,10 @@ impl Absence {
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
-        let events = reader.events::<StudentAttendance>(stream).await?;
         let lesson = self.lesson.clone();
+        let entity = ("absence", vec![lesson.clone()]);
         Ok(
-            changes::<StudentAttendance, Status>(reader, &events, move |a| {
+            history::<StudentAttendance, Status, _>(reader, stream, entity, move |a| {
                 a.lessons.get(&lesson).map(|e| e.status)
             })
             .await?,
@@ -219,12 +219,14 @@ impl Justification {
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
-        let events = reader.events::<StudentAttendance>(stream).await?;
         let id = self.id.clone();
-        Ok(changes::<StudentAttendance, _>(reader, &events, move |a| {
-            a.justifications.get(&id).cloned()
-        })
-        .await?)
+        let entity = ("justification", vec![id.clone()]);
+        Ok(
+            history::<StudentAttendance, _, _>(reader, stream, entity, move |a| {
+                a.justifications.get(&id).cloned()
+            })
+            .await?,
+        )
     }
 }
 
@@ -296,15 +298,17 @@ impl StudentMark {
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
-        let events = reader.events::<Gradebook>(stream).await?;
         let (evaluation, student) = (self.evaluation.clone(), self.student.clone());
-        Ok(changes::<Gradebook, Mark>(reader, &events, move |b| {
-            b.evaluations
-                .get(&evaluation)
-                .and_then(|e| e.marks.get(&student))
-                .map(|m| m.mark)
-        })
-        .await?)
+        let entity = ("mark", vec![evaluation.clone(), student.clone()]);
+        Ok(
+            history::<Gradebook, Mark, _>(reader, stream, entity, move |b| {
+                b.evaluations
+                    .get(&evaluation)
+                    .and_then(|e| e.marks.get(&student))
+                    .map(|m| m.mark)
+            })
+            .await?,
+        )
     }
 }
 
@@ -511,9 +515,14 @@ impl Lesson {
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, _, year) = &self.context;
-        let events = reader.events::<Timetable>(year.as_str()).await?;
         let id = self.id.clone();
-        Ok(changes::<Timetable, _>(reader, &events, move |t| t.occurrence_by_id(&id)).await?)
+        let entity = ("lesson", vec![id.clone()]);
+        Ok(
+            history::<Timetable, _, _>(reader, year.as_str(), entity, move |t| {
+                t.occurrence_by_id(&id)
+            })
+            .await?,
+        )
     }
 
     /// The roll call of this lesson: for its teachers and vie scolaire.
@@ -650,7 +659,7 @@ impl StudentView {
     async fn attendance_record(
         &self,
         year: Option<String>,
-    ) -> ApiResult<(SchoolYear, StudentAttendance)> {
+    ) -> ApiResult<(SchoolYear, Arc<StudentAttendance>)> {
         let year = year_arg(&self.reader, year).await?;
         let record = self.reader.attendance(&year, &self.id).await?;
         Ok((year, record))
@@ -838,14 +847,16 @@ impl StudentView {
     /// guardians, departure.
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
-        let events = self.reader.events::<Student>(&self.id).await?;
-        Ok(changes::<Student, Student>(&self.reader, &events, |s| {
-            (s.id.is_some()).then(|| Student {
-                identity: None,
-                ..s.clone()
+        let entity = ("student", Vec::new());
+        Ok(
+            history::<Student, Student, _>(&self.reader, &self.id, entity, |s| {
+                (s.id.is_some()).then(|| Student {
+                    identity: None,
+                    ..s.clone()
+                })
             })
-        })
-        .await?)
+            .await?,
+        )
     }
 }
 
@@ -1035,21 +1046,23 @@ impl EvaluationView {
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
         let (reader, stream) = &self.stream;
-        let events = reader.events::<Gradebook>(stream).await?;
         let id = self.id.clone();
-        Ok(changes::<Gradebook, _>(reader, &events, move |b| {
-            b.evaluations.get(&id).map(|e| EvaluationFacts {
-                subject: e.subject.clone(),
-                teacher: e.teacher.clone(),
-                title: e.title.clone(),
-                date: e.date,
-                scale: e.scale,
-                coefficient: e.coefficient,
-                bonus: e.bonus,
-                not_handed_in: e.not_handed_in,
+        let entity = ("evaluation", vec![id.clone()]);
+        Ok(
+            history::<Gradebook, _, _>(reader, stream, entity, move |b| {
+                b.evaluations.get(&id).map(|e| EvaluationFacts {
+                    subject: e.subject.clone(),
+                    teacher: e.teacher.clone(),
+                    title: e.title.clone(),
+                    date: e.date,
+                    scale: e.scale,
+                    coefficient: e.coefficient,
+                    bonus: e.bonus,
+                    not_handed_in: e.not_handed_in,
+                })
             })
-        })
-        .await?)
+            .await?,
+        )
     }
 }
 
@@ -1181,10 +1194,10 @@ impl BookingView {
     /// Each change of the booking: made, approved or refused, cancelled.
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
-        let events = self.reader.events::<Resource>(&self.resource).await?;
         let id = self.id.clone();
+        let entity = ("booking", vec![id.clone()]);
         Ok(
-            changes::<Resource, Booking>(&self.reader, &events, move |r| {
+            history::<Resource, Booking, _>(&self.reader, &self.resource, entity, move |r| {
                 r.bookings.get(&id).cloned()
             })
             .await?,
@@ -1275,17 +1288,19 @@ impl ResourceView {
     /// booking has its own history).
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
-        let events = self.reader.events::<Resource>(&self.resource.id).await?;
-        Ok(changes::<Resource, _>(&self.reader, &events, |r| {
-            r.kind.map(|kind| ResourceFacts {
-                name: r.name.clone(),
-                kind,
-                requires_approval: r.requires_approval,
-                managers: r.managers.clone(),
-                retired_at: r.retired_at,
+        let entity = ("resource", Vec::new());
+        Ok(
+            history::<Resource, _, _>(&self.reader, &self.resource.id, entity, |r| {
+                r.kind.map(|kind| ResourceFacts {
+                    name: r.name.clone(),
+                    kind,
+                    requires_approval: r.requires_approval,
+                    managers: r.managers.clone(),
+                    retired_at: r.retired_at,
+                })
             })
-        })
-        .await?)
+            .await?,
+        )
     }
 
     /// Bookings, by id.
