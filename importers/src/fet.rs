@@ -10,11 +10,14 @@
 //! _students.csv:  "Year","Number of Students per Year","Group","Number of Students per Group","Subgroup","Number of Students per Subgroup","Comments"
 //! ```
 //!
-//! Days and hours carry the names the school gave them in FET: days are recognised in
-//! the usual languages (see [`timetable::weekday`]), hours by the times their names
-//! hold (`08:00-08:55`, `14.40 - 15.40`, or a start time alone, which lasts until the
-//! next hour starts, 55 minutes at most); numbered hours (`1`, `2ª`) need the bell
-//! schedule (`--hours 1=08:00-08:55,2=09:00-09:55`).
+//! Days and hours carry the names the school gave them in FET, which are free text. A
+//! day is, in this order: what `--days` says (`--days A=Mon,B=Tue`); a weekday's name in
+//! the usual languages, Sunday included (see [`timetable::weekday`]); else its place in
+//! the days list of the `.fet` file beside the CSV files (the first day is Monday: the
+//! letters of a rotation, `Day 1`...). Hours are read by the times their names hold
+//! (`08:00-08:55`, `14.40 - 15.40`, `01:15p`, `1:15 PM`, or a start time alone, which
+//! lasts until the next hour starts, 55 minutes at most); numbered hours (`1`, `2ª`)
+//! need the bell schedule (`--hours 1=08:00-08:55,2=09:00-09:55`).
 //!
 //! Students sets become classes: a year's groups are its divisions (a year without
 //! groups is a division itself), subgroups are groups drawn from the groups that hold
@@ -23,7 +26,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use chrono::{Duration, NaiveTime};
+use chrono::{Duration, NaiveTime, Weekday};
 
 use crate::report::{ImportError, Location, Problem};
 use crate::roster::Row;
@@ -38,6 +41,8 @@ pub const FORMAT: &str = "fet";
 pub struct Bundle {
     pub timetable: SourceFile,
     pub students: Option<SourceFile>,
+    /// The `.fet` file beside them, for its days list.
+    pub fet: Option<SourceFile>,
 }
 
 impl Bundle {
@@ -57,9 +62,11 @@ impl Bundle {
             .and_then(|p| p.strip_suffix("_timetable.csv"))
             .map(|stem| PathBuf::from(format!("{stem}_students.csv")))
             .filter(|p| p.exists());
+        let fet_path = timetable_path.parent().and_then(|dir| find(dir, ".fet"));
         Ok(Bundle {
             timetable: SourceFile::read(&timetable_path)?,
             students: students_path.as_deref().map(SourceFile::read).transpose()?,
+            fet: fet_path.as_deref().map(SourceFile::read).transpose()?,
         })
     }
 }
@@ -228,9 +235,73 @@ fn read_students(source: &SourceFile, problems: &mut Vec<Problem>) -> Classes {
 /// Options of a FET import: the bell schedule for hours whose names hold no time.
 pub type Hours = BTreeMap<String, (NaiveTime, NaiveTime)>;
 
+/// Options of a FET import: the weekday of each day name that is not a weekday's name
+/// (`--days A=Mon,B=Tue`).
+pub type Days = BTreeMap<String, Weekday>;
+
+const WEEK: [Weekday; 7] = [
+    Weekday::Mon,
+    Weekday::Tue,
+    Weekday::Wed,
+    Weekday::Thu,
+    Weekday::Fri,
+    Weekday::Sat,
+    Weekday::Sun,
+];
+
+/// The names of the `.fet` file's days list, in its order: `<Days_List><Day><Name>`
+/// (FET 5 and 6) or `<Days_List><Day>name</Day>` (older files).
+fn days_list(fet: &SourceFile, problems: &mut Vec<Problem>) -> Vec<String> {
+    let document = match crate::xml::parse(fet) {
+        Ok(document) => document,
+        Err(problem) => {
+            problems.push(problem);
+            return Vec::new();
+        }
+    };
+    let Some(list) = crate::xml::child(document.root_element(), "Days_List") else {
+        problems.push(fet.problem(
+            Location::Line(1),
+            "Days_List",
+            "the .fet file has no days list",
+        ));
+        return Vec::new();
+    };
+    crate::xml::children(list, "Day")
+        .filter_map(|day| crate::xml::text(day, "Name").or_else(|| crate::xml::own_text(day)))
+        .collect()
+}
+
+/// How the export's day names are weekdays (see the module's documentation).
+struct DayNames<'a> {
+    given: &'a Days,
+    listed: Vec<String>,
+}
+
+impl DayNames<'_> {
+    fn weekday(&self, name: &str) -> Option<Weekday> {
+        if let Some(day) = self.given.get(name.trim()) {
+            return Some(*day);
+        }
+        if let Some(day) = weekday(name) {
+            return Some(day);
+        }
+        let place = self.listed.iter().position(|d| d.trim() == name.trim())?;
+        WEEK.get(place).copied()
+    }
+}
+
 /// Reads a FET export; every problem of its files is listed.
-pub fn read(bundle: &Bundle, hours: &Hours) -> Result<TimetableFile, ImportError> {
+pub fn read(bundle: &Bundle, hours: &Hours, days: &Days) -> Result<TimetableFile, ImportError> {
     let mut problems = Vec::new();
+    let day_names = DayNames {
+        given: days,
+        listed: bundle
+            .fet
+            .as_ref()
+            .map(|fet| days_list(fet, &mut problems))
+            .unwrap_or_default(),
+    };
     let (mut classes, year_divisions) = match &bundle.students {
         Some(students) => read_students(students, &mut problems),
         None => Default::default(),
@@ -367,12 +438,17 @@ pub fn read(bundle: &Bundle, hours: &Hours) -> Result<TimetableFile, ImportError
             without_students += 1;
             continue;
         }
-        let Some(day) = weekday(&first.day) else {
+        let Some(day) = day_names.weekday(&first.day) else {
             if unknown_days.insert(first.day.clone()) {
                 problems.push(source.problem(
                     first.at.clone(),
                     "Day",
-                    format!("`{}` is not a weekday Carnet knows (Monday to Saturday, in English, French, Spanish, Italian, Portuguese, Romanian, German, Bulgarian or Greek)", first.day),
+                    format!(
+                        "`{}` is not a weekday Carnet knows (Monday to Sunday, in English, French, Spanish, Italian, Portuguese, Romanian, German, Bulgarian or Greek){}: say which day it is with --days \"{}=Mon\"",
+                        first.day,
+                        if bundle.fet.is_some() { ", nor a day of the .fet file's days list" } else { " and there is no .fet file beside the export to place it" },
+                        first.day
+                    ),
                 ));
             }
             continue;

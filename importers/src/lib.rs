@@ -105,6 +105,8 @@ pub struct Options {
     pub year: Option<SchoolYear>,
     /// Timetables: times of hours whose names hold none (`1` → 08:00-08:55).
     pub hours: fet::Hours,
+    /// FET: the weekday of day names that are none (`A` → Monday).
+    pub days: fet::Days,
     /// The importer may record staff and their roles, services and timetables (the
     /// head of the establishment, or an operator at the command line). Without it, a
     /// file that would change any of them is refused whole: an import records only what
@@ -124,6 +126,7 @@ impl Options {
             from: None,
             year: None,
             hours: fet::Hours::new(),
+            days: fet::Days::new(),
             staff_and_timetables: true,
         }
     }
@@ -292,6 +295,7 @@ fn read_model(
     format: Format,
     input: &Input,
     hours: &fet::Hours,
+    days: &fet::Days,
     today: chrono::NaiveDate,
 ) -> Result<Model, ImportError> {
     let origin = input.origin();
@@ -303,7 +307,7 @@ fn read_model(
         (Format::OneRoster, Input::OneRoster(bundle)) => {
             Model::Roster(Box::new(oneroster::read(bundle, today)?))
         }
-        (Format::Fet, Input::Fet(bundle)) => Model::Timetable(fet::read(bundle, hours)?),
+        (Format::Fet, Input::Fet(bundle)) => Model::Timetable(fet::read(bundle, hours, days)?),
         (Format::Untis, Input::File(source)) => Model::Timetable(untis::read(source, hours)?),
         (Format::Asc, Input::File(source)) => Model::Timetable(asc::read(source)?),
         _ => return Err(wrong_input(format, &origin)),
@@ -353,8 +357,13 @@ pub async fn import_input(
         role: options.role.clone(),
     });
     let model = {
-        let (input, hours, today) = (input.clone(), options.hours.clone(), options.today);
-        blocking(move || read_model(format, &input, &hours, today)).await?
+        let (input, hours, days, today) = (
+            input.clone(),
+            options.hours.clone(),
+            options.days.clone(),
+            options.today,
+        );
+        blocking(move || read_model(format, &input, &hours, &days, today)).await?
     };
     let (uai, rows, notes) = match model {
         Model::Roster(roster) => {

@@ -549,7 +549,7 @@ fn same_lesson(a: &CourseSpec, b: &CourseSpec) -> bool {
 pub fn weekday(name: &str) -> Option<Weekday> {
     let n = name.trim().to_lowercase();
     let n = n.trim_end_matches('.');
-    let table: [(Weekday, &[&str]); 6] = [
+    let table: [(Weekday, &[&str]); 7] = [
         (
             Weekday::Mon,
             &[
@@ -675,6 +675,25 @@ pub fn weekday(name: &str) -> Option<Weekday> {
                 "σαββατο",
             ],
         ),
+        (
+            Weekday::Sun,
+            &[
+                "sunday",
+                "sun",
+                "su",
+                "dimanche",
+                "dim",
+                "domingo",
+                "dom",
+                "domenica",
+                "duminică",
+                "duminica",
+                "sonntag",
+                "неделя",
+                "κυριακή",
+                "κυριακη",
+            ],
+        ),
     ];
     table
         .iter()
@@ -683,7 +702,9 @@ pub fn weekday(name: &str) -> Option<Weekday> {
 }
 
 /// The times an hour's name gives: `08:00-08:50`, `14.40 - 15.40`, `8h00`, `10:05`
-/// (start only), `6ª 13:45 - FP13:45` (the first time). `None` when it holds no time.
+/// (start only), `6ª 13:45 - FP13:45` (the first time), and in 12-hour notation
+/// `01:15p`, `1:15 PM - 2:10 PM`, `12:30a.m.` (FET writes what the school typed). `None`
+/// when it holds no time.
 pub fn hour_times(name: &str) -> Option<(NaiveTime, Option<NaiveTime>)> {
     let mut times = Vec::new();
     let chars: Vec<char> = name.chars().collect();
@@ -705,12 +726,20 @@ pub fn hour_times(name: &str) -> Option<(NaiveTime, Option<NaiveTime>)> {
             && chars.get(j + 2).is_some_and(char::is_ascii_digit)
         {
             let minutes: String = chars[j + 1..j + 3].iter().collect();
+            let (meridiem, after) = meridiem(&chars, j + 3);
             if let (Ok(h), Ok(m)) = (hours.parse::<u32>(), minutes.parse::<u32>()) {
-                if let Some(t) = NaiveTime::from_hms_opt(h, m, 0) {
+                let h = match meridiem {
+                    // 12-hour notation: 1 to 12 only.
+                    Some(_) if !(1..=12).contains(&h) => None,
+                    Some(Meridiem::Am) => Some(h % 12),
+                    Some(Meridiem::Pm) => Some(h % 12 + 12),
+                    None => Some(h),
+                };
+                if let Some(t) = h.and_then(|h| NaiveTime::from_hms_opt(h, m, 0)) {
                     times.push(t);
                 }
             }
-            i = j + 3;
+            i = after;
         } else {
             i = j;
         }
@@ -718,6 +747,40 @@ pub fn hour_times(name: &str) -> Option<(NaiveTime, Option<NaiveTime>)> {
     let start = *times.first()?;
     let end = times.get(1).copied().filter(|end| *end > start);
     Some((start, end))
+}
+
+enum Meridiem {
+    Am,
+    Pm,
+}
+
+/// The `a`/`p` of a 12-hour time at `at` (after optional spaces: `a`, `p`, `am`, `PM`,
+/// `a.m.`), and where the text goes on after it. A letter that starts a word (`8:00 art`)
+/// is not one.
+fn meridiem(chars: &[char], at: usize) -> (Option<Meridiem>, usize) {
+    let mut i = at;
+    while chars.get(i) == Some(&' ') {
+        i += 1;
+    }
+    let which = match chars.get(i).map(|c| c.to_ascii_lowercase()) {
+        Some('a') => Meridiem::Am,
+        Some('p') => Meridiem::Pm,
+        _ => return (None, at),
+    };
+    let mut end = i + 1;
+    if chars.get(end) == Some(&'.') {
+        end += 1;
+    }
+    if chars.get(end).is_some_and(|c| c.eq_ignore_ascii_case(&'m')) {
+        end += 1;
+        if chars.get(end) == Some(&'.') {
+            end += 1;
+        }
+    }
+    if chars.get(end).is_some_and(|c| c.is_alphanumeric()) {
+        return (None, at);
+    }
+    (Some(which), end)
 }
 
 /// The year an establishment's log is about: for a `from` date, the school year it falls in.
@@ -753,6 +816,24 @@ mod tests {
     }
 
     #[test]
+    fn hours_in_twelve_hour_notation() {
+        assert_eq!(hour_times("01:15p"), Some((t(13, 15), None)));
+        assert_eq!(hour_times("12:00p"), Some((t(12, 0), None)));
+        assert_eq!(hour_times("12:30a"), Some((t(0, 30), None)));
+        assert_eq!(
+            hour_times("11:15 AM - 1:10 PM"),
+            Some((t(11, 15), Some(t(13, 10))))
+        );
+        assert_eq!(
+            hour_times("8:00a.m.-8:55a.m."),
+            Some((t(8, 0), Some(t(8, 55))))
+        );
+        // Not a meridiem: a word that starts with a or p, or an hour past 12.
+        assert_eq!(hour_times("8:00 art"), Some((t(8, 0), None)));
+        assert_eq!(hour_times("13:00p"), None);
+    }
+
+    #[test]
     fn weekdays_in_the_languages_of_the_examples() {
         assert_eq!(weekday("Lundi"), Some(Weekday::Mon));
         assert_eq!(weekday("Miércoles"), Some(Weekday::Wed));
@@ -760,6 +841,8 @@ mod tests {
         assert_eq!(weekday("Петък"), Some(Weekday::Fri));
         assert_eq!(weekday("Τετάρτη"), Some(Weekday::Wed));
         assert_eq!(weekday("Mo"), Some(Weekday::Mon));
+        assert_eq!(weekday("Sunday"), Some(Weekday::Sun));
+        assert_eq!(weekday("Dimanche"), Some(Weekday::Sun));
         assert_eq!(weekday("Daily"), None);
     }
 }

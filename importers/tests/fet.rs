@@ -370,6 +370,135 @@ async fn bad_exports_are_refused_whole(kind: BackendKind) {
     assert_eq!(head(store).await, 0, "nothing was written");
 }
 
+/// Day names are free text in FET and hours may be typed in 12-hour notation: letters of
+/// a rotation placed by the `.fet` file's days list, a Sunday-first week given with
+/// `--days`, `01:10p`. The same timetable comes out as from the plain export.
+async fn days_and_hours_as_schools_write_them(kind: BackendKind) {
+    let name = "School-10-Oradea-2007-2008";
+    let original =
+        std::fs::read_to_string(example(name).join(format!("{name}_timetable.csv"))).unwrap();
+    let students =
+        std::fs::read_to_string(example(name).join(format!("{name}_students.csv"))).unwrap();
+    let letters = [
+        ("\"Luni\"", "\"A\""),
+        ("\"Marti\"", "\"B\""),
+        ("\"Miercuri\"", "\"C\""),
+        ("\"Joi\"", "\"D\""),
+        ("\"Vineri\"", "\"E\""),
+    ];
+    let twelve_hours = [
+        ("\"12:10-13:00\"", "\"12:10p-01:00p\""),
+        ("\"13:10-14:00\"", "\"1:10 PM - 2:00 PM\""),
+        ("\"14:10-15:00\"", "\"02:10p.m.-03:00p.m.\""),
+        ("\"08:00-8:50\"", "\"8:00a-8:50a\""),
+    ];
+    let mut rewritten = original.clone();
+    for (from, to) in letters.iter().chain(twelve_hours.iter()) {
+        rewritten = rewritten.replace(from, to);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x_timetable.csv"), &rewritten).unwrap();
+    std::fs::write(dir.path().join("x_students.csv"), &students).unwrap();
+
+    // Letters with nothing to place them: refused, naming the day and the way out.
+    let ts = store_with_tenant(kind).await;
+    match import_path(&ts.store, Format::Fet, dir.path(), &options(d(2026, 9, 1))).await {
+        Err(ImportError::Invalid(p)) => {
+            assert!(p.iter().all(|p| p.field == "Day"), "{p:#?}");
+            assert_eq!(p.len(), 5, "each unknown day once: {p:#?}");
+            assert!(p.iter().all(|p| p.rule.contains("--days")), "{p:#?}");
+            assert!(p.iter().any(|p| p.rule.contains("`A`")), "{p:#?}");
+            assert!(p[0].at.line().is_some());
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(head(&ts.store).await, 0, "nothing written");
+
+    // The .fet file's days list places them: the first is Monday.
+    let days: String = ["A", "B", "C", "D", "E"]
+        .iter()
+        .map(|d| format!("<Day>\n\t<Name>{d}</Name>\n\t<Long_Name></Long_Name>\n</Day>\n"))
+        .collect();
+    std::fs::write(
+        dir.path().join("x.fet"),
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<fet version=\"6.9.0\">\n<Days_List>\n<Number_of_Days>5</Number_of_Days>\n{days}</Days_List>\n</fet>\n"),
+    )
+    .unwrap();
+    let plain = store_with_tenant(kind).await;
+    import_path(
+        &plain.store,
+        Format::Fet,
+        &example(name),
+        &options(d(2026, 9, 1)),
+    )
+    .await
+    .unwrap();
+    let expected = timetable(&plain.store).await;
+    let placed = store_with_tenant(kind).await;
+    import_path(
+        &placed.store,
+        Format::Fet,
+        dir.path(),
+        &options(d(2026, 9, 1)),
+    )
+    .await
+    .unwrap();
+    let got = timetable(&placed.store).await;
+    let mut compared = 0;
+    for (id, (day_name, ..)) in activities(name) {
+        let want = expected.course(&format!("fet-{id}")).unwrap();
+        let have = got.course(&format!("fet-{id}")).unwrap();
+        assert_eq!(have.weekday, day(&day_name), "activity {id}");
+        assert_eq!(
+            (have.start, have.end),
+            (want.start, want.end),
+            "activity {id}"
+        );
+        compared += 1;
+    }
+    assert!(compared > 100, "{compared} activities");
+
+    // A Sunday-first week, said with --days: the first letter is Sunday.
+    let sunday_first = store_with_tenant(kind).await;
+    let mut with_days = options(d(2026, 9, 1));
+    with_days.days = [
+        ("A", Weekday::Sun),
+        ("B", Weekday::Mon),
+        ("C", Weekday::Tue),
+        ("D", Weekday::Wed),
+        ("E", Weekday::Thu),
+    ]
+    .into_iter()
+    .map(|(n, d)| (n.to_string(), d))
+    .collect();
+    import_path(&sunday_first.store, Format::Fet, dir.path(), &with_days)
+        .await
+        .unwrap();
+    let sundays = timetable(&sunday_first.store).await;
+    let monday_activity = activities(name)
+        .into_iter()
+        .find(|(_, a)| a.0 == "Luni")
+        .map(|(id, _)| id)
+        .unwrap();
+    assert_eq!(
+        sundays
+            .course(&format!("fet-{monday_activity}"))
+            .unwrap()
+            .weekday,
+        Weekday::Sun
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_reads_fet_days_and_hours_as_schools_write_them() {
+    days_and_hours_as_schools_write_them(BackendKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_reads_fet_days_and_hours_as_schools_write_them() {
+    days_and_hours_as_schools_write_them(BackendKind::Sqlite).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_imports_fet_examples() {
     fet_examples_import_as_fet_placed_them(BackendKind::Postgres).await;

@@ -120,8 +120,10 @@ pub fn fet(data: &[u8]) {
         &fet::Bundle {
             timetable,
             students,
+            fet: None,
         },
         &hours(),
+        &fet::Days::new(),
     );
 }
 
