@@ -214,6 +214,10 @@ enum Command {
         /// "1=08:00-08:55,2=09:00-09:55".
         #[arg(long, value_delimiter = ',')]
         hours: Vec<String>,
+        /// FET: the weekday of day names that are none, e.g. "A=Mon,B=Tue" (by default a
+        /// day's name, else its place in the .fet file's days list, the first Monday).
+        #[arg(long, value_delimiter = ',')]
+        days: Vec<String>,
     },
     /// Writes an establishment's school year as a OneRoster 1.2 CSV bulk bundle (a
     /// directory of CSV files and manifest.csv): structures, staff, services, students
@@ -270,6 +274,10 @@ enum Command {
         /// The issuer's JWKS; by default from its discovery document.
         #[arg(long, env = "CARNET_OIDC_JWKS_URL")]
         oidc_jwks_url: Option<String>,
+        /// A TOML file of trusted issuers (one per académie or ENT), each with its claim
+        /// mapping (see docs/ent.md); `--oidc-issuer` adds one more with Carnet's claims.
+        #[arg(long, env = "CARNET_OIDC_CONFIG")]
+        oidc_config: Option<std::path::PathBuf>,
         /// Requests per second one identity (issuer, person, establishments) may
         /// sustain; past it and its burst, 429 with Retry-After.
         #[arg(long, env = "CARNET_RATE_PER_SECOND", default_value_t = carnet_api::limits::PER_SECOND)]
@@ -454,6 +462,46 @@ async fn import(
     }
 }
 
+/// The issuers whose tokens `carnet serve` accepts: those of the `--oidc-config` file,
+/// and the `--oidc-issuer` shorthand (one issuer with Carnet's own claims). A file Carnet
+/// cannot use stops it here, naming the file, the issuer and the field.
+fn trusted_issuers(
+    file: Option<&std::path::Path>,
+    issuer: Option<&str>,
+    audience: &str,
+    jwks_url: Option<&str>,
+) -> anyhow::Result<Vec<carnet_api::auth::OidcConfig>> {
+    let mut issuers = match file {
+        Some(path) => carnet_api::issuers::load(path)?,
+        None => Vec::new(),
+    };
+    if let Some(issuer) = issuer {
+        if issuers.iter().any(|i| i.issuer == issuer) {
+            anyhow::bail!("--oidc-issuer {issuer} is also in the --oidc-config file: keep one");
+        }
+        issuers.push(carnet_api::auth::OidcConfig {
+            jwks_url: jwks_url.map(str::to_string),
+            ..carnet_api::auth::OidcConfig::new(issuer, audience)
+        });
+    }
+    Ok(issuers)
+}
+
+/// `--days A=Mon,B=Tue`: the weekdays of a FET export's day names.
+fn day_names(entries: &[String]) -> anyhow::Result<carnet_importers::fet::Days> {
+    entries
+        .iter()
+        .map(|entry| {
+            let parsed = entry.split_once('=').and_then(|(name, day)| {
+                let day = carnet_importers::timetable::weekday(day)?;
+                Some((name.trim().to_string(), day))
+            });
+            parsed
+                .ok_or_else(|| anyhow::anyhow!("--days: `{entry}` is not NAME=WEEKDAY, e.g. A=Mon"))
+        })
+        .collect()
+}
+
 /// `--hours 1=08:00-08:55,2=09:00-09:55`: the times of numbered hours.
 fn bell_schedule(entries: &[String]) -> anyhow::Result<carnet_importers::fet::Hours> {
     let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M");
@@ -492,6 +540,23 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         None => Args::parse_from(["carnet", "serve"])
             .command
             .unwrap_or(Command::Status),
+    };
+    // Checked before the database is opened or the demo loaded: a bad file stops the
+    // server at once.
+    let issuers = match &command {
+        Command::Serve {
+            oidc_config,
+            oidc_issuer,
+            oidc_audience,
+            oidc_jwks_url,
+            ..
+        } => trusted_issuers(
+            oidc_config.as_deref(),
+            oidc_issuer.as_deref(),
+            oidc_audience,
+            oidc_jwks_url.as_deref(),
+        )?,
+        _ => Vec::new(),
     };
     let bulk = matches!(command, Command::Demo { .. } | Command::Import { .. });
     let inline = if bulk { Vec::new() } else { inline };
@@ -536,6 +601,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             from,
             year,
             hours,
+            days,
         } => {
             let mut options =
                 carnet_importers::Options::new(&by, chrono::Local::now().date_naive());
@@ -548,6 +614,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(carnet_domain::enrolment::SchoolYear::parse)
                 .transpose()?;
             options.hours = bell_schedule(&hours)?;
+            options.days = day_names(&days)?;
             return import(&store, &format, &file, &options).await;
         }
         Command::Project {
@@ -565,13 +632,11 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
         Command::Serve {
             bind,
             dev_tokens,
-            oidc_issuer,
-            oidc_audience,
-            oidc_jwks_url,
             projectors,
             rate_per_second,
             rate_burst,
             auditors,
+            ..
         } => {
             let auditors = carnet_api::auth::Auditors::parse(&auditors)
                 .map_err(|e| anyhow::anyhow!("--auditors: {e}"))?;
@@ -580,11 +645,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 // Development tokens are minted by whoever reads the key file: trusted by
                 // default only by an embedded server that listens on this machine alone.
                 dev_tokens: dev_tokens.unwrap_or(embedded && bind.ip().is_loopback()),
-                oidc: oidc_issuer.map(|issuer| carnet_api::auth::OidcConfig {
-                    issuer,
-                    audience: oidc_audience,
-                    jwks_url: oidc_jwks_url,
-                }),
+                oidc: issuers,
                 projectors: (projectors == "all")
                     .then(|| args.scale.scheduler(500, Shard::ALL))
                     .transpose()?,

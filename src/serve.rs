@@ -19,7 +19,8 @@ use tokio::sync::watch;
 pub struct ServeOptions {
     pub bind: SocketAddr,
     pub dev_tokens: bool,
-    pub oidc: Option<OidcConfig>,
+    /// The trusted identity providers, each with its claim mapping.
+    pub oidc: Vec<OidcConfig>,
     /// The projectors this process runs; `None` when they run in processes of their own
     /// (`carnet project`).
     pub projectors: Option<SchedulerOptions>,
@@ -109,7 +110,7 @@ pub async fn serve(
             )
         }
     }
-    if let Some(oidc) = &options.oidc {
+    for oidc in &options.oidc {
         println!(
             "OpenID Connect tokens of {} (audience {}) are accepted",
             oidc.issuer, oidc.audience

@@ -6,8 +6,12 @@
 //! never from the token: an HS256 token signed with the public key, or `alg: none`, is
 //! refused), the development key is an HS256 secret trusted only when the server is
 //! configured to. Issuer, audience, expiry and not-before are checked for both.
+//!
+//! Several issuers may be trusted at once (one per académie or ENT), each with its own
+//! claim mapping ([`crate::issuers`]); what a token lacks may be asked of its issuer's
+//! userinfo endpoint.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,7 +20,10 @@ use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::jwk::{AlgorithmParameters, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use tokio::sync::Mutex;
+
+use crate::issuers::{ClaimMapping, Userinfo};
 
 /// The issuer of development tokens.
 pub const DEV_ISSUER: &str = "carnet-dev";
@@ -28,6 +35,11 @@ const LEEWAY_SECONDS: u64 = 30;
 const JWKS_TTL: Duration = Duration::from_secs(600);
 /// An unknown key id makes us ask again at most this often (key rotation, not a DoS).
 const JWKS_REFRESH_FLOOR: Duration = Duration::from_secs(30);
+/// A userinfo endpoint slower than this fails the request rather than holding it.
+const USERINFO_TIMEOUT: Duration = Duration::from_secs(5);
+/// Userinfo answers kept (each until its token expires); past this, the expired ones are
+/// dropped, then all of them: a bound on memory, not a policy.
+const USERINFO_CACHE_ENTRIES: usize = 4096;
 
 /// What a person acts as. Staff roles are also checked against the establishment's
 /// record; guardian and student against the enrolment read model.
@@ -85,13 +97,15 @@ pub enum OneOrMany {
     Many(Vec<String>),
 }
 
-/// The claims Carnet reads. `uai` is the establishment the person belongs to (an ENT
-/// claim); `roles` what they act as there.
+/// Carnet's own claims, as development tokens carry them. `uai` is the establishment the
+/// person belongs to (an ENT claim); `roles` what they act as there. Tokens are read
+/// through a [`ClaimMapping`], of which these are the default.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
     pub sub: String,
-    pub aud: String,
+    /// One audience or several (RFC 7519 §4.1.3).
+    pub aud: OneOrMany,
     pub exp: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<i64>,
@@ -140,6 +154,8 @@ pub enum AuthError {
     Claims(String),
     #[error("the identity provider's keys cannot be fetched: {0}")]
     Jwks(String),
+    #[error("the identity provider's userinfo cannot be fetched: {0}")]
+    Userinfo(String),
 }
 
 /// The local development key: an HS256 secret in the data directory.
@@ -203,7 +219,7 @@ impl DevKey {
         let claims = Claims {
             iss: DEV_ISSUER.to_string(),
             sub: person.to_string(),
-            aud: self.audience.clone(),
+            aud: OneOrMany::One(self.audience.clone()),
             exp: now + ttl.num_seconds(),
             nbf: Some(now),
             iat: now,
@@ -234,13 +250,30 @@ fn hex_decode(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// The identity provider Carnet trusts.
-#[derive(Debug, Clone)]
+/// An identity provider Carnet trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcConfig {
     pub issuer: String,
     pub audience: String,
     /// Where the issuer's keys are; by default found through its discovery document.
     pub jwks_url: Option<String>,
+    /// Whether, and where, to ask what the token lacks.
+    pub userinfo: Userinfo,
+    /// Which claims say who, where and as what.
+    pub claims: ClaimMapping,
+}
+
+impl OidcConfig {
+    /// `issuer` with Carnet's own claims, its keys through discovery, no userinfo.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        OidcConfig {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            jwks_url: None,
+            userinfo: Userinfo::Never,
+            claims: ClaimMapping::default(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -249,18 +282,27 @@ struct KeyCache {
     fetched: Option<Instant>,
 }
 
+/// Userinfo answers by access token, each kept until its token's `exp`.
+#[derive(Debug, Default)]
+struct UserinfoCache {
+    entries: HashMap<String, (Map<String, Value>, i64)>,
+    /// The discovery document's `userinfo_endpoint`, once read.
+    endpoint: Option<String>,
+}
+
 #[derive(Debug)]
 struct Oidc {
     config: OidcConfig,
     http: reqwest::Client,
     cache: Mutex<KeyCache>,
+    userinfo: Mutex<UserinfoCache>,
     refresh_floor: Duration,
 }
 
 #[derive(Debug, Default)]
 pub struct Authenticator {
     dev: Option<DevKey>,
-    oidc: Option<Oidc>,
+    issuers: Vec<Oidc>,
     auditors: Auditors,
 }
 
@@ -316,10 +358,14 @@ impl Auditors {
 #[derive(Debug, Deserialize)]
 struct Discovery {
     jwks_uri: String,
+    #[serde(default)]
+    userinfo_endpoint: Option<String>,
 }
 
 impl Authenticator {
-    pub fn new(dev: Option<DevKey>, oidc: Option<OidcConfig>) -> Self {
+    /// Trusts development tokens signed with `dev`, if any, and the tokens of each issuer
+    /// of `oidc` (one `Option`, or a list read by [`crate::issuers::load`]).
+    pub fn new(dev: Option<DevKey>, oidc: impl IntoIterator<Item = OidcConfig>) -> Self {
         // One backend is compiled in; installing it explicitly keeps jsonwebtoken from
         // guessing (an Err means it is installed already).
         let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
@@ -330,19 +376,23 @@ impl Authenticator {
         Authenticator {
             dev,
             auditors: Auditors::default(),
-            oidc: oidc.map(|config| Oidc {
-                config,
-                http,
-                cache: Mutex::new(KeyCache::default()),
-                refresh_floor: JWKS_REFRESH_FLOOR,
-            }),
+            issuers: oidc
+                .into_iter()
+                .map(|config| Oidc {
+                    config,
+                    http: http.clone(),
+                    cache: Mutex::new(KeyCache::default()),
+                    userinfo: Mutex::new(UserinfoCache::default()),
+                    refresh_floor: JWKS_REFRESH_FLOOR,
+                })
+                .collect(),
         }
     }
 
     /// How soon after a fetch an unknown key id may fetch the keys again (30 s by
     /// default); tests shorten it to watch a key rotation.
     pub fn with_jwks_refresh_floor(mut self, floor: Duration) -> Self {
-        if let Some(oidc) = &mut self.oidc {
+        for oidc in &mut self.issuers {
             oidc.refresh_floor = floor;
         }
         self
@@ -374,12 +424,15 @@ impl Authenticator {
             _ => AuthError::Malformed(e.to_string()),
         })?;
         let issuer = unverified_issuer(token)?;
-        let claims = match (&self.dev, &self.oidc) {
-            (Some(dev), _) if issuer == DEV_ISSUER => verify_dev(dev, token, header.alg)?,
-            (_, Some(oidc)) if issuer == oidc.config.issuer => oidc.verify(token, &header).await?,
+        let oidc = self.issuers.iter().find(|o| o.config.issuer == issuer);
+        let mut principal = match (&self.dev, oidc) {
+            (Some(dev), _) if issuer == DEV_ISSUER => {
+                let claims = verify_dev(dev, token, header.alg)?;
+                principal(&ClaimMapping::default(), &[&claims])?
+            }
+            (_, Some(oidc)) => oidc.principal(token, &header).await?,
             _ => return Err(AuthError::UnknownIssuer(issuer)),
         };
-        let mut principal = principal(claims)?;
         if !self
             .auditors
             .allows(&principal.person, &principal.establishments)
@@ -422,12 +475,15 @@ fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
     v
 }
 
-fn verify_dev(dev: &DevKey, token: &str, alg: Algorithm) -> Result<Claims, AuthError> {
+/// A token's claims once verified: whatever the issuer put there, read by its mapping.
+type RawClaims = Map<String, Value>;
+
+fn verify_dev(dev: &DevKey, token: &str, alg: Algorithm) -> Result<RawClaims, AuthError> {
     if alg != Algorithm::HS256 {
         return Err(AuthError::Algorithm(format!("{alg:?}")));
     }
     let v = validation(Algorithm::HS256, DEV_ISSUER, &dev.audience);
-    jsonwebtoken::decode::<Claims>(token, &DecodingKey::from_secret(&dev.secret), &v)
+    jsonwebtoken::decode::<RawClaims>(token, &DecodingKey::from_secret(&dev.secret), &v)
         .map(|d| d.claims)
         .map_err(refusal)
 }
@@ -465,7 +521,21 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
 }
 
 impl Oidc {
-    async fn verify(&self, token: &str, header: &Header) -> Result<Claims, AuthError> {
+    /// The principal of a token of this issuer: verified, then mapped, with the userinfo
+    /// when the token lacks a claim the mapping reads.
+    async fn principal(&self, token: &str, header: &Header) -> Result<Principal, AuthError> {
+        let claims = self.verify(token, header).await?;
+        let mapping = &self.config.claims;
+        let missing = mapping.missing(&claims);
+        if missing.is_empty() || self.config.userinfo == Userinfo::Never {
+            return principal(mapping, &[&claims]);
+        }
+        tracing::debug!(?missing, "asking the identity provider's userinfo");
+        let userinfo = self.userinfo(token, &claims).await?;
+        principal(mapping, &[&claims, &userinfo])
+    }
+
+    async fn verify(&self, token: &str, header: &Header) -> Result<RawClaims, AuthError> {
         if matches!(
             header.alg,
             Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
@@ -483,7 +553,7 @@ impl Oidc {
         }
         let key = DecodingKey::from_jwk(&jwk).map_err(|e| AuthError::Jwks(e.to_string()))?;
         let v = validation(alg, &self.config.issuer, &self.config.audience);
-        jsonwebtoken::decode::<Claims>(token, &key, &v)
+        jsonwebtoken::decode::<RawClaims>(token, &key, &v)
             .map(|d| d.claims)
             .map_err(refusal)
     }
@@ -524,16 +594,77 @@ impl Oidc {
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
         let url = match &self.config.jwks_url {
             Some(url) => url.clone(),
-            None => {
-                let discovery = format!(
-                    "{}/.well-known/openid-configuration",
-                    self.config.issuer.trim_end_matches('/')
-                );
-                self.get::<Discovery>(&discovery).await?.jwks_uri
-            }
+            None => self.discover().await?.jwks_uri,
         };
         tracing::info!(%url, "fetching the identity provider's keys");
         self.get(&url).await
+    }
+
+    /// The discovery document; its userinfo endpoint is kept for [`Oidc::userinfo`].
+    async fn discover(&self) -> Result<Discovery, AuthError> {
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            self.config.issuer.trim_end_matches('/')
+        );
+        let discovery: Discovery = self.get(&url).await?;
+        if let Some(endpoint) = &discovery.userinfo_endpoint {
+            self.userinfo.lock().await.endpoint = Some(endpoint.clone());
+        }
+        Ok(discovery)
+    }
+
+    /// The userinfo of the person `token` (an access token) is for, from the cache while
+    /// the token is valid. Its `sub`, when it has one, must be the token's (OpenID Connect
+    /// Core §5.3.2): another person's answer is never mixed in.
+    async fn userinfo(&self, token: &str, claims: &RawClaims) -> Result<RawClaims, AuthError> {
+        let now = chrono::Utc::now().timestamp();
+        let expires = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+        if let Some((info, _)) = self.userinfo.lock().await.entries.get(token) {
+            return Ok(info.clone());
+        }
+        let url = self.userinfo_url().await?;
+        let info: RawClaims = self
+            .http
+            .get(&url)
+            .bearer_auth(token)
+            .timeout(USERINFO_TIMEOUT)
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| AuthError::Userinfo(format!("{url}: {e}")))?
+            .json()
+            .await
+            .map_err(|e| AuthError::Userinfo(format!("{url}: {e}")))?;
+        if let (Some(theirs), Some(ours)) = (info.get("sub"), claims.get("sub")) {
+            if theirs != ours {
+                return Err(AuthError::Claims(
+                    "the userinfo's `sub` is not the token's".into(),
+                ));
+            }
+        }
+        let mut cache = self.userinfo.lock().await;
+        if cache.entries.len() >= USERINFO_CACHE_ENTRIES {
+            cache.entries.retain(|_, (_, exp)| *exp > now);
+            if cache.entries.len() >= USERINFO_CACHE_ENTRIES {
+                cache.entries.clear();
+            }
+        }
+        cache
+            .entries
+            .insert(token.to_string(), (info.clone(), expires));
+        Ok(info)
+    }
+
+    async fn userinfo_url(&self) -> Result<String, AuthError> {
+        if let Userinfo::Url(url) = &self.config.userinfo {
+            return Ok(url.clone());
+        }
+        if let Some(endpoint) = self.userinfo.lock().await.endpoint.clone() {
+            return Ok(endpoint);
+        }
+        self.discover().await?.userinfo_endpoint.ok_or_else(|| {
+            AuthError::Userinfo("the discovery document names no userinfo_endpoint".into())
+        })
     }
 
     async fn get<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, AuthError> {
@@ -551,26 +682,26 @@ impl Oidc {
     }
 }
 
-fn principal(claims: Claims) -> Result<Principal, AuthError> {
-    let establishments = match claims.uai {
-        OneOrMany::One(one) => vec![one],
-        OneOrMany::Many(many) => many,
-    }
-    .iter()
-    .map(|u| Uai::parse(u).map_err(|e| AuthError::Claims(format!("uai: {e}"))))
-    .collect::<Result<Vec<_>, _>>()?;
-    if establishments.is_empty() {
-        return Err(AuthError::Claims("`uai` names no establishment".into()));
-    }
-    if claims.sub.trim().is_empty() {
-        return Err(AuthError::Claims("`sub` is empty".into()));
-    }
+/// The principal of verified claims (`sources[0]`, the token's; then the userinfo's).
+fn principal(mapping: &ClaimMapping, sources: &[&RawClaims]) -> Result<Principal, AuthError> {
+    let token = sources
+        .first()
+        .ok_or_else(|| AuthError::Claims("no claims".into()))?;
+    let issuer = token
+        .get("iss")
+        .and_then(Value::as_str)
+        .ok_or_else(|| AuthError::Claims("`iss` is missing".into()))?;
+    let expires_at = token
+        .get("exp")
+        .and_then(|e| e.as_i64().or_else(|| e.as_f64().map(|f| f as i64)))
+        .ok_or_else(|| AuthError::Claims("`exp` is missing".into()))?;
+    let mapped = mapping.map(sources)?;
     Ok(Principal {
-        person: claims.sub,
-        establishments,
-        roles: claims.roles,
-        issuer: claims.iss,
-        expires_at: claims.exp,
+        person: mapped.person,
+        establishments: mapped.establishments,
+        roles: mapped.roles,
+        issuer: issuer.to_string(),
+        expires_at,
     })
 }
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod feed;
 pub mod graphiql;
 pub mod history;
+pub mod issuers;
 pub mod limits;
 pub mod metrics;
 pub mod pagination;

@@ -194,6 +194,10 @@ pub(crate) fn auth_refusal(error: &AuthError) -> String {
             tracing::warn!(%detail, "the identity provider's keys cannot be fetched");
             "the identity provider's keys cannot be fetched now; try again later".to_string()
         }
+        AuthError::Userinfo(detail) => {
+            tracing::warn!(%detail, "the identity provider's userinfo cannot be fetched");
+            "the identity provider cannot tell who you are now; try again later".to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -482,4 +486,25 @@ async fn observe(
         .with_label_values(&[route.as_str(), response.status().as_str()])
         .inc();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_identity_providers_address_and_errors_are_never_answered() {
+        for error in [
+            AuthError::Jwks("http://10.0.0.7/keys: connection refused".into()),
+            AuthError::Userinfo("http://10.0.0.7/userinfo: 500 Internal Server Error".into()),
+        ] {
+            let answer = auth_refusal(&error);
+            assert!(!answer.contains("10.0.0.7"), "{answer}");
+            assert!(
+                !answer.contains("500") && !answer.contains("refused"),
+                "{answer}"
+            );
+            assert!(answer.ends_with("try again later"), "{answer}");
+        }
+    }
 }

@@ -4,12 +4,16 @@
 //! Each test starts its own IdP: an axum server on `127.0.0.1:0` serving a discovery
 //! document (`/.well-known/openid-configuration`) and a JWK set (`/jwks.json`), counting
 //! how often each is fetched. Its signing keys are EC P-256 keys made with `p256`, and
-//! its tokens are signed ES256 with `jsonwebtoken`, as an ENT would sign them.
+//! its tokens are signed ES256 with `jsonwebtoken`, as an ENT would sign them. It also
+//! answers a userinfo endpoint (`/userinfo`) for the bearer tokens it is given, as Open
+//! ENT NG's `auth` module does.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 
 use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -17,6 +21,7 @@ use base64::Engine;
 use carnet_api::auth::{
     AuthError, Authenticator, ClaimedRole, DevKey, OidcConfig, Principal, DEV_ISSUER,
 };
+use carnet_api::issuers::{ClaimMapping, Userinfo};
 use carnet_domain::Uai;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use p256::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
@@ -78,6 +83,9 @@ struct IdpState {
     keys: RwLock<Vec<Value>>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    /// What `/userinfo` answers, by bearer token (unknown tokens get a 401).
+    userinfo: RwLock<HashMap<String, Value>>,
+    userinfo_fetches: AtomicUsize,
 }
 
 /// A running identity provider; the server stops with the test's runtime.
@@ -94,10 +102,13 @@ impl Idp {
             keys: RwLock::new(published.iter().map(|k| k.jwk.clone()).collect()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            userinfo: RwLock::new(HashMap::new()),
+            userinfo_fetches: AtomicUsize::new(0),
         });
         let app = Router::new()
             .route("/.well-known/openid-configuration", get(discovery))
             .route("/jwks.json", get(jwks))
+            .route("/userinfo", get(userinfo))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Idp { state }
@@ -123,17 +134,26 @@ impl Idp {
         self.state.discovery_fetches.load(Ordering::SeqCst)
     }
 
+    fn userinfo_fetches(&self) -> usize {
+        self.state.userinfo_fetches.load(Ordering::SeqCst)
+    }
+
+    /// `/userinfo` answers `info` to the bearer of `token`.
+    fn answer_userinfo(&self, token: &str, info: Value) {
+        self.state
+            .userinfo
+            .write()
+            .unwrap()
+            .insert(token.to_string(), info);
+    }
+
     /// Carnet trusting this IdP, finding its keys through discovery.
     fn authenticator(&self) -> Authenticator {
         Authenticator::new(None, Some(self.config()))
     }
 
     fn config(&self) -> OidcConfig {
-        OidcConfig {
-            issuer: self.issuer(),
-            audience: AUDIENCE.to_string(),
-            jwks_url: None,
-        }
+        OidcConfig::new(self.issuer(), AUDIENCE)
     }
 
     /// Valid claims of this IdP: `maths1`, teacher at [`UAI`], for ten minutes.
@@ -159,7 +179,22 @@ async fn discovery(State(state): State<Arc<IdpState>>) -> Json<Value> {
         "issuer": state.issuer,
         "jwks_uri": format!("{}/jwks.json", state.issuer),
         "id_token_signing_alg_values_supported": ["ES256"],
+        "userinfo_endpoint": format!("{}/userinfo", state.issuer),
     }))
+}
+
+async fn userinfo(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, StatusCode> {
+    state.userinfo_fetches.fetch_add(1, Ordering::SeqCst);
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let info = state.userinfo.read().unwrap().get(token).cloned();
+    info.map(Json).ok_or(StatusCode::UNAUTHORIZED)
 }
 
 async fn jwks(State(state): State<Arc<IdpState>>) -> Json<Value> {
@@ -695,4 +730,314 @@ async fn with_both_trusted_each_token_is_checked_by_its_own_issuer_only() {
             .await,
         Err(AuthError::Algorithm("ES256".into()))
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// 5. ENT-shaped tokens: audiences, claim mappings, several issuers, userinfo
+// ---------------------------------------------------------------------------------------
+
+/// An Open ENT NG-like mapping: the SDET's `ENTPersonProfils`, the structures as objects
+/// holding their `UAI`.
+fn ent_mapping() -> ClaimMapping {
+    ClaimMapping {
+        establishments: "structures".into(),
+        establishment_field: Some("UAI".into()),
+        profiles: "ENTPersonProfils".into(),
+        ..ClaimMapping::default()
+    }
+}
+
+/// Claims as such an ENT sends them: its own subject, its profiles, its structures.
+fn ent_claims(idp: &Idp, person: &str, profiles: Value) -> Value {
+    let now = now();
+    json!({
+        "iss": idp.issuer(),
+        "sub": person,
+        "aud": AUDIENCE,
+        "exp": now + 600,
+        "iat": now,
+        "ENTPersonProfils": profiles,
+        "structures": [
+            {"UAI": UAI, "name": "Lycée Victor Duruy"},
+            {"UAI": OTHER_UAI, "name": "Collège Jean Moulin"},
+        ],
+    })
+}
+
+#[tokio::test]
+async fn ent_tokens_of_each_national_profile_resolve_to_their_roles_and_establishments() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = Authenticator::new(
+        None,
+        Some(OidcConfig {
+            claims: ent_mapping(),
+            ..idp.config()
+        }),
+    );
+    let cases: Vec<(Value, Vec<ClaimedRole>)> = vec![
+        (json!("National_ELV"), vec![ClaimedRole::Student]),
+        (json!(["National_TUT"]), vec![ClaimedRole::Guardian]),
+        (json!("National_ENS"), vec![ClaimedRole::Teacher]),
+        (
+            json!("National_EVS"),
+            vec![ClaimedRole::Cpe, ClaimedRole::Aed],
+        ),
+        (json!("National_DIR"), vec![ClaimedRole::Principal]),
+        // Unmapped by default (see issuers.rs), and unknown profiles: ignored, not fatal;
+        // such a token acts as nobody.
+        (json!("National_DOC"), vec![]),
+        (json!("National_COL"), vec![]),
+        (
+            json!(["National_XYZ", "National_ENS", "National_DIR"]),
+            vec![ClaimedRole::Teacher, ClaimedRole::Principal],
+        ),
+    ];
+    for (profiles, roles) in cases {
+        let claims = ent_claims(&idp, "ent-4242", profiles.clone());
+        let principal = auth
+            .authenticate(Some(&bearer(&key.sign(&claims))))
+            .await
+            .unwrap_or_else(|e| panic!("{profiles}: {e}"));
+        assert_eq!(
+            principal,
+            Principal {
+                person: "ent-4242".into(),
+                establishments: vec![uai(UAI), uai(OTHER_UAI)],
+                roles,
+                issuer: idp.issuer(),
+                expires_at: claims["exp"].as_i64().unwrap(),
+            },
+            "{profiles}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn aud_may_be_an_array_that_must_name_the_configured_audience() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = idp.authenticator();
+    let mut claims = idp.claims();
+    claims["aud"] = json!(["pronote", AUDIENCE]);
+    let principal = auth
+        .authenticate(Some(&bearer(&key.sign(&claims))))
+        .await
+        .unwrap();
+    assert_eq!(principal.person, "maths1");
+
+    claims["aud"] = json!(["pronote", "moodle"]);
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&key.sign(&claims)))).await,
+        Err(AuthError::WrongAudience)
+    );
+    claims["aud"] = json!([]);
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&key.sign(&claims)))).await,
+        Err(AuthError::WrongAudience)
+    );
+}
+
+#[tokio::test]
+async fn two_issuers_are_trusted_at_once_each_with_its_own_mapping() {
+    let carnet_key = SigningKey::generate("key1");
+    let ent_key = SigningKey::generate("key1");
+    let carnet_idp = Idp::start(&[&carnet_key]).await;
+    let ent_idp = Idp::start(&[&ent_key]).await;
+    let third_key = SigningKey::generate("key1");
+    let third_idp = Idp::start(&[&third_key]).await;
+    let auth = Authenticator::new(
+        None,
+        vec![
+            carnet_idp.config(),
+            OidcConfig {
+                claims: ent_mapping(),
+                ..ent_idp.config()
+            },
+        ],
+    );
+
+    let own = auth
+        .authenticate(Some(&bearer(&carnet_key.sign(&carnet_idp.claims()))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (own.person.as_str(), own.roles, own.issuer),
+        ("maths1", vec![ClaimedRole::Teacher], carnet_idp.issuer())
+    );
+    let ent = auth
+        .authenticate(Some(&bearer(&ent_key.sign(&ent_claims(
+            &ent_idp,
+            "ent-1",
+            json!("National_TUT"),
+        )))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (ent.person.as_str(), ent.roles, ent.issuer),
+        ("ent-1", vec![ClaimedRole::Guardian], ent_idp.issuer())
+    );
+    assert_eq!(ent.establishments, vec![uai(UAI), uai(OTHER_UAI)]);
+
+    // Each issuer's mapping is its own: Carnet's claims mean nothing to the ENT's...
+    let mut carnet_shaped = carnet_idp.claims();
+    carnet_shaped["iss"] = json!(ent_idp.issuer());
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&ent_key.sign(&carnet_shaped))))
+            .await,
+        Err(AuthError::Claims("`structures` is missing".into()))
+    );
+    // ...and each issuer's keys sign for it alone.
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&carnet_key.sign(&carnet_shaped))))
+            .await,
+        Err(AuthError::Signature)
+    );
+    // A third issuer, however well formed its token, is not trusted.
+    let mut third = third_idp.claims();
+    third["iss"] = json!(third_idp.issuer());
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&third_key.sign(&third))))
+            .await,
+        Err(AuthError::UnknownIssuer(third_idp.issuer()))
+    );
+    assert_eq!(third_idp.jwks_fetches(), 0);
+}
+
+/// Open ENT NG's JSON userinfo: the person's `externalId`, one profile in `type`, the UAIs
+/// of its structures in `uai`.
+fn ent_userinfo_config(idp: &Idp) -> OidcConfig {
+    let mut claims = ClaimMapping {
+        person: "externalId".into(),
+        profiles: "type".into(),
+        ..ClaimMapping::default()
+    };
+    claims
+        .roles
+        .insert("ENSEIGNANT".into(), vec![ClaimedRole::Teacher]);
+    OidcConfig {
+        userinfo: Userinfo::Discovery,
+        claims,
+        ..idp.config()
+    }
+}
+
+/// A bare access token: no `externalId`, `type` nor `uai`.
+fn bare_claims(idp: &Idp, sub: &str) -> Value {
+    let now = now();
+    json!({"iss": idp.issuer(), "sub": sub, "aud": AUDIENCE, "exp": now + 600, "iat": now})
+}
+
+#[tokio::test]
+async fn what_the_token_lacks_is_read_from_the_userinfo_once_per_token() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = Authenticator::new(None, Some(ent_userinfo_config(&idp)));
+    let token = key.sign(&bare_claims(&idp, "u-1"));
+    idp.answer_userinfo(
+        &token,
+        json!({"sub": "u-1", "externalId": "F1234ABC", "type": "ENSEIGNANT", "uai": [UAI]}),
+    );
+
+    for _ in 0..3 {
+        let principal = auth.authenticate(Some(&bearer(&token))).await.unwrap();
+        assert_eq!(
+            (
+                principal.person.as_str(),
+                principal.establishments,
+                principal.roles
+            ),
+            ("F1234ABC", vec![uai(UAI)], vec![ClaimedRole::Teacher])
+        );
+    }
+    assert_eq!(idp.userinfo_fetches(), 1, "cached until the token expires");
+    assert_eq!(idp.discovery_fetches(), 1, "endpoint found once");
+
+    // Another token is asked about on its own.
+    let other = key.sign(&bare_claims(&idp, "u-2"));
+    idp.answer_userinfo(
+        &other,
+        json!({"externalId": "F9999XYZ", "type": "PERSEDUCNAT", "uai": OTHER_UAI}),
+    );
+    let principal = auth.authenticate(Some(&bearer(&other))).await.unwrap();
+    assert_eq!(principal.person, "F9999XYZ");
+    assert_eq!(
+        principal.roles,
+        vec![],
+        "an unmapped profile acts as nobody"
+    );
+    assert_eq!(idp.userinfo_fetches(), 2);
+
+    // A token that carries the claims itself needs no userinfo.
+    let mut full = bare_claims(&idp, "u-3");
+    full["externalId"] = json!("F0000AAA");
+    full["type"] = json!("ENSEIGNANT");
+    full["uai"] = json!(UAI);
+    auth.authenticate(Some(&bearer(&key.sign(&full))))
+        .await
+        .unwrap();
+    assert_eq!(idp.userinfo_fetches(), 2);
+}
+
+#[tokio::test]
+async fn a_userinfo_for_another_subject_or_none_at_all_is_refused() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = Authenticator::new(None, Some(ent_userinfo_config(&idp)));
+
+    let token = key.sign(&bare_claims(&idp, "u-1"));
+    idp.answer_userinfo(
+        &token,
+        json!({"sub": "someone-else", "externalId": "F1", "type": "ENSEIGNANT", "uai": UAI}),
+    );
+    assert_eq!(
+        auth.authenticate(Some(&bearer(&token))).await,
+        Err(AuthError::Claims(
+            "the userinfo's `sub` is not the token's".into()
+        ))
+    );
+
+    // The provider refuses the token: a userinfo error, whose details (the provider's
+    // address, its status) the server logs and never answers.
+    let unknown = key.sign(&bare_claims(&idp, "u-2"));
+    let outcome = auth.authenticate(Some(&bearer(&unknown))).await;
+    assert!(
+        matches!(&outcome, Err(AuthError::Userinfo(detail)) if detail.contains("401")),
+        "{outcome:?}"
+    );
+
+    // Without a userinfo endpoint, what the token lacks is named.
+    let no_userinfo = Authenticator::new(
+        None,
+        Some(OidcConfig {
+            userinfo: Userinfo::Never,
+            ..ent_userinfo_config(&idp)
+        }),
+    );
+    assert_eq!(
+        no_userinfo.authenticate(Some(&bearer(&token))).await,
+        Err(AuthError::Claims("`externalId` is missing".into()))
+    );
+}
+
+#[tokio::test]
+async fn a_configured_userinfo_url_is_used_without_discovery() {
+    let key = SigningKey::generate("key1");
+    let idp = Idp::start(&[&key]).await;
+    let auth = Authenticator::new(
+        None,
+        Some(OidcConfig {
+            jwks_url: Some(idp.jwks_url()),
+            userinfo: Userinfo::Url(format!("{}/userinfo", idp.issuer())),
+            ..ent_userinfo_config(&idp)
+        }),
+    );
+    let token = key.sign(&bare_claims(&idp, "u-1"));
+    idp.answer_userinfo(
+        &token,
+        json!({"externalId": "F1", "type": "ENSEIGNANT", "uai": UAI}),
+    );
+    let principal = auth.authenticate(Some(&bearer(&token))).await.unwrap();
+    assert_eq!(principal.person, "F1");
+    assert_eq!((idp.discovery_fetches(), idp.userinfo_fetches()), (0, 1));
 }
