@@ -184,13 +184,16 @@ enum Command {
         seed: u64,
     },
     /// Imports a national or standard file: `siecle` (BEE ElevesSansAdresses.xml),
+    /// `siecle-responsables` (BEE ResponsablesAvecAdresses.xml, with the students' file
+    /// of the same export beside it: the legal guardians, linked with their rights),
     /// `sts` (STS-Web sts_emp_<UAI>_<year>.xml), `oneroster` (a OneRoster 1.2 CSV bulk
     /// bundle: a directory or a zip), `fet` (FET's CSV export folder), `untis` (GPU001.TXT)
     /// or `asc` (aSc Timetables' XML export). All of it or nothing: a file with problems
     /// writes nothing and every problem is listed with its line. Importing the same file
     /// again changes nothing; a changed file appends only the differences.
     Import {
-        /// The file's format: siecle, sts, oneroster, fet, untis or asc.
+        /// The file's format: siecle, siecle-responsables, sts, oneroster, fet, untis or
+        /// asc.
         format: String,
         file: PathBuf,
         /// Print what would change, write nothing.

@@ -22,6 +22,7 @@ pub mod plan;
 pub mod report;
 pub mod roster;
 pub mod siecle;
+pub mod siecle_responsables;
 pub mod source;
 pub mod sts;
 pub mod timetable;
@@ -47,6 +48,9 @@ pub use source::SourceFile;
 pub enum Format {
     /// SIECLE BEE `ElevesSansAdresses.xml`: students, divisions, groups.
     Siecle,
+    /// SIECLE BEE `ResponsablesAvecAdresses.xml` (with the students' file of the same
+    /// export beside it): the students' legal guardians.
+    SiecleResponsables,
     /// STS-Web `sts_emp_<UAI>_<year>.xml`: subjects, divisions, groups, staff, services.
     Sts,
     /// FET's CSV export (its folder, or its `_timetable.csv`): the weekly lessons.
@@ -61,8 +65,9 @@ pub enum Format {
 }
 
 impl Format {
-    pub const ALL: [Format; 6] = [
+    pub const ALL: [Format; 7] = [
         Format::Siecle,
+        Format::SiecleResponsables,
         Format::Sts,
         Format::OneRoster,
         Format::Fet,
@@ -73,6 +78,7 @@ impl Format {
     pub fn name(self) -> &'static str {
         match self {
             Format::Siecle => siecle::FORMAT,
+            Format::SiecleResponsables => siecle_responsables::FORMAT,
             Format::Sts => sts::FORMAT,
             Format::Fet => fet::FORMAT,
             Format::Untis => untis::FORMAT,
@@ -138,6 +144,8 @@ pub enum Input {
     File(SourceFile),
     Fet(fet::Bundle),
     OneRoster(oneroster::Bundle),
+    /// SIECLE's responsables with the students' file of the same export.
+    SiecleResponsables(siecle_responsables::Bundle),
 }
 
 /// What the events' provenance names: the file (or bundle), its SHA-256, its encoding.
@@ -165,6 +173,9 @@ impl Input {
         Ok(match format {
             Format::Fet => Input::Fet(fet::Bundle::read(path)?),
             Format::OneRoster => Input::OneRoster(oneroster::Bundle::read(path)?),
+            Format::SiecleResponsables => {
+                Input::SiecleResponsables(siecle_responsables::Bundle::read(path)?)
+            }
             _ => Input::File(SourceFile::read(path)?),
         })
     }
@@ -179,6 +190,7 @@ impl Input {
         match self {
             Input::File(source) => file(source),
             Input::Fet(bundle) => file(&bundle.timetable),
+            Input::SiecleResponsables(bundle) => file(&bundle.responsables),
             Input::OneRoster(bundle) => Origin {
                 name: bundle.name.clone(),
                 sha256: bundle.sha256.clone(),
@@ -302,6 +314,9 @@ fn read_model(
     Ok(match (format, input) {
         (Format::Siecle, Input::File(source)) => {
             Model::Roster(Box::new(siecle::read(source, today)?))
+        }
+        (Format::SiecleResponsables, Input::SiecleResponsables(bundle)) => {
+            Model::Roster(Box::new(siecle_responsables::read(bundle, today)?))
         }
         (Format::Sts, Input::File(source)) => Model::Roster(Box::new(sts::read(source, today)?)),
         (Format::OneRoster, Input::OneRoster(bundle)) => {
@@ -465,6 +480,9 @@ fn wrong_input(format: Format, origin: &Origin) -> ImportError {
     let what = match format {
         Format::OneRoster => "a directory or a zip of OneRoster CSV files",
         Format::Fet => "FET's CSV export folder or its _timetable.csv",
+        Format::SiecleResponsables => {
+            "ResponsablesAvecAdresses.xml with the ElevesSansAdresses.xml of the same export"
+        }
         _ => "one file",
     };
     ImportError::Invalid(vec![origin.problem(

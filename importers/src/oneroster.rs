@@ -1476,6 +1476,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         services: Some(services),
         students: Some(students),
         guardians: Some(guardians),
+        guardians_of: Vec::new(),
         rows: reader.rows,
         notes: reader.notes,
     })

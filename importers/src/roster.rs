@@ -86,6 +86,11 @@ pub struct Roster {
     pub students: Option<Vec<Row<StudentRow>>>,
     /// Guardian links of the students (the file links and unlinks what it lists).
     pub guardians: Option<Vec<Row<GuardianRow>>>,
+    /// Students whose guardians the file lists in full without listing the students
+    /// themselves (a guardians-only file, such as SIECLE's responsables): as for the
+    /// students of `students`, links an earlier file of this format made to them and
+    /// that the file no longer has are unlinked.
+    pub guardians_of: Vec<Ine>,
     /// Records read from the file.
     pub rows: usize,
     /// What was read but left aside, and why.
@@ -696,7 +701,9 @@ async fn link_guardians(
         .students
         .iter()
         .flatten()
-        .filter_map(|row| current.by_ine.get(&row.value.identity.ine).cloned())
+        .map(|row| &row.value.identity.ine)
+        .chain(&roster.guardians_of)
+        .filter_map(|ine| current.by_ine.get(ine).cloned())
         .collect();
     let gone: Vec<(String, String)> = current
         .guardian_origin

@@ -268,6 +268,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         services: None,
         students: Some(students),
         guardians: None,
+        guardians_of: Vec::new(),
         rows,
         notes,
     })

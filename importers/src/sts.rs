@@ -269,6 +269,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         services: Some(services),
         students: None,
         guardians: None,
+        guardians_of: Vec::new(),
         rows,
         notes,
     })
