@@ -19,7 +19,8 @@ fn imports_through_the_cli(data_dir: &Path, url: Option<&str>) {
     let unknown = carnet(data_dir, url, &["import", "pronote", &sts]);
     assert!(!unknown.status.success());
     assert!(
-        text(&unknown.stderr).contains("unknown format `pronote`: Carnet imports siecle, siecle-responsables, sts"),
+        text(&unknown.stderr)
+            .contains("unknown format `pronote`: Carnet imports siecle, siecle-responsables, sts"),
         "{}",
         text(&unknown.stderr)
     );
