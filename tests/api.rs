@@ -552,6 +552,9 @@ async fn health_readiness_metrics_and_limits() {
         .post(format!("{}/graphql", server.base))
         .bearer_auth(&token)
         .header("content-type", "application/json")
+        // The server answers 413 before reading the whole body and closes the
+        // connection: it must not go back to the client's pool for the next request.
+        .header("connection", "close")
         .body(json!({ "query": format!("{{ me {{ person }} }} #{huge}") }).to_string())
         .send()
         .await

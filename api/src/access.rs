@@ -34,6 +34,50 @@ pub struct Actor {
     pub auditor: bool,
 }
 
+/// The establishment's person a token's identity names. Carnet's own ids come first, so
+/// its own tokens (development tokens, `sub` = person id) act as that person unchanged;
+/// any other identity is an ENT's, found among the external identifiers linked to the
+/// establishment's people (`linkExternalId`, imports). An identity linked to nobody is
+/// refused with what is missing and how to link it, rather than acting as nobody.
+async fn person_of(principal: &Principal, reader: &Reader) -> ApiResult<String> {
+    let tenant = &reader.tenant;
+    let id = &principal.person;
+    // A token that claims no role acts as nobody whoever it names (and an auditor is
+    // nobody of the establishment): the identity stands, to be refused or kept as such.
+    if principal.roles.is_empty() || principal.roles.contains(&ClaimedRole::Auditor) {
+        return Ok(id.clone());
+    }
+    let pool = &reader.pool;
+    // The small documents first: most people are students and guardians, and they need
+    // not read the establishment's large one.
+    if enrolment::student(pool, tenant, id).await?.is_some()
+        || !enrolment::guardian_children(pool, tenant, id)
+            .await?
+            .children
+            .is_empty()
+    {
+        return Ok(id.clone());
+    }
+    let establishment = match reader.establishment().await {
+        Ok(found) => found,
+        // Nothing recorded yet: nobody can be linked, the identity stands as it is.
+        Err(ApiError::NotFound(_)) => return Ok(id.clone()),
+        Err(e) => return Err(e),
+    };
+    if establishment.staff.contains_key(id) {
+        return Ok(id.clone());
+    }
+    if let Some(link) = establishment.external_ids.get(id) {
+        return Ok(link.person.clone());
+    }
+    Err(ApiError::forbidden(format!(
+        "the identifier `{id}` given by {issuer} is linked to no one in establishment \
+         {tenant}: the secretariat (the head, for a member of staff) links it to the person \
+         with linkExternalId, or imports a file that carries it (OneRoster userIds)",
+        issuer = principal.issuer
+    )))
+}
+
 /// Staff roles that see the whole establishment.
 const VIE_SCOLAIRE_AND_ADMIN: [Role; 4] =
     [Role::Cpe, Role::Aed, Role::Secretariat, Role::Principal];
@@ -50,7 +94,7 @@ impl Actor {
         }
         // A token claims its roles; one that claims none acts as nobody.
         let claims = |r: ClaimedRole| principal.roles.contains(&r);
-        let person = principal.person.clone();
+        let person = person_of(principal, reader).await?;
         let mut actor = Actor {
             person: person.clone(),
             tenant: Some(tenant.clone()),

@@ -5,9 +5,9 @@ use std::collections::BTreeSet;
 
 use carnet_domain::enrolment::{
     ClassRef, Decision, DivisionSpec, Establishment, EstablishmentCommand as EC,
-    EstablishmentEvent as EV, GroupSpec, GuardianRights, Identity, IdentityRecord, Ine, Period,
-    Placement, Role, Rollover, SchoolYear, Service, Student, StudentCommand as SC,
-    StudentEvent as SV, SubjectCode, YearSpec,
+    EstablishmentEvent as EV, ExternalId, GroupSpec, GuardianRights, Identity, IdentityRecord, Ine,
+    Period, PersonKind, Placement, Role, Rollover, SchoolYear, Service, Student,
+    StudentCommand as SC, StudentEvent as SV, SubjectCode, YearSpec,
 };
 use carnet_domain::personal::Personal;
 use carnet_domain::Uai;
@@ -274,6 +274,124 @@ fn staff_roles_change_with_the_previous_ones_kept_in_the_event() {
             roles: BTreeSet::new(),
         })
         .then_expect_error_message("a member of staff needs at least one role");
+}
+
+fn ent_id(value: &str) -> ExternalId {
+    ExternalId {
+        scheme: "https://ent.example.fr".into(),
+        value: value.into(),
+    }
+}
+
+fn link(person: &str, kind: PersonKind, value: &str) -> EC {
+    EC::LinkExternalId {
+        person: person.into(),
+        kind,
+        identifier: ent_id(value),
+    }
+}
+
+fn linked(person: &str, kind: PersonKind, value: &str) -> EV {
+    EV::ExternalIdLinked {
+        person: person.into(),
+        kind,
+        identifier: ent_id(value),
+    }
+}
+
+#[test]
+fn a_staff_member_student_or_guardian_is_linked_to_an_external_identifier() {
+    for kind in [PersonKind::Staff, PersonKind::Student, PersonKind::Guardian] {
+        let person = if kind == PersonKind::Staff {
+            "m.martin"
+        } else {
+            "g-1"
+        };
+        establishment()
+            .given(school())
+            .when(link(person, kind, "ext-42"))
+            .then_expect_events(vec![linked(person, kind, "ext-42")]);
+    }
+    // Staff are in this aggregate, so an unknown one is refused here.
+    establishment()
+        .given(school())
+        .when(link("nobody", PersonKind::Staff, "ext-42"))
+        .then_expect_error_message("nobody is not a member of staff");
+    establishment()
+        .given(school())
+        .when(link("m.martin", PersonKind::Staff, " "))
+        .then_expect_error_message("the identifier must not be empty");
+}
+
+#[test]
+fn an_external_identifier_names_one_person_and_the_refusal_names_who_holds_it() {
+    establishment()
+        .given(
+            [
+                school(),
+                vec![linked("g-1", PersonKind::Guardian, "ext-42")],
+            ]
+            .concat(),
+        )
+        .when(link("m.martin", PersonKind::Staff, "ext-42"))
+        .then_expect_error_message(
+            "identifier ext-42 is already linked to guardian g-1; one identifier names one person",
+        );
+    establishment()
+        .given(
+            [
+                school(),
+                vec![linked("m.martin", PersonKind::Staff, "ext-42")],
+            ]
+            .concat(),
+        )
+        .when(link("m.martin", PersonKind::Staff, "ext-42"))
+        .then_expect_error_message("m.martin is already linked to identifier ext-42");
+    // A person may hold several identifiers (one per ENT or directory).
+    establishment()
+        .given(
+            [
+                school(),
+                vec![linked("m.martin", PersonKind::Staff, "ext-42")],
+            ]
+            .concat(),
+        )
+        .when(link("m.martin", PersonKind::Staff, "aaf-7"))
+        .then_expect_events(vec![linked("m.martin", PersonKind::Staff, "aaf-7")]);
+}
+
+#[test]
+fn an_erased_person_is_named_by_no_identifier_and_is_linked_no_more() {
+    let mut state = Establishment::default();
+    for e in [
+        school(),
+        vec![
+            linked("g-1", PersonKind::Guardian, "ext-42"),
+            EV::PersonErased {
+                person: "g-1".into(),
+                by: "p.cpe".into(),
+                grounds: "RGPD art. 17".into(),
+            },
+        ],
+    ]
+    .concat()
+    {
+        state.apply(e);
+    }
+    assert!(state.external_ids.is_empty());
+    let erased = [
+        school(),
+        vec![EV::PersonErased {
+            person: "g-1".into(),
+            by: "p.cpe".into(),
+            grounds: "RGPD art. 17".into(),
+        }],
+    ]
+    .concat();
+    establishment()
+        .given(erased)
+        .when(link("g-1", PersonKind::Guardian, "ext-42"))
+        .then_expect_error_message("the personal data of g-1 is already erased");
 }
 
 fn rollover_command() -> EC {

@@ -34,7 +34,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use carnet_domain::enrolment::SchoolYear;
+use carnet_domain::enrolment::{EstablishmentEvent, PersonKind, SchoolYear};
 use carnet_domain::Uai;
 use carnet_store::{EventStore, StoreError};
 use chrono::NaiveDate;
@@ -451,7 +451,8 @@ pub async fn import_input(
     })
 }
 
-/// What of `requests` is the head's to record: staff and roles, services, timetables.
+/// What of `requests` is the head's to record: staff and roles, their ENT identifiers,
+/// services, timetables.
 fn reserved_changes(requests: &[carnet_store::AppendRequest]) -> Vec<String> {
     const STAFF: [(&str, &str); 5] = [
         ("StaffMemberAdded", "staff members"),
@@ -469,6 +470,17 @@ fn reserved_changes(requests: &[carnet_store::AppendRequest]) -> Vec<String> {
             for event in &request.events {
                 if let Some((_, what)) = STAFF.iter().find(|(t, _)| *t == event.event_type) {
                     found.insert(what);
+                }
+                // A member of staff's ENT identifier signs someone in with staff rights:
+                // the head's to link, as through the API (`linkExternalId`).
+                if matches!(
+                    serde_json::from_value(event.payload.clone()),
+                    Ok(EstablishmentEvent::ExternalIdLinked {
+                        kind: PersonKind::Staff,
+                        ..
+                    })
+                ) {
+                    found.insert("staff members' ENT identifiers");
                 }
             }
         }

@@ -51,7 +51,11 @@
 //!   `siteAdministrator`/`administrator` (secretariat) are staff with those roles; a
 //!   teacher's enrollment in a class is a service of the class's subject;
 //! - `parent`, `guardian` and `relative` users are guardians of the students their
-//!   `agentSourcedIds` name (or whose `agentSourcedIds` name them).
+//!   `agentSourcedIds` name (or whose `agentSourcedIds` name them);
+//! - a `{ENT:...}`, `{ENTPersonJointure:...}` or `{externalId:...}` entry of a student's,
+//!   staff member's or guardian's `userIds` is the identifier the ENT signs them in
+//!   with: linked to them (its type recorded as the scheme), so their ENT token finds
+//!   them.
 //!
 //! Carnet reads bulk bundles only: a file the manifest marks `delta` is refused. A
 //! problem, and an event's provenance, name the bundle as the file and the CSV file of
@@ -63,8 +67,8 @@ use std::io::Read;
 use std::path::Path;
 
 use carnet_domain::enrolment::{
-    ClassRef, DivisionSpec, GroupSpec, GuardianRights, Identity, Ine, Role, SchoolYear, Service,
-    SubjectCode,
+    ClassRef, DivisionSpec, ExternalId, GroupSpec, GuardianRights, Identity, Ine, Role, SchoolYear,
+    Service, SubjectCode,
 };
 use carnet_domain::personal::school_year_of;
 use carnet_domain::Uai;
@@ -73,7 +77,9 @@ use sha2::{Digest, Sha256};
 
 use crate::limits;
 use crate::report::{ImportError, Location, Problem};
-use crate::roster::{GuardianRow, Roster, Row, StaffRow, StudentRow, SubjectRow};
+use crate::roster::{
+    ExternalIdRow, GuardianRow, Holder, Roster, Row, StaffRow, StudentRow, SubjectRow,
+};
 use crate::source::SourceFile;
 
 pub const FORMAT: &str = "oneroster";
@@ -528,6 +534,30 @@ fn user_ids(value: Option<&str>) -> Vec<(String, String)> {
             let inner = entry.trim_matches(['{', '}']);
             let (kind, id) = inner.split_once(':')?;
             Some((kind.trim().to_string(), id.trim().to_string()))
+        })
+        .collect()
+}
+
+/// The `userIds` types that carry the identifier an ENT signs a person in with: Open ENT
+/// NG's `externalId`, the AAF's `ENTPersonJointure`, or plainly `ENT`.
+const ENT_ID_TYPES: [&str; 3] = ["ENT", "ENTPersonJointure", "externalId"];
+
+/// The ENT identifiers among a user's `userIds`, as `holder`'s.
+fn ent_ids(user: &User, holder: &Holder) -> Vec<Row<ExternalIdRow>> {
+    user.ids
+        .iter()
+        .filter(|(kind, value)| {
+            !value.is_empty() && ENT_ID_TYPES.iter().any(|t| t.eq_ignore_ascii_case(kind))
+        })
+        .map(|(kind, value)| Row {
+            at: user.at.clone(),
+            value: ExternalIdRow {
+                holder: holder.clone(),
+                identifier: ExternalId {
+                    scheme: kind.clone(),
+                    value: value.clone(),
+                },
+            },
         })
         .collect()
 }
@@ -1055,6 +1085,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
 
     // Students: identity, division, groups.
     let mut students = Vec::new();
+    let mut external_ids = Vec::new();
     let mut student_ine: BTreeMap<String, Ine> = BTreeMap::new();
     let mut group_members: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (id, user) in &user_map {
@@ -1149,6 +1180,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
                 .insert(division.clone());
         }
         student_ine.insert(id.clone(), ine.clone());
+        external_ids.extend(ent_ids(user, &Holder::Student(ine.clone())));
         students.push(Row {
             at: user.at.clone(),
             value: StudentRow {
@@ -1369,6 +1401,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             ));
             continue;
         }
+        external_ids.extend(ent_ids(user, &Holder::Staff(id.clone())));
         staff.push(Row {
             at: user.at.clone(),
             value: StaffRow {
@@ -1411,6 +1444,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         }
     }
     let mut guardians = Vec::new();
+    let mut linked_guardians = BTreeSet::new();
     for ((student, guardian), at) in links {
         let (Some(ine), Some(user)) = (student_ine.get(&student), user_map.get(&guardian)) else {
             continue;
@@ -1445,6 +1479,10 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             },
             None => GuardianRights::FULL,
         };
+        // A guardian of several children is linked to their identifier once.
+        if linked_guardians.insert(guardian.clone()) {
+            external_ids.extend(ent_ids(user, &Holder::Guardian(guardian.clone())));
+        }
         guardians.push(Row {
             at: user.at.clone(),
             value: GuardianRow {
@@ -1477,6 +1515,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         students: Some(students),
         guardians: Some(guardians),
         guardians_of: Vec::new(),
+        external_ids,
         rows: reader.rows,
         notes: reader.notes,
     })

@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use carnet_domain::enrolment::{
-    DivisionSpec, Establishment, EstablishmentCommand, EstablishmentEvent, GroupSpec,
-    GuardianRights, Identity, Ine, Period, Role, SchoolYear, Service, Student, StudentCommand,
-    StudentEvent, SubjectCode, YearSpec,
+    DivisionSpec, Establishment, EstablishmentCommand, EstablishmentEvent, ExternalId, GroupSpec,
+    GuardianRights, Identity, Ine, Period, PersonKind, Role, SchoolYear, Service, Student,
+    StudentCommand, StudentEvent, SubjectCode, YearSpec,
 };
 use carnet_domain::Uai;
 use carnet_store::{EventStore, RecordedEvent, StoreError};
@@ -67,6 +67,22 @@ pub struct GuardianRow {
     pub rights: GuardianRights,
 }
 
+/// Who an external identifier of a file names: staff and guardians by their id, a
+/// student by INE (Carnet's id for them is found or made when they are enrolled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Holder {
+    Staff(String),
+    Guardian(String),
+    Student(Ine),
+}
+
+/// An identifier the ENT knows a person by, as a file carries it (OneRoster `userIds`).
+#[derive(Debug, Clone)]
+pub struct ExternalIdRow {
+    pub holder: Holder,
+    pub identifier: ExternalId,
+}
+
 /// An establishment as one file describes it. Sections a format does not carry are
 /// `None` (or empty, for what is only ever created).
 #[derive(Debug, Clone)]
@@ -91,6 +107,10 @@ pub struct Roster {
     /// students of `students`, links an earlier file of this format made to them and
     /// that the file no longer has are unlinked.
     pub guardians_of: Vec<Ine>,
+    /// The identifiers the ENT knows the file's people by, linked when not yet (a
+    /// link is never removed by a file: a person keeps the ENT identity they sign in
+    /// with when another file forgets it).
+    pub external_ids: Vec<Row<ExternalIdRow>>,
     /// Records read from the file.
     pub rows: usize,
     /// What was read but left aside, and why.
@@ -210,6 +230,42 @@ pub async fn plan_roster(
     }
     if let Some(guardians) = &roster.guardians {
         link_guardians(plan, current, roster, guardians).await;
+    }
+    link_external_ids(plan, current, &roster.external_ids).await;
+}
+
+/// The file's external identifiers linked to their people; one already linked to the
+/// same person is left alone (a re-import records nothing), one held by someone else
+/// is a problem naming who holds it (the domain's refusal).
+async fn link_external_ids(plan: &mut Plan, current: &mut Current, rows: &[Row<ExternalIdRow>]) {
+    for row in rows {
+        let (person, kind) = match &row.value.holder {
+            Holder::Staff(id) => (id.clone(), PersonKind::Staff),
+            Holder::Guardian(id) => (id.clone(), PersonKind::Guardian),
+            Holder::Student(ine) => match current.by_ine.get(ine) {
+                Some(id) => (id.clone(), PersonKind::Student),
+                // Not enrolled: the file's problem about that student says why.
+                None => continue,
+            },
+        };
+        let identifier = row.value.identifier.clone();
+        let target = &mut current.establishment;
+        if target
+            .state
+            .external_ids
+            .get(&identifier.value)
+            .is_some_and(|link| link.person == person)
+        {
+            continue;
+        }
+        let command = EstablishmentCommand::LinkExternalId {
+            person,
+            kind,
+            identifier,
+        };
+        let kind = ("identifiers", Change::Created);
+        plan.execute(target, command, &(), &row.at, kind, "userIds")
+            .await;
     }
 }
 

@@ -269,6 +269,9 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         students: Some(students),
         guardians: None,
         guardians_of: Vec::new(),
+        // SIECLE's ids (ELEVE_ID, ELENOET) are the file's own and the INE is already the
+        // student's Carnet id: the identifier an ENT signs people in with is not here.
+        external_ids: Vec::new(),
         rows,
         notes,
     })

@@ -478,6 +478,9 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         students: None,
         guardians: Some(guardians),
         guardians_of,
+        // The responsables' PERSONNE_ID is SIECLE's own: the identifier an ENT signs
+        // guardians in with (AAF ENTPersonJointure) is not in this file.
+        external_ids: Vec::new(),
         rows,
         notes,
     })

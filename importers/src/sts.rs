@@ -270,6 +270,9 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         students: None,
         guardians: None,
         guardians_of: Vec::new(),
+        // STS-Web's individu ID is already the staff member's Carnet id (`sts-{ID}`): the
+        // identifier an ENT signs people in with (AAF ENTPersonJointure) is not here.
+        external_ids: Vec::new(),
         rows,
         notes,
     })

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::enrolment::{
-    Establishment, GuardianRights, Role, SchoolYear, Service, Student, StudentCommand,
+    Establishment, GuardianRights, PersonKind, Role, SchoolYear, Service, Student, StudentCommand,
 };
 use carnet_domain::Uai;
 use carnet_importers::oneroster::Bundle;
@@ -715,6 +715,124 @@ async fn a_school_round_trips_through_oneroster(kind: BackendKind) {
     assert_eq!(counts(&diff, "guardians"), (0, 0, 1), "{diff}");
     assert_eq!(counts(&diff, "students"), (0, 0, 1), "{diff}");
     assert!(verify_tenant(b, &uai).await.unwrap().is_intact());
+}
+
+/// The ENT identifiers of `userIds` are linked to their people (a student, a teacher, a
+/// guardian of two children once); the same bundle again links nothing; an identifier
+/// given to two people refuses the whole bundle, naming who holds it.
+async fn ent_identifiers_of_user_ids_are_linked(kind: BackendKind) {
+    let ts = TestStore::new(kind).await;
+    let store = &ts.store;
+    let uai = sample_uai();
+    let files = sample_files();
+    let users = {
+        let bytes = &files["users.csv"];
+        let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+        String::from_utf8(bytes.to_vec()).unwrap()
+    };
+    let with_ids = users
+        .replace(
+            "{LDAP:cbernard}",
+            "\"{LDAP:cbernard},{ENTPersonJointure:AC-LYON$cb1}\"",
+        )
+        .replace("usr-p1,,,true,,,", "usr-p1,,,true,,{externalId:f3a9-sg},");
+    let mut linked = files.clone();
+    linked.insert("users.csv".into(), with_ids.clone().into_bytes());
+    let bundle = bundle_of("ent", &linked).unwrap();
+    let summary = run(store, &bundle).await;
+    assert_eq!(counts(&summary, "identifiers"), (3, 0, 0), "{summary}");
+    let school = School::new(store.clone(), uai.clone(), AttendancePolicy::default());
+    let (_, establishment) = school.establishment.state(uai.as_str()).await.unwrap();
+    let holders: BTreeMap<&str, (&str, PersonKind, &str)> = establishment
+        .external_ids
+        .iter()
+        .map(|(value, link)| {
+            (
+                value.as_str(),
+                (link.person.as_str(), link.kind, link.scheme.as_str()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        holders,
+        BTreeMap::from([
+            (
+                "AC-LYON$cb1",
+                ("usr-t1", PersonKind::Staff, "ENTPersonJointure")
+            ),
+            ("f3a9-sg", ("usr-p1", PersonKind::Guardian, "externalId")),
+            ("eg123", ("071234567EF", PersonKind::Student, "ENT")),
+        ])
+    );
+
+    // Idempotent: nothing to link the second time.
+    let before = head(store, &uai).await;
+    let again = run(store, &bundle).await;
+    assert_eq!(counts(&again, "identifiers"), (0, 0, 0), "{again}");
+    assert_eq!(head(store, &uai).await, before);
+
+    // The secretariat links students' and guardians' identifiers; a member of staff's
+    // is the head's, as through the API.
+    let secretariat = Options {
+        staff_and_timetables: false,
+        ..options()
+    };
+    let mut staff_id = files.clone();
+    staff_id.insert(
+        "users.csv".into(),
+        with_ids
+            .replace("{LDAP:nlefevre}", "\"{LDAP:nlefevre},{ENT:nl-2}\"")
+            .into_bytes(),
+    );
+    let bundle = bundle_of("ent-personnel", &staff_id).unwrap();
+    let Err(ImportError::NotAllowed(reserved)) = import_bundle(store, &bundle, &secretariat).await
+    else {
+        panic!("the secretariat links no staff identifier");
+    };
+    assert_eq!(reserved, ["staff members' ENT identifiers"]);
+    assert_eq!(head(store, &uai).await, before);
+    let mut student_id = files.clone();
+    student_id.insert(
+        "users.csv".into(),
+        with_ids
+            .replace("{INE:072345678FG}", "\"{INE:072345678FG},{ENT:hg-7}\"")
+            .into_bytes(),
+    );
+    let bundle = bundle_of("ent-eleve", &student_id).unwrap();
+    let summary = import_bundle(store, &bundle, &secretariat).await.unwrap();
+    assert_eq!(counts(&summary, "identifiers"), (1, 0, 0), "{summary}");
+    let before = head(store, &uai).await;
+
+    // Noël Lefèvre given Céline Bernard's identifier: refused whole, naming her.
+    let mut taken = files.clone();
+    taken.insert(
+        "users.csv".into(),
+        with_ids
+            .replace("{LDAP:nlefevre}", "\"{LDAP:nlefevre},{ENT:AC-LYON$cb1}\"")
+            .into_bytes(),
+    );
+    let bundle = bundle_of("ent-doublon", &taken).unwrap();
+    let Err(ImportError::Invalid(problems)) = import_bundle(store, &bundle, &options()).await
+    else {
+        panic!("an identifier given to two people is refused");
+    };
+    assert!(
+        problems.iter().any(|p| p
+            .to_string()
+            .contains("identifier AC-LYON$cb1 is already linked to member of staff usr-t1")),
+        "{problems:#?}"
+    );
+    assert_eq!(head(store, &uai).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_links_ent_identifiers_of_user_ids() {
+    ent_identifiers_of_user_ids_are_linked(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_links_ent_identifiers_of_user_ids() {
+    ent_identifiers_of_user_ids_are_linked(BackendKind::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

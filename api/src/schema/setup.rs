@@ -11,9 +11,13 @@
 use std::collections::BTreeSet;
 
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use carnet_domain::enrolment::{Establishment, Identity, Ine, Role, SchoolYear, StudentCommand};
+use carnet_domain::enrolment::{
+    Establishment, EstablishmentCommand, ExternalId, Identity, Ine, PersonKind, Role, SchoolYear,
+    StudentCommand,
+};
 use carnet_domain::reservations::{ReservationCommand, ResourceKind};
 use carnet_domain::timetable::{CourseSpec, ExtraLesson, TimetableCommand, WeekPattern};
+use carnet_projections::enrolment;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 use uuid::Uuid;
 
@@ -44,6 +48,25 @@ impl From<Day> for Weekday {
             Day::Thursday => Weekday::Thu,
             Day::Friday => Weekday::Fri,
             Day::Saturday => Weekday::Sat,
+        }
+    }
+}
+
+/// Whose identifier `linkExternalId` records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(name = "PersonKind")]
+pub enum PersonKindInput {
+    Staff,
+    Student,
+    Guardian,
+}
+
+impl From<PersonKindInput> for PersonKind {
+    fn from(k: PersonKindInput) -> Self {
+        match k {
+            PersonKindInput::Staff => PersonKind::Staff,
+            PersonKindInput::Student => PersonKind::Student,
+            PersonKindInput::Guardian => PersonKind::Guardian,
         }
     }
 }
@@ -311,6 +334,82 @@ impl SetupMutation {
         };
         c.run("link_guardian", &c.school.students, &student, command, None)
             .await
+    }
+
+    /// Records that the ENT (or a directory such as the AAF) knows `person` by
+    /// `identifier`: a token whose identity is that identifier then acts as the person.
+    /// `scheme` says where it comes from (the ENT's issuer URL, `ENTPersonJointure`).
+    /// One identifier names one person of the establishment. A member of staff's is
+    /// linked by the head (it opens staff rights); a student's or guardian's by the
+    /// secretariat or the head, who enrol them.
+    async fn link_external_id(
+        &self,
+        ctx: &Context<'_>,
+        person: String,
+        kind: PersonKindInput,
+        scheme: String,
+        identifier: String,
+        command_id: Option<Uuid>,
+        expected_version: Option<i64>,
+    ) -> GqlResult<CommandResult> {
+        let c = Command::new(ctx, command_id, expected_version).await?;
+        match kind {
+            PersonKindInput::Staff => c
+                .actor
+                .may_administer("linking a member of staff to an ENT identifier")?,
+            PersonKindInput::Student | PersonKindInput::Guardian => c.actor.may_enrol()?,
+        }
+        non_empty(&person, "person")?;
+        non_empty(&scheme, "scheme")?;
+        non_empty(&identifier, "identifier")?;
+        // Students and guardians live in their students' streams, which the
+        // establishment does not see: checked here, as placements are.
+        match kind {
+            PersonKindInput::Staff => {}
+            PersonKindInput::Student => {
+                if enrolment::student(&c.reader.pool, &c.reader.tenant, &person)
+                    .await
+                    .map_err(ApiError::from)?
+                    .is_none()
+                {
+                    return Err(ApiError::validation(
+                        "person",
+                        format!("no student `{person}` here"),
+                    )
+                    .into());
+                }
+            }
+            PersonKindInput::Guardian => {
+                let children =
+                    enrolment::guardian_children(&c.reader.pool, &c.reader.tenant, &person)
+                        .await
+                        .map_err(ApiError::from)?;
+                if children.children.is_empty() {
+                    return Err(ApiError::validation(
+                        "person",
+                        format!("`{person}` is the guardian of no student here"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let command = EstablishmentCommand::LinkExternalId {
+            person,
+            kind: kind.into(),
+            identifier: ExternalId {
+                scheme,
+                value: identifier,
+            },
+        };
+        let establishment = c.school.establishment_id();
+        c.run(
+            "link_external_id",
+            &c.school.establishment,
+            &establishment,
+            command,
+            None,
+        )
+        .await
     }
 
     async fn unlink_guardian(

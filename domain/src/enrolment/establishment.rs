@@ -92,6 +92,46 @@ pub struct StaffMember {
     pub left_on: Option<NaiveDate>,
 }
 
+/// Which of the establishment's people an external identifier names: staff are in this
+/// aggregate; students and guardians are in their students' streams, so the caller
+/// checks that they exist before sending (as it checks a student's placement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PersonKind {
+    Staff,
+    Student,
+    Guardian,
+}
+
+impl std::fmt::Display for PersonKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PersonKind::Staff => "member of staff",
+            PersonKind::Student => "student",
+            PersonKind::Guardian => "guardian",
+        })
+    }
+}
+
+/// An identifier another system gives a person: the ENT's `sub` or `externalId`, the
+/// AAF's `ENTPersonJointure`, a OneRoster `userIds` entry. `scheme` says where it comes
+/// from (the ENT issuer's URL, `ENTPersonJointure`, the `userIds` type); the value alone
+/// names the person in this establishment, so a token of any trusted issuer carrying it
+/// resolves to them (an issuer is trusted for the people it vouches for, as it is today
+/// for Carnet's own ids).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ExternalId {
+    pub scheme: String,
+    pub value: String,
+}
+
+/// The person an external identifier is linked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExternalLink {
+    pub person: String,
+    pub kind: PersonKind,
+    pub scheme: String,
+}
+
 /// A teacher's service: a subject taught to a division or group in a school year.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Service {
@@ -131,6 +171,10 @@ pub struct Establishment {
     /// People whose personal data was erased (their keys destroyed), by id.
     #[serde(default)]
     pub erased: BTreeSet<String>,
+    /// External identifiers (by value) and who they name: kept here, one aggregate per
+    /// establishment, so that a value is given to one person only, whatever their kind.
+    #[serde(default)]
+    pub external_ids: BTreeMap<String, ExternalLink>,
 }
 
 impl Default for Establishment {
@@ -144,6 +188,7 @@ impl Default for Establishment {
             subjects: BTreeMap::new(),
             staff: BTreeMap::new(),
             erased: BTreeSet::new(),
+            external_ids: BTreeMap::new(),
         }
     }
 }
@@ -192,6 +237,13 @@ pub enum EstablishmentCommand {
     StaffMemberLeaves {
         person: String,
         last_day: NaiveDate,
+    },
+    /// Records that another system (the ENT, the AAF) knows `person` by `identifier`,
+    /// so that its tokens find them.
+    LinkExternalId {
+        person: String,
+        kind: PersonKind,
+        identifier: ExternalId,
     },
     AssignService {
         year: SchoolYear,
@@ -265,6 +317,11 @@ pub enum EstablishmentEvent {
         from: SchoolYear,
         to: SchoolYear,
     },
+    ExternalIdLinked {
+        person: String,
+        kind: PersonKind,
+        identifier: ExternalId,
+    },
 }
 
 impl DomainEvent for EstablishmentEvent {
@@ -282,6 +339,7 @@ impl DomainEvent for EstablishmentEvent {
             Self::ServiceAssigned { .. } => "ServiceAssigned",
             Self::ServiceRemoved { .. } => "ServiceRemoved",
             Self::YearRolledOver { .. } => "YearRolledOver",
+            Self::ExternalIdLinked { .. } => "ExternalIdLinked",
         }
         .to_string()
     }
@@ -381,6 +439,10 @@ pub enum EstablishmentError {
     SameRoles(String),
     #[error("{0} is not a teacher")]
     NotATeacher(String),
+    #[error("identifier {value} is already linked to {holder}; one identifier names one person")]
+    ExternalIdTaken { value: String, holder: String },
+    #[error("{person} is already linked to identifier {value}")]
+    AlreadyLinked { person: String, value: String },
     #[error("{teacher} already teaches {subject} to {class}")]
     ServiceExists {
         teacher: String,
@@ -696,6 +758,39 @@ impl Establishment {
                     roles,
                 }]
             }
+            C::LinkExternalId {
+                person,
+                kind,
+                identifier,
+            } => {
+                required(&person, "the person's id")?;
+                required(&identifier.scheme, "the identifier's scheme")?;
+                required(&identifier.value, "the identifier")?;
+                if self.erased.contains(&person) {
+                    return Err(E::AlreadyErased(person));
+                }
+                if kind == PersonKind::Staff && !self.staff.contains_key(&person) {
+                    return Err(E::UnknownStaff(person));
+                }
+                if let Some(link) = self.external_ids.get(&identifier.value) {
+                    return Err(if link.person == person {
+                        E::AlreadyLinked {
+                            person,
+                            value: identifier.value,
+                        }
+                    } else {
+                        E::ExternalIdTaken {
+                            value: identifier.value,
+                            holder: format!("{} {}", link.kind, link.person),
+                        }
+                    });
+                }
+                vec![V::ExternalIdLinked {
+                    person,
+                    kind,
+                    identifier,
+                }]
+            }
             C::StaffMemberLeaves { person, last_day } => {
                 self.active_staff(&person)?;
                 vec![V::StaffMemberLeft { person, last_day }]
@@ -915,6 +1010,8 @@ impl Aggregate for Establishment {
                 );
             }
             V::PersonErased { person, .. } => {
+                // An erased person signs in no more: their identifiers stop naming them.
+                self.external_ids.retain(|_, link| link.person != person);
                 self.erased.insert(person);
             }
             V::StaffRolesChanged { person, roles, .. } => {
@@ -941,6 +1038,20 @@ impl Aggregate for Establishment {
                 if let Some(y) = self.years.get_mut(&from) {
                     y.rolled_over_to = Some(to);
                 }
+            }
+            V::ExternalIdLinked {
+                person,
+                kind,
+                identifier,
+            } => {
+                self.external_ids.insert(
+                    identifier.value,
+                    ExternalLink {
+                        person,
+                        kind,
+                        scheme: identifier.scheme,
+                    },
+                );
             }
         }
     }

@@ -15,7 +15,8 @@ mod student;
 
 pub use establishment::{
     check_year, ClassRef, DivisionSpec, Establishment, EstablishmentCommand, EstablishmentError,
-    EstablishmentEvent, GroupSpec, Period, Role, Service, StaffMember, Subject, Year, YearSpec,
+    EstablishmentEvent, ExternalId, ExternalLink, GroupSpec, Period, PersonKind, Role, Service,
+    StaffMember, Subject, Year, YearSpec,
 };
 pub use ids::{Ine, IneError, SchoolYear, SchoolYearError, SubjectCode, SubjectCodeError};
 pub use rollover::{Decision, Rollover};
