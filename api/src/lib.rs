@@ -10,6 +10,7 @@ pub mod cost;
 pub mod deadline;
 pub mod error;
 pub mod feed;
+pub mod feeds;
 pub mod graphiql;
 pub mod history;
 pub mod issuers;

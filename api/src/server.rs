@@ -1,6 +1,7 @@
 //! The HTTP server: the GraphQL endpoint (POST, and graphql-ws over WebSocket at
-//! `/graphql/ws`), GraphiQL at `/`, `/healthz`, `/readyz`, `/status/projections` and
-//! `/metrics`, with request
+//! `/graphql/ws`), GraphiQL at `/`, `/healthz`, `/readyz`, `/status/projections`,
+//! `/metrics`, and the feeds of [`crate::feeds`] (`/calendar/<secret>.ics`,
+//! `/export/absences.csv`, `/export/grades.csv`), with request
 //! size and time limits and graceful shutdown.
 
 use std::future::Future;
@@ -61,6 +62,12 @@ struct Server {
     schema: CarnetSchema,
 }
 
+impl axum::extract::FromRef<Server> for Arc<AppState> {
+    fn from_ref(server: &Server) -> Self {
+        server.state.clone()
+    }
+}
+
 pub fn router(state: Arc<AppState>) -> Router {
     let server = Server {
         schema: schema::build(state.clone()),
@@ -74,6 +81,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
         .route("/status/projections", get(lagging))
+        .route("/calendar/{file}", get(crate::feeds::calendar))
+        .route("/export/{file}", get(crate::feeds::csv))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -340,6 +340,21 @@ impl Keyring {
             })
     }
 
+    /// The keyed digest of arbitrary `bytes` for `purpose` (a fixed label, so digests of
+    /// one purpose never match another's): what a table keeps of a secret it must
+    /// recognise without being able to give it back (calendar links). Same key as
+    /// [`Keyring::fingerprint`]: the database alone cannot compute it.
+    pub fn keyed_digest(&self, purpose: &str, bytes: &[u8]) -> [u8; 32] {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.fingerprint)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"carnet-digest-v1");
+        for part in [purpose.as_bytes(), bytes] {
+            mac.update(&(part.len() as u64).to_be_bytes());
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// The keyed fingerprint of a command sent to `stream`, which the idempotency records
     /// keep to tell a retry from another request under the same command id.
     pub fn fingerprint(&self, stream: &StreamRef, command: &Value) -> [u8; 32] {

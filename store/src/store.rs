@@ -186,6 +186,11 @@ impl EventStore {
         self.inner.vault.keyring().fingerprint(stream, command)
     }
 
+    /// The keyed digest of `bytes` for `purpose` (see [`Keyring::keyed_digest`]).
+    pub fn keyed_digest(&self, purpose: &str, bytes: &[u8]) -> [u8; 32] {
+        self.inner.vault.keyring().keyed_digest(purpose, bytes)
+    }
+
     /// Seals the personal values of `requests`' events (see [`Vault`]).
     async fn seal(&self, tenant: &Uai, requests: &mut [AppendRequest]) -> Result<(), StoreError> {
         let mut payloads: Vec<&mut serde_json::Value> = requests

@@ -39,6 +39,7 @@ pub struct MutationRoot(
     DailyMutation,
     super::setup::SetupMutation,
     super::imports::ImportMutation,
+    crate::feeds::FeedMutation,
 );
 
 /// Roll calls, justifications, marks, bookings, enrolment and timetable changes.
