@@ -191,9 +191,16 @@ enum Command {
     /// or `asc` (aSc Timetables' XML export). All of it or nothing: a file with problems
     /// writes nothing and every problem is listed with its line. Importing the same file
     /// again changes nothing; a changed file appends only the differences.
+    /// `aaf` reads the ENT's AAF export (its folder of ..._Complet_..._Eleve_0000.xml,
+    /// PersRelEleve, PersEducNat, EtabEducNat files, with --tenant when it covers several
+    /// establishments): students, legal guardians, staff, their ENT identifiers.
+    /// `udt` reads UnDeuxTEMPS's export for the ENT (its <UAI>_<stamp>_UDT.zip, or the
+    /// folder of its UDCal_*.xml files): weekly courses, weeks A and B (docs/ent.md).
     Import {
         /// The file's format: siecle, siecle-responsables, sts, oneroster, fet, untis or
         /// asc.
+        /// Also aaf (an AAF export's folder).
+        /// Also udt (UDT's zip or folder).
         format: String,
         file: PathBuf,
         /// Print what would change, write nothing.

@@ -22,7 +22,7 @@ esac
 fuzz=$(cd "$(dirname "$0")" && pwd)
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-    targets=(source siecle sts fet untis asc oneroster oneroster_zip)
+    targets=(source siecle sts fet untis asc oneroster oneroster_zip aaf udt)
 fi
 sanitizer=${FUZZ_SANITIZER:-none}
 export RUSTC_BOOTSTRAP=1

@@ -2,7 +2,8 @@
 //!
 //! An import reads a file whole ([`source`]: encoding detected, SHA-256 taken), turns it
 //! into a model of what it says ([`siecle`], [`sts`], [`oneroster`] into a
-//! [`roster::Roster`]; [`fet`], [`untis`], [`asc`] into a [`timetable::TimetableFile`]),
+//! [`roster::Roster`]; [`fet`], [`untis`], [`asc`], [`udt`] into a
+//! [`timetable::TimetableFile`]),
 //! plans the domain commands that bring the establishment to it, decided in memory by
 //! the aggregates' own rules ([`plan`]), and appends all their events in one transaction.
 //! The exports ([`export`], [`oneroster_export`]) write open formats back out.
@@ -10,6 +11,7 @@
 //! before writing; importing the same file twice finds nothing to do the second time.
 #![forbid(unsafe_code)]
 
+pub mod aaf;
 pub mod asc;
 /// Exports: timetables as iCalendar, absences and grades as CSV.
 pub mod export;
@@ -26,6 +28,7 @@ pub mod siecle_responsables;
 pub mod source;
 pub mod sts;
 pub mod timetable;
+pub mod udt;
 pub mod untis;
 pub mod xml;
 
@@ -59,13 +62,20 @@ pub enum Format {
     Untis,
     /// aSc Timetables' XML export: the weekly lessons (cards).
     Asc,
+    /// UDT (UnDeuxTEMPS)'s export for the ENT (its zip, or the folder of its
+    /// `UDCal_*.xml`): the weekly lessons, weeks A and B.
+    Udt,
     /// OneRoster 1.2 CSV bulk bundle (a directory or a zip): the whole roster with
     /// guardians.
     OneRoster,
+    /// AAF (annuaire académique fédérateur) export for the ENT: its folder of
+    /// `..._Complet_<day>_<Eleve|PersRelEleve|PersEducNat|EtabEducNat>_<nnnn>.xml`, or one
+    /// of them: students, legal guardians, staff, their ENT identifiers.
+    Aaf,
 }
 
 impl Format {
-    pub const ALL: [Format; 7] = [
+    pub const ALL: [Format; 9] = [
         Format::Siecle,
         Format::SiecleResponsables,
         Format::Sts,
@@ -73,6 +83,8 @@ impl Format {
         Format::Fet,
         Format::Untis,
         Format::Asc,
+        Format::Udt,
+        Format::Aaf,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,7 +95,9 @@ impl Format {
             Format::Fet => fet::FORMAT,
             Format::Untis => untis::FORMAT,
             Format::Asc => asc::FORMAT,
+            Format::Udt => udt::FORMAT,
             Format::OneRoster => oneroster::FORMAT,
+            Format::Aaf => aaf::FORMAT,
         }
     }
 
@@ -146,6 +160,10 @@ pub enum Input {
     OneRoster(oneroster::Bundle),
     /// SIECLE's responsables with the students' file of the same export.
     SiecleResponsables(siecle_responsables::Bundle),
+    /// A UDT export's files.
+    Udt(udt::Bundle),
+    /// An AAF export: its files of the categories Carnet reads.
+    Aaf(aaf::Bundle),
 }
 
 /// What the events' provenance names: the file (or bundle), its SHA-256, its encoding.
@@ -173,6 +191,8 @@ impl Input {
         Ok(match format {
             Format::Fet => Input::Fet(fet::Bundle::read(path)?),
             Format::OneRoster => Input::OneRoster(oneroster::Bundle::read(path)?),
+            Format::Udt => Input::Udt(udt::Bundle::read(path)?),
+            Format::Aaf => Input::Aaf(aaf::Bundle::read(path)?),
             Format::SiecleResponsables => {
                 Input::SiecleResponsables(siecle_responsables::Bundle::read(path)?)
             }
@@ -192,6 +212,16 @@ impl Input {
             Input::Fet(bundle) => file(&bundle.timetable),
             Input::SiecleResponsables(bundle) => file(&bundle.responsables),
             Input::OneRoster(bundle) => Origin {
+                name: bundle.name.clone(),
+                sha256: bundle.sha256.clone(),
+                encoding: bundle.encoding(),
+            },
+            Input::Udt(bundle) => Origin {
+                name: bundle.name.clone(),
+                sha256: bundle.sha256.clone(),
+                encoding: bundle.encoding(),
+            },
+            Input::Aaf(bundle) => Origin {
                 name: bundle.name.clone(),
                 sha256: bundle.sha256.clone(),
                 encoding: bundle.encoding(),
@@ -309,6 +339,7 @@ fn read_model(
     hours: &fet::Hours,
     days: &fet::Days,
     today: chrono::NaiveDate,
+    tenant: Option<&Uai>,
 ) -> Result<Model, ImportError> {
     let origin = input.origin();
     Ok(match (format, input) {
@@ -325,6 +356,10 @@ fn read_model(
         (Format::Fet, Input::Fet(bundle)) => Model::Timetable(fet::read(bundle, hours, days)?),
         (Format::Untis, Input::File(source)) => Model::Timetable(untis::read(source, hours)?),
         (Format::Asc, Input::File(source)) => Model::Timetable(asc::read(source)?),
+        (Format::Udt, Input::Udt(bundle)) => Model::Timetable(udt::read(bundle)?),
+        (Format::Aaf, Input::Aaf(bundle)) => {
+            Model::Roster(Box::new(aaf::read(bundle, tenant, today)?))
+        }
         _ => return Err(wrong_input(format, &origin)),
     })
 }
@@ -378,7 +413,8 @@ pub async fn import_input(
             options.days.clone(),
             options.today,
         );
-        blocking(move || read_model(format, &input, &hours, &days, today)).await?
+        let tenant = options.tenant.clone();
+        blocking(move || read_model(format, &input, &hours, &days, today, tenant.as_ref())).await?
     };
     let (uai, rows, notes) = match model {
         Model::Roster(roster) => {
@@ -492,6 +528,8 @@ fn wrong_input(format: Format, origin: &Origin) -> ImportError {
     let what = match format {
         Format::OneRoster => "a directory or a zip of OneRoster CSV files",
         Format::Fet => "FET's CSV export folder or its _timetable.csv",
+        Format::Udt => "UDT's export: its zip, or the folder of its UDCal_*.xml files",
+        Format::Aaf => "an AAF export's folder, or one of its files",
         Format::SiecleResponsables => {
             "ResponsablesAvecAdresses.xml with the ElevesSansAdresses.xml of the same export"
         }

@@ -13,7 +13,7 @@ mod harness;
 
 type Target = fn(&[u8]);
 
-const TARGETS: [(&str, Target); 8] = [
+const TARGETS: [(&str, Target); 10] = [
     ("source", harness::source),
     ("siecle", harness::siecle),
     ("sts", harness::sts),
@@ -22,6 +22,8 @@ const TARGETS: [(&str, Target); 8] = [
     ("asc", harness::asc),
     ("oneroster", harness::oneroster),
     ("oneroster_zip", harness::oneroster_zip),
+    ("udt", harness::udt),
+    ("aaf", harness::aaf),
 ];
 
 fn dir(path: &str) -> PathBuf {

@@ -18,6 +18,7 @@ pub struct ImportMutation;
 pub struct ImportInput {
     /// siecle, sts, oneroster (a zip), fet (its `_timetable.csv`), untis (GPU001.TXT) or
     /// asc (its XML export).
+    /// Also udt (UnDeuxTEMPS's export for the ENT: its `<UAI>_<stamp>_UDT.zip`).
     pub format: String,
     /// The file's name, kept in every event's provenance.
     pub file_name: String,

@@ -12,9 +12,13 @@
 //!   changed: the first byte chooses it (its low 7 bits modulo 9, in the order of
 //!   [`ONEROSTER`]), the rest is its new content; with the first byte's high bit set the
 //!   file is left out instead;
-//! - `oneroster_zip`: a zip, as `carnet import --format oneroster bundle.zip` reads it.
+//! - `oneroster_zip`: a zip, as `carnet import --format oneroster bundle.zip` reads it;
+//! - `udt`: a zip, as `carnet import udt <UAI>_<stamp>_UDT.zip` reads it;
+//! - `aaf`: the export of `importers/tests/fixtures/aaf/` (with one establishment) with
+//!   one file changed: the first byte chooses it (its low 2 bits, in the order of
+//!   [`AAF`]), the rest is its new content.
 
-use carnet_importers::{asc, fet, oneroster, siecle, sts, untis, SourceFile};
+use carnet_importers::{aaf, asc, fet, oneroster, siecle, sts, udt, untis, SourceFile};
 use chrono::{NaiveDate, NaiveTime};
 
 /// The byte between a FET input's timetable and students files.
@@ -57,6 +61,36 @@ pub const ONEROSTER: [(&str, &[u8]); 9] = [
     (
         "demographics.csv",
         include_bytes!("../../tests/fixtures/oneroster/demographics.csv"),
+    ),
+];
+
+/// The AAF export the `aaf` target changes one file of (its EtabEducNat with the
+/// establishment alone, so that no UAI need be given).
+pub const AAF: [(&str, &[u8]); 4] = [
+    (
+        "ENT2D.AAF_0750655E_Complet_20260915_Eleve_0000.xml",
+        include_bytes!(
+            "../../tests/fixtures/aaf/ENT2D.AAF_0750655E_Complet_20260915_Eleve_0000.xml"
+        ),
+    ),
+    (
+        "ENT2D.AAF_0750655E_Complet_20260915_PersRelEleve_0000.xml",
+        include_bytes!(
+            "../../tests/fixtures/aaf/ENT2D.AAF_0750655E_Complet_20260915_PersRelEleve_0000.xml"
+        ),
+    ),
+    (
+        "ENT2D.AAF_0750655E_Complet_20260915_PersEducNat_0000.xml",
+        include_bytes!(
+            "../../tests/fixtures/aaf/ENT2D.AAF_0750655E_Complet_20260915_PersEducNat_0000.xml"
+        ),
+    ),
+    (
+        "ENT2D.AAF_0750655E_Complet_20260915_EtabEducNat_0000.xml",
+        b"<ficAlimMENESR><addRequest><identifier><id>4120</id></identifier><attributes>\
+          <attr name=\"ENTStructureJointure\"><value>4120</value></attr>\
+          <attr name=\"ENTStructureUAI\"><value>0750655E</value></attr>\
+          </attributes></addRequest></ficAlimMENESR>",
     ),
 ];
 
@@ -170,5 +204,31 @@ pub fn oneroster(data: &[u8]) {
 pub fn oneroster_zip(data: &[u8]) {
     if let Ok(bundle) = oneroster::Bundle::from_zip("fuzz.zip", data) {
         let _ = oneroster::read(&bundle, today());
+    }
+}
+
+/// A UDT export as a zip.
+pub fn udt(data: &[u8]) {
+    if let Ok(bundle) = udt::Bundle::from_zip("0750655E_20260828120000_UDT.zip", data) {
+        let _ = udt::read(&bundle);
+    }
+}
+
+/// An AAF export with one file changed (see the module's documentation).
+pub fn aaf(data: &[u8]) {
+    let Some((&selector, content)) = data.split_first() else {
+        return;
+    };
+    let chosen = usize::from(selector & 0x03);
+    let files = AAF
+        .iter()
+        .enumerate()
+        .map(|(i, (name, bytes))| {
+            let bytes = if i == chosen { content } else { bytes };
+            (name.to_string(), bytes.to_vec())
+        })
+        .collect();
+    if let Ok(bundle) = aaf::Bundle::from_files("fuzz", files) {
+        let _ = aaf::read(&bundle, None, today());
     }
 }
