@@ -264,6 +264,14 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         batch: i64,
     },
+    /// Sends the notifications the log calls for (absences, alerts, decisions on
+    /// justifications) to the guardians, by e-mail and signed webhooks, until
+    /// interrupted. Several may run at once. See docs/notifications.md.
+    Notify {
+        /// The notifier's TOML file: SMTP relay, webhooks, retries.
+        #[arg(long, env = "CARNET_NOTIFY_CONFIG")]
+        config: std::path::PathBuf,
+    },
     /// Tools over the whole log.
     #[command(subcommand)]
     Replay(ReplayCommand),
@@ -303,6 +311,9 @@ enum Command {
         /// kept by `carnet project` processes of their own.
         #[arg(long, env = "CARNET_PROJECTORS", default_value = "all", value_parser = ["all", "none"])]
         projectors: String,
+        /// Also send the notifications, with this notifier's file (see `carnet notify`).
+        #[arg(long, env = "CARNET_SERVE_NOTIFY_CONFIG")]
+        notify_config: Option<std::path::PathBuf>,
     },
     /// Erases a person's personal data (RGPD art. 17): records the erasure in the log,
     /// then destroys their keys. Their names, birth date, absence reasons and comments
@@ -532,6 +543,16 @@ fn bell_schedule(entries: &[String]) -> anyhow::Result<carnet_importers::fet::Ho
         .collect()
 }
 
+/// The notifier of `file`, over `store`.
+fn notifier(
+    store: &EventStore,
+    file: &std::path::Path,
+) -> anyhow::Result<carnet::notify::Notifier> {
+    let config = carnet::notify::NotifyConfig::load(file)?;
+    carnet::notify::Notifier::new(store, config)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))
+}
+
 pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
     let data_dir = args.data_dir.clone();
     let keyring_source = crate::keys::KeyringSource::choose(args.keys_file, &data_dir);
@@ -646,10 +667,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rate_per_second,
             rate_burst,
             auditors,
+            notify_config,
             ..
         } => {
             let auditors = carnet_api::auth::Auditors::parse(&auditors)
                 .map_err(|e| anyhow::anyhow!("--auditors: {e}"))?;
+            let notifier = notify_config
+                .map(|file| notifier(&store, &file))
+                .transpose()?;
             let options = crate::serve::ServeOptions {
                 bind,
                 // Development tokens are minted by whoever reads the key file: trusted by
@@ -662,8 +687,14 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 catch_up_first: embedded,
                 rate: (rate_per_second, rate_burst),
                 auditors,
+                notifier,
             };
             crate::serve::serve(store, &data_dir, options).await?;
+        }
+        Command::Notify { config } => {
+            let notifier = notifier(&store, &config)?;
+            println!("the notifier is running (stop it with Ctrl-C)");
+            notifier.run(crate::serve::shutdown_signal()).await;
         }
         Command::Token {
             person,

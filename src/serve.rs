@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub catch_up_first: bool,
     /// Who may act as an auditor.
     pub auditors: Auditors,
+    /// Sends the notifications from this process too.
+    pub notifier: Option<carnet::notify::Notifier>,
 }
 
 /// Runs the server and the projection scheduler until Ctrl-C or SIGTERM, then lets
@@ -117,6 +119,17 @@ pub async fn serve(
         );
     }
 
+    let notifier = options.notifier.clone().map(|notifier| {
+        let mut stopped = stopped.clone();
+        println!("notifications are sent by this process");
+        tokio::spawn(async move {
+            notifier
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        })
+    });
     let mut on_stop = stopped.clone();
     let server = carnet_api::server::serve(state, listener, async move {
         let _ = on_stop.wait_for(|s| *s).await;
@@ -129,6 +142,9 @@ pub async fn serve(
     let (served, ()) = tokio::join!(server, signal);
     served?;
     if let Some(task) = projectors {
+        let _ = task.await;
+    }
+    if let Some(task) = notifier {
         let _ = task.await;
     }
     Ok(())

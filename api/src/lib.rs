@@ -16,6 +16,7 @@ pub mod history;
 pub mod issuers;
 pub mod limits;
 pub mod metrics;
+pub mod notifications;
 pub mod pagination;
 pub mod reader;
 pub mod schema;

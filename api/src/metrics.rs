@@ -18,6 +18,7 @@ pub struct Metrics {
     pub stopped: IntGaugeVec,
     pub establishments: IntGauge,
     pub not_started: IntGauge,
+    pub notifications: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -82,6 +83,13 @@ impl Metrics {
             "establishments_not_projected",
             "Establishments with events and a projection not started yet",
         );
+        let notifications = IntGaugeVec::new(
+            Opts::new(
+                "notifications",
+                "Notifications to guardians by status (pending, sent, dead, dropped) and channel",
+            ),
+            &["status", "channel"],
+        );
         // The names and labels above are constants: these cannot fail.
         let (
             Ok(requests),
@@ -93,6 +101,7 @@ impl Metrics {
             Ok(stopped),
             Ok(establishments),
             Ok(not_started),
+            Ok(notifications),
         ) = (
             requests,
             latency,
@@ -103,6 +112,7 @@ impl Metrics {
             stopped,
             establishments,
             not_started,
+            notifications,
         )
         else {
             unreachable!("metric definitions are constant and valid")
@@ -117,6 +127,7 @@ impl Metrics {
             Box::new(stopped.clone()),
             Box::new(establishments.clone()),
             Box::new(not_started.clone()),
+            Box::new(notifications.clone()),
         ] {
             let _ = registry.register(collector);
         }
@@ -131,6 +142,7 @@ impl Metrics {
             stopped,
             establishments,
             not_started,
+            notifications,
         }
     }
 

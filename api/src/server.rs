@@ -465,6 +465,14 @@ async fn metrics(State(server): State<Server>) -> Response {
                 .set(seconds(p.max_lag_us));
         }
     }
+    if let Ok(counts) = carnet_projections::notifications::outbox::counts(&pool).await {
+        for (status, channel, count) in counts {
+            metrics
+                .notifications
+                .with_label_values(&[status.as_str(), channel.as_str()])
+                .set(count);
+        }
+    }
     (
         [("content-type", "text/plain; version=0.0.4")],
         metrics.render(),

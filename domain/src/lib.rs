@@ -4,6 +4,7 @@
 
 pub mod attendance;
 pub mod calendar;
+pub mod contact;
 pub mod enrolment;
 pub mod grades;
 pub mod personal;

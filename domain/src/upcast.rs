@@ -21,6 +21,7 @@ use serde_json::{json, Map, Value};
 use strum::VariantNames;
 
 use crate::attendance::{AttendanceEvent, StudentAttendance};
+use crate::contact::{ContactEvent, GuardianContact};
 use crate::enrolment::{Establishment, EstablishmentEvent, SchoolYear, Student, StudentEvent};
 use crate::grades::{Gradebook, GradebookEvent};
 use crate::personal::{absences_owner, KNOWN_TAG};
@@ -31,13 +32,14 @@ use crate::timetable::{Timetable, TimetableEvent};
 /// themselves (a variant's name is its serde tag and its `event_type`): an event added
 /// to an enum is in this list without anyone remembering to add it, and the tests of
 /// old versions (`domain/tests/event_versions.rs`) then ask for its fixtures.
-pub const EVENT_TYPES: [(&str, &[&str]); 6] = [
+pub const EVENT_TYPES: [(&str, &[&str]); 7] = [
     (Establishment::TYPE, EstablishmentEvent::VARIANTS),
     (Student::TYPE, StudentEvent::VARIANTS),
     (Timetable::TYPE, TimetableEvent::VARIANTS),
     (StudentAttendance::TYPE, AttendanceEvent::VARIANTS),
     (Gradebook::TYPE, GradebookEvent::VARIANTS),
     (Resource::TYPE, ReservationEvent::VARIANTS),
+    (GuardianContact::TYPE, ContactEvent::VARIANTS),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

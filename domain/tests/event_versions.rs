@@ -33,6 +33,7 @@ fn the_event_types_are_those_of_the_event_enums() {
             "attendance",
             "establishment",
             "gradebook",
+            "guardian_contact",
             "resource",
             "student",
             "timetable"

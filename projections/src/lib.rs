@@ -10,6 +10,7 @@ pub mod enrolment;
 mod error;
 pub mod grades;
 mod inline;
+pub mod notifications;
 pub mod query;
 pub mod reservations;
 mod runtime;
@@ -29,7 +30,8 @@ pub use scheduler::{
 
 use std::sync::Arc;
 
-/// Every read model the API serves, in the order they are worked.
+/// Every read model the API serves, in the order they are worked, and the
+/// notifications projection, which turns what the log says is due into deliveries.
 pub fn all() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(enrolment::EnrolmentProjection),
@@ -37,6 +39,7 @@ pub fn all() -> Vec<Arc<dyn Projection>> {
         Arc::new(timetable::TimetableProjection),
         Arc::new(grades::GradesProjection),
         Arc::new(reservations::ReservationsProjection),
+        Arc::new(notifications::NotificationsProjection),
     ]
 }
 

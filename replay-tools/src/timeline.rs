@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use carnet_domain::attendance::StudentAttendance;
+use carnet_domain::contact::GuardianContact;
 use carnet_domain::enrolment::{Establishment, Student};
 use carnet_domain::grades::Gradebook;
 use carnet_domain::reservations::Resource;
@@ -247,15 +248,15 @@ fn fold(events: &[RecordedEvent]) -> Result<Value, TimelineError> {
         "gradebook" => to_json(&fold_as::<Gradebook>(events)?),
         "timetable" => to_json(&fold_as::<Timetable>(events)?),
         "resource" => to_json(&fold_as::<Resource>(events)?),
+        "guardian_contact" => to_json(&fold_as::<GuardianContact>(events)?),
         other => Err(TimelineError::StreamType(other.to_string())),
     }
 }
 
 fn check_type(kind: &str) -> Result<(), TimelineError> {
     match kind {
-        "establishment" | "student" | "attendance" | "gradebook" | "timetable" | "resource" => {
-            Ok(())
-        }
+        "establishment" | "student" | "attendance" | "gradebook" | "timetable" | "resource"
+        | "guardian_contact" => Ok(()),
         other => Err(TimelineError::StreamType(other.to_string())),
     }
 }

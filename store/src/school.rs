@@ -3,6 +3,7 @@
 //! the importers, the demo).
 
 use carnet_domain::attendance::{AttendancePolicy, StudentAttendance};
+use carnet_domain::contact::GuardianContact;
 use carnet_domain::enrolment::{
     Establishment, EstablishmentCommand, EstablishmentError, SchoolYear, Student,
 };
@@ -33,6 +34,8 @@ pub struct School {
     pub timetable: CommandBus<Timetable>,
     /// One stream per resource (its id): bookings of it are decided one at a time.
     pub resources: CommandBus<Resource>,
+    /// One stream per guardian (their id): how they are reached, what they want to hear.
+    pub contacts: CommandBus<GuardianContact>,
 }
 
 impl School {
@@ -54,6 +57,7 @@ impl School {
             gradebooks: bus(&store, &tenant, ()),
             resources: bus(&store, &tenant, ()),
             timetable: bus(&store, &tenant, ()),
+            contacts: bus(&store, &tenant, ()),
             tenant,
             store,
         }

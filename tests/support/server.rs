@@ -131,6 +131,11 @@ impl TestServer {
         self.post(Some(&token), &[], query, variables).await
     }
 
+    /// The test database under this server.
+    pub fn db(&self) -> &TestStore {
+        &self._db
+    }
+
     pub async fn head(&self) -> i64 {
         self.store
             .tenants()

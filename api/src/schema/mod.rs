@@ -2,7 +2,7 @@
 //! commands, subscriptions over the live log.
 
 mod imports;
-mod mutation;
+pub(crate) mod mutation;
 mod query;
 mod setup;
 mod subscription;

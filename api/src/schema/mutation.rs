@@ -40,6 +40,7 @@ pub struct MutationRoot(
     super::setup::SetupMutation,
     super::imports::ImportMutation,
     crate::feeds::FeedMutation,
+    crate::notifications::NotificationMutation,
 );
 
 /// Roll calls, justifications, marks, bookings, enrolment and timetable changes.
@@ -178,17 +179,17 @@ impl From<RightsInput> for GuardianRights {
 }
 
 /// Everything a mutation needs: who, where, and the command's id.
-pub(super) struct Command<'a> {
+pub(crate) struct Command<'a> {
     ctx: &'a Context<'a>,
-    pub(super) reader: Reader,
-    pub(super) actor: Arc<Actor>,
-    pub(super) school: Arc<School>,
+    pub(crate) reader: Reader,
+    pub(crate) actor: Arc<Actor>,
+    pub(crate) school: Arc<School>,
     command_id: Option<Uuid>,
     expected: Option<i64>,
 }
 
 impl<'a> Command<'a> {
-    pub(super) async fn new(
+    pub(crate) async fn new(
         ctx: &'a Context<'a>,
         command_id: Option<Uuid>,
         expected: Option<i64>,
@@ -238,7 +239,7 @@ impl<'a> Command<'a> {
         })
     }
 
-    pub(super) async fn run<A>(
+    pub(crate) async fn run<A>(
         &self,
         name: &str,
         bus: &CommandBus<A>,

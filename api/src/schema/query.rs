@@ -39,6 +39,27 @@ pub struct Me {
 #[allow(clippy::too_many_arguments)]
 #[Object(name = "Query")]
 impl QueryRoot {
+    /// How a guardian is reached and what they chose: the guardian themselves, or the
+    /// secretariat, the CPE and the head.
+    async fn notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        guardian: String,
+    ) -> GqlResult<crate::notifications::NotificationPreferences> {
+        Ok(crate::notifications::preferences(ctx, guardian).await?)
+    }
+
+    /// The establishment's notifications to guardians, newest first (`status: DEAD`:
+    /// the dead letters, each with why): vie scolaire and the administration.
+    async fn notification_deliveries(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<crate::notifications::DeliveryStatus>,
+        first: Option<i32>,
+    ) -> GqlResult<Vec<crate::notifications::NotificationDelivery>> {
+        Ok(crate::notifications::deliveries(ctx, status, first).await?)
+    }
+
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
         let (reader, actor) = caller(ctx, None).await?;
         let mut roles: Vec<String> = Vec::new();

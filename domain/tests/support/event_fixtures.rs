@@ -8,6 +8,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use carnet_domain::attendance::{AttendanceEvent, StudentAttendance};
+use carnet_domain::contact::{ContactEvent, GuardianContact};
 use carnet_domain::enrolment::{Establishment, EstablishmentEvent, Student, StudentEvent};
 use carnet_domain::grades::{Gradebook, GradebookEvent};
 use carnet_domain::reservations::{ReservationEvent, Resource};
@@ -189,6 +190,7 @@ pub enum AnyEvent {
     Attendance(AttendanceEvent),
     Gradebook(GradebookEvent),
     Resource(ReservationEvent),
+    Contact(ContactEvent),
 }
 
 impl AnyEvent {
@@ -204,6 +206,7 @@ impl AnyEvent {
             t if t == StudentAttendance::TYPE => as_event(payload).map(Self::Attendance),
             t if t == Gradebook::TYPE => as_event(payload).map(Self::Gradebook),
             t if t == Resource::TYPE => as_event(payload).map(Self::Resource),
+            t if t == GuardianContact::TYPE => as_event(payload).map(Self::Contact),
             other => Err(format!("no aggregate has the stream type `{other}`")),
         }
     }
@@ -216,6 +219,7 @@ impl AnyEvent {
             Self::Attendance(e) => e.event_type(),
             Self::Gradebook(e) => e.event_type(),
             Self::Resource(e) => e.event_type(),
+            Self::Contact(e) => e.event_type(),
         }
     }
 
@@ -227,6 +231,7 @@ impl AnyEvent {
             Self::Attendance(e) => e.event_version(),
             Self::Gradebook(e) => e.event_version(),
             Self::Resource(e) => e.event_version(),
+            Self::Contact(e) => e.event_version(),
         }
     }
 
@@ -239,6 +244,7 @@ impl AnyEvent {
             Self::Attendance(e) => serde_json::to_value(e),
             Self::Gradebook(e) => serde_json::to_value(e),
             Self::Resource(e) => serde_json::to_value(e),
+            Self::Contact(e) => serde_json::to_value(e),
         };
         written.unwrap_or_else(|e| panic!("{} does not serialize: {e}", self.event_type()))
     }

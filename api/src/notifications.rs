@@ -1,0 +1,367 @@
+//! Notifications through the API: a guardian's addresses and preferences
+//! (`recordGuardianContact`, `setNotificationPreferences`, `notificationPreferences`),
+//! and the deliveries staff follow (`notificationDeliveries`, with the dead letters and
+//! their reasons, and `retryNotification`).
+//!
+//! Who may do what: a guardian their own addresses and preferences; the secretariat, the
+//! CPE and the head any guardian's addresses (they hold them from the enrolment file);
+//! vie scolaire and the administration the deliveries of their establishment.
+
+use std::collections::BTreeSet;
+
+use async_graphql::{Context, Enum, Object, SimpleObject};
+use carnet_domain::contact::{Channel, ContactCommand, Language, Notice};
+use carnet_domain::enrolment::Role;
+use carnet_projections::notifications::outbox::{self, Delivery};
+use carnet_projections::notifications::{EntIds, Reach, NAME};
+use carnet_projections::query;
+use uuid::Uuid;
+
+use crate::access::Actor;
+use crate::error::{ApiError, ApiResult};
+use crate::schema::mutation::{Command, CommandResult};
+
+type GqlResult<T> = async_graphql::Result<T>;
+
+/// Most deliveries one request lists.
+const MAX_LISTED: i32 = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum NotificationChannel {
+    Email,
+    Sms,
+    Ent,
+}
+
+impl From<NotificationChannel> for Channel {
+    fn from(c: NotificationChannel) -> Channel {
+        match c {
+            NotificationChannel::Email => Channel::Email,
+            NotificationChannel::Sms => Channel::Sms,
+            NotificationChannel::Ent => Channel::Ent,
+        }
+    }
+}
+
+impl From<Channel> for NotificationChannel {
+    fn from(c: Channel) -> Self {
+        match c {
+            Channel::Email => NotificationChannel::Email,
+            Channel::Sms => NotificationChannel::Sms,
+            Channel::Ent => NotificationChannel::Ent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum NoticeKind {
+    Absence,
+    Alert,
+    Justification,
+}
+
+impl From<NoticeKind> for Notice {
+    fn from(n: NoticeKind) -> Notice {
+        match n {
+            NoticeKind::Absence => Notice::Absence,
+            NoticeKind::Alert => Notice::Alert,
+            NoticeKind::Justification => Notice::Justification,
+        }
+    }
+}
+
+impl From<Notice> for NoticeKind {
+    fn from(n: Notice) -> Self {
+        match n {
+            Notice::Absence => NoticeKind::Absence,
+            Notice::Alert => NoticeKind::Alert,
+            Notice::Justification => NoticeKind::Justification,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum MessageLanguage {
+    Fr,
+    En,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum DeliveryStatus {
+    /// Waiting to be sent, or to be tried again.
+    Pending,
+    Sent,
+    /// Given up: the reason is in `lastError`; `retryNotification` sends it again.
+    Dead,
+    /// Nothing left to send it to (the guardian erased, the address removed).
+    Dropped,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Dead => "dead",
+            DeliveryStatus::Dropped => "dropped",
+        }
+    }
+
+    fn parse(s: &str) -> DeliveryStatus {
+        match s {
+            "sent" => DeliveryStatus::Sent,
+            "dead" => DeliveryStatus::Dead,
+            "dropped" => DeliveryStatus::Dropped,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+}
+
+/// How a guardian is reached, and what they chose.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct NotificationPreferences {
+    pub guardian: String,
+    pub email: Option<String>,
+    pub mobile: Option<String>,
+    /// Whether an ENT identity is linked (the ENT channel).
+    pub ent_linked: bool,
+    /// The channels chosen; `null` until the guardian chooses (every channel they can
+    /// be reached by).
+    pub channels: Option<Vec<NotificationChannel>>,
+    pub muted: Vec<NoticeKind>,
+    pub language: MessageLanguage,
+}
+
+/// One notification to one guardian by one channel.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct NotificationDelivery {
+    /// The id the receiver sees (`Message-ID`, `Carnet-Delivery`).
+    pub id: String,
+    pub notice: String,
+    pub channel: String,
+    pub guardian: String,
+    pub student: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    /// The log position of the event that called for it.
+    pub position: i64,
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub sent_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<Delivery> for NotificationDelivery {
+    fn from(d: Delivery) -> Self {
+        let at = chrono::DateTime::from_timestamp_micros;
+        let status = DeliveryStatus::parse(&d.status);
+        NotificationDelivery {
+            next_attempt_at: (status == DeliveryStatus::Pending)
+                .then(|| at(d.next_at))
+                .flatten(),
+            id: d.id,
+            notice: d.notice,
+            channel: d.channel,
+            guardian: d.guardian,
+            student: d.student,
+            status,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            position: d.position,
+            created_at: at(d.created_at),
+            sent_at: d.sent_at.and_then(at),
+        }
+    }
+}
+
+/// Whether `actor` may read and change `guardian`'s addresses: the guardian, or the
+/// staff who keep the families' details.
+fn may_reach(actor: &Actor, guardian: &str) -> ApiResult<()> {
+    let own = actor.person == guardian && !actor.children.is_empty();
+    let staff = [Role::Secretariat, Role::Cpe, Role::Principal]
+        .iter()
+        .any(|r| actor.is(*r));
+    (own || staff || actor.auditor)
+        .then_some(())
+        .ok_or_else(|| {
+            ApiError::forbidden(format!(
+                "you may not see or change how {guardian} is reached"
+            ))
+        })
+}
+
+/// The deliveries of the establishment: vie scolaire and the administration.
+fn may_follow(actor: &Actor) -> ApiResult<()> {
+    actor
+        .sees_establishment()
+        .then_some(())
+        .ok_or_else(|| ApiError::forbidden("notifications are followed by vie scolaire"))
+}
+
+/// `notificationPreferences(guardian)`.
+pub(crate) async fn preferences(
+    ctx: &Context<'_>,
+    guardian: String,
+) -> ApiResult<NotificationPreferences> {
+    let (reader, actor) = crate::schema::caller(ctx, None).await?;
+    may_reach(&actor, &guardian)?;
+    let pool = &reader.pool;
+    let reach: Reach = query::doc(pool, &reader.tenant, NAME, &format!("contact/{guardian}"))
+        .await?
+        .unwrap_or_default();
+    let ent: EntIds = query::doc(pool, &reader.tenant, NAME, &format!("ent/{guardian}"))
+        .await?
+        .unwrap_or_default();
+    let email = match &reach.email {
+        Some(v) => reader.open(v).await?,
+        None => None,
+    };
+    let mobile = match &reach.mobile {
+        Some(v) => reader.open(v).await?,
+        None => None,
+    };
+    let p = reach.preferences;
+    Ok(NotificationPreferences {
+        email,
+        mobile,
+        ent_linked: !ent.ids.is_empty(),
+        channels: p
+            .channels
+            .map(|c| c.into_iter().map(NotificationChannel::from).collect()),
+        muted: p.muted.into_iter().map(NoticeKind::from).collect(),
+        language: match p.language {
+            Language::Fr => MessageLanguage::Fr,
+            Language::En => MessageLanguage::En,
+        },
+        guardian,
+    })
+}
+
+/// `notificationDeliveries(status, first)`: newest first.
+pub(crate) async fn deliveries(
+    ctx: &Context<'_>,
+    status: Option<DeliveryStatus>,
+    first: Option<i32>,
+) -> ApiResult<Vec<NotificationDelivery>> {
+    let (reader, actor) = crate::schema::caller(ctx, None).await?;
+    may_follow(&actor)?;
+    let first = first.unwrap_or(100);
+    if !(1..=MAX_LISTED).contains(&first) {
+        return Err(ApiError::validation(
+            "first",
+            format!("between 1 and {MAX_LISTED}"),
+        ));
+    }
+    let rows = outbox::list(
+        &reader.pool,
+        reader.tenant.as_str(),
+        status.map(DeliveryStatus::as_str),
+        i64::from(first),
+    )
+    .await?;
+    Ok(rows.into_iter().map(NotificationDelivery::from).collect())
+}
+
+#[derive(Debug, Default)]
+pub struct NotificationMutation;
+
+#[Object]
+impl NotificationMutation {
+    /// Records a guardian's e-mail address and mobile number (a missing one is removed):
+    /// the guardian themselves, or the secretariat, the CPE or the head. They are the
+    /// guardian's personal data, erased with them.
+    async fn record_guardian_contact(
+        &self,
+        ctx: &Context<'_>,
+        guardian: String,
+        email: Option<String>,
+        mobile: Option<String>,
+        command_id: Option<Uuid>,
+    ) -> GqlResult<CommandResult> {
+        let c = Command::new(ctx, command_id, None).await?;
+        may_reach(&c.actor, &guardian)?;
+        is_guardian(&c, &guardian).await?;
+        let command = ContactCommand::RecordContact {
+            guardian: guardian.clone(),
+            email,
+            mobile,
+            by: c.actor.person.clone(),
+        };
+        c.run(
+            "record_guardian_contact",
+            &c.school.contacts,
+            &guardian,
+            command,
+            None,
+        )
+        .await
+    }
+
+    /// A guardian's choice of channels (`null`: every channel they can be reached by),
+    /// of notices they do not want, and of language. Only the guardian chooses; the
+    /// right to be told at all is the student's record's.
+    async fn set_notification_preferences(
+        &self,
+        ctx: &Context<'_>,
+        channels: Option<Vec<NotificationChannel>>,
+        #[graphql(default)] muted: Vec<NoticeKind>,
+        #[graphql(default_with = "MessageLanguage::Fr")] language: MessageLanguage,
+        command_id: Option<Uuid>,
+    ) -> GqlResult<CommandResult> {
+        let c = Command::new(ctx, command_id, None).await?;
+        if c.actor.children.is_empty() {
+            return Err(ApiError::forbidden("preferences are a guardian's own choice").into());
+        }
+        let guardian = c.actor.person.clone();
+        let command = ContactCommand::SetPreferences {
+            guardian: guardian.clone(),
+            channels: channels.map(|c| c.into_iter().map(Channel::from).collect::<BTreeSet<_>>()),
+            muted: muted.into_iter().map(Notice::from).collect(),
+            language: match language {
+                MessageLanguage::Fr => Language::Fr,
+                MessageLanguage::En => Language::En,
+            },
+            by: guardian.clone(),
+        };
+        c.run(
+            "set_notification_preferences",
+            &c.school.contacts,
+            &guardian,
+            command,
+            None,
+        )
+        .await
+    }
+
+    /// Sends a dead letter again, due now, its attempts counted afresh (after the
+    /// address was corrected, the receiver repaired). Vie scolaire or the head.
+    async fn retry_notification(&self, ctx: &Context<'_>, id: String) -> GqlResult<bool> {
+        let (reader, actor) = crate::schema::caller(ctx, None).await?;
+        actor.may_write()?;
+        may_follow(&actor)?;
+        if outbox::retry(&reader.pool, reader.tenant.as_str(), &id)
+            .await
+            .map_err(ApiError::from)?
+        {
+            return Ok(true);
+        }
+        Err(ApiError::not_found(format!("no dead letter `{id}` in this establishment")).into())
+    }
+}
+
+/// Refuses a guardian the establishment does not know.
+async fn is_guardian(c: &Command<'_>, guardian: &str) -> ApiResult<()> {
+    let children = carnet_projections::enrolment::guardian_children(
+        &c.reader.pool,
+        &c.reader.tenant,
+        guardian,
+    )
+    .await?;
+    if children.children.is_empty() {
+        return Err(ApiError::validation(
+            "guardian",
+            format!("`{guardian}` is the guardian of no student here"),
+        ));
+    }
+    Ok(())
+}
