@@ -142,3 +142,104 @@ async fn ent_identities_act_as_the_people_they_are_linked_to() {
     let me = server.as_("cpe1", ClaimedRole::Cpe, ME, json!({})).await;
     assert_eq!(data(&me)["me"]["person"], json!("cpe1"), "{me}");
 }
+
+const UNLINK: &str = "mutation($s: String!, $i: String!) {
+  unlinkExternalId(scheme: $s, identifier: $i) { changed }
+}";
+
+/// An identifier linked to the wrong person is unlinked (by whom may link it) and linked
+/// again to the right one; from the unlink on, its tokens find the first person no more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_link_is_ended_and_the_identifier_linked_again() {
+    let server = TestServer::start(BackendKind::Postgres, 20).await;
+    let principal = ("principal", ClaimedRole::Principal);
+    let secretariat = ("secretariat", ClaimedRole::Secretariat);
+    let guardian_of = |record: &Value| {
+        data(record)["student"]["guardians"][0]["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let first = guardian_of(
+        &server
+            .as_(
+                principal.0,
+                principal.1,
+                CHILD_RECORD,
+                json!({ "id": CHILD }),
+            )
+            .await,
+    );
+    let second = guardian_of(
+        &server
+            .as_(
+                principal.0,
+                principal.1,
+                CHILD_RECORD,
+                json!({ "id": "eleve00002" }),
+            )
+            .await,
+    );
+    let linked = link(&server, secretariat, &first, "GUARDIAN", "ent-7b2e").await;
+    assert!(linked["errors"].is_null(), "{linked}");
+    let me = server
+        .as_("ent-7b2e", ClaimedRole::Guardian, ME, json!({}))
+        .await;
+    assert_eq!(data(&me)["me"]["person"], json!(first));
+
+    // The CPE may not (links are enrolment's); a staff member's link is the head's to end.
+    let refused = server
+        .as_(
+            "cpe1",
+            ClaimedRole::Cpe,
+            UNLINK,
+            json!({ "s": ENT, "i": "ent-7b2e" }),
+        )
+        .await;
+    assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
+    assert!(link(&server, principal, "cpe1", "STAFF", "ent-cpe-9").await["errors"].is_null());
+    let staff = server
+        .as_(
+            secretariat.0,
+            secretariat.1,
+            UNLINK,
+            json!({ "s": ENT, "i": "ent-cpe-9" }),
+        )
+        .await;
+    assert_eq!(code(&staff).as_deref(), Some("FORBIDDEN"), "{staff}");
+
+    let ended = server
+        .as_(
+            secretariat.0,
+            secretariat.1,
+            UNLINK,
+            json!({ "s": ENT, "i": "ent-7b2e" }),
+        )
+        .await;
+    assert_eq!(
+        data(&ended)["unlinkExternalId"]["changed"],
+        json!(true),
+        "{ended}"
+    );
+    let nobody = server
+        .as_("ent-7b2e", ClaimedRole::Guardian, ME, json!({}))
+        .await;
+    assert_eq!(code(&nobody).as_deref(), Some("FORBIDDEN"), "{nobody}");
+    let again = server
+        .as_(
+            secretariat.0,
+            secretariat.1,
+            UNLINK,
+            json!({ "s": ENT, "i": "ent-7b2e" }),
+        )
+        .await;
+    assert_eq!(code(&again).as_deref(), Some("RULE_VIOLATION"), "{again}");
+    assert!(message(&again).contains("ent-7b2e"), "{again}");
+
+    let relinked = link(&server, secretariat, &second, "GUARDIAN", "ent-7b2e").await;
+    assert!(relinked["errors"].is_null(), "{relinked}");
+    let me = server
+        .as_("ent-7b2e", ClaimedRole::Guardian, ME, json!({}))
+        .await;
+    assert_eq!(data(&me)["me"]["person"], json!(second), "{me}");
+}

@@ -361,6 +361,53 @@ fn an_external_identifier_names_one_person_and_the_refusal_names_who_holds_it() 
 }
 
 #[test]
+fn an_identifier_unlinked_names_no_one_and_may_be_linked_again() {
+    let unlink = |value: &str| EC::UnlinkExternalId {
+        identifier: ent_id(value),
+    };
+    let given = [
+        school(),
+        vec![linked("g-1", PersonKind::Guardian, "ext-42")],
+    ]
+    .concat();
+    establishment()
+        .given(given.clone())
+        .when(unlink("ext-42"))
+        .then_expect_events(vec![EV::ExternalIdUnlinked {
+            person: "g-1".into(),
+            kind: PersonKind::Guardian,
+            identifier: ent_id("ext-42"),
+        }]);
+    establishment()
+        .given(given.clone())
+        .when(unlink("ext-43"))
+        .then_expect_error_message(
+            "identifier ext-43 (https://ent.example.fr) is linked to no one here",
+        );
+    // Of another scheme: not this link.
+    establishment()
+        .given(given.clone())
+        .when(EC::UnlinkExternalId {
+            identifier: ExternalId {
+                scheme: "ENTPersonJointure".into(),
+                value: "ext-42".into(),
+            },
+        })
+        .then_expect_error_message(
+            "identifier ext-42 (ENTPersonJointure) is linked to no one here",
+        );
+    let unlinked = EV::ExternalIdUnlinked {
+        person: "g-1".into(),
+        kind: PersonKind::Guardian,
+        identifier: ent_id("ext-42"),
+    };
+    establishment()
+        .given([given, vec![unlinked]].concat())
+        .when(link("g-2", PersonKind::Guardian, "ext-42"))
+        .then_expect_events(vec![linked("g-2", PersonKind::Guardian, "ext-42")]);
+}
+
+#[test]
 fn an_erased_person_is_named_by_no_identifier_and_is_linked_no_more() {
     let mut state = Establishment::default();
     for e in [

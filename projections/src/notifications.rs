@@ -118,6 +118,12 @@ async fn establishment(batch: &mut Batch, e: EstablishmentEvent) -> Result<(), P
                 ent.ids.push(identifier);
             }
         }
+        EstablishmentEvent::ExternalIdUnlinked {
+            person, identifier, ..
+        } => {
+            let ent: &mut EntIds = batch.typed_mut(&format!("ent/{person}")).await?;
+            ent.ids.retain(|id| *id != identifier);
+        }
         // Nothing more is sent to an erased person: without addresses, no channel.
         EstablishmentEvent::PersonErased { person, .. } => {
             batch.delete(&format!("ent/{person}"));

@@ -412,6 +412,49 @@ impl SetupMutation {
         .await
     }
 
+    /// Ends the link of an ENT (or other) identifier: its tokens find nobody from then
+    /// on, and the identifier may be linked again, to the right person. A member of
+    /// staff's link is ended by the head; a student's or guardian's by the secretariat or
+    /// the head, as they are made.
+    async fn unlink_external_id(
+        &self,
+        ctx: &Context<'_>,
+        scheme: String,
+        identifier: String,
+        command_id: Option<Uuid>,
+    ) -> GqlResult<CommandResult> {
+        let c = Command::new(ctx, command_id, None).await?;
+        non_empty(&scheme, "scheme")?;
+        non_empty(&identifier, "identifier")?;
+        let establishment = c.reader.establishment().await?;
+        match establishment
+            .external_ids
+            .get(&identifier)
+            .map(|link| link.kind)
+        {
+            Some(PersonKind::Staff) => c
+                .actor
+                .may_administer("unlinking a member of staff's ENT identifier")?,
+            // A link the aggregate does not know is refused by it, naming the identifier.
+            _ => c.actor.may_enrol()?,
+        }
+        let command = EstablishmentCommand::UnlinkExternalId {
+            identifier: ExternalId {
+                scheme,
+                value: identifier,
+            },
+        };
+        let stream = c.school.establishment_id();
+        c.run(
+            "unlink_external_id",
+            &c.school.establishment,
+            &stream,
+            command,
+            None,
+        )
+        .await
+    }
+
     async fn unlink_guardian(
         &self,
         ctx: &Context<'_>,

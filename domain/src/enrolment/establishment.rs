@@ -245,6 +245,12 @@ pub enum EstablishmentCommand {
         kind: PersonKind,
         identifier: ExternalId,
     },
+    /// Ends a link: the other system's tokens for `identifier` find nobody from then on
+    /// (an identifier given to the wrong person, an ENT account closed or replaced). The
+    /// identifier may then be linked again, to anyone.
+    UnlinkExternalId {
+        identifier: ExternalId,
+    },
     AssignService {
         year: SchoolYear,
         service: Service,
@@ -322,6 +328,11 @@ pub enum EstablishmentEvent {
         kind: PersonKind,
         identifier: ExternalId,
     },
+    ExternalIdUnlinked {
+        person: String,
+        kind: PersonKind,
+        identifier: ExternalId,
+    },
 }
 
 impl DomainEvent for EstablishmentEvent {
@@ -340,6 +351,7 @@ impl DomainEvent for EstablishmentEvent {
             Self::ServiceRemoved { .. } => "ServiceRemoved",
             Self::YearRolledOver { .. } => "YearRolledOver",
             Self::ExternalIdLinked { .. } => "ExternalIdLinked",
+            Self::ExternalIdUnlinked { .. } => "ExternalIdUnlinked",
         }
         .to_string()
     }
@@ -443,6 +455,8 @@ pub enum EstablishmentError {
     ExternalIdTaken { value: String, holder: String },
     #[error("{person} is already linked to identifier {value}")]
     AlreadyLinked { person: String, value: String },
+    #[error("identifier {value} ({scheme}) is linked to no one here")]
+    ExternalIdNotLinked { scheme: String, value: String },
     #[error("{teacher} already teaches {subject} to {class}")]
     ServiceExists {
         teacher: String,
@@ -791,6 +805,21 @@ impl Establishment {
                     identifier,
                 }]
             }
+            C::UnlinkExternalId { identifier } => {
+                let link = self
+                    .external_ids
+                    .get(&identifier.value)
+                    .filter(|link| link.scheme == identifier.scheme)
+                    .ok_or_else(|| E::ExternalIdNotLinked {
+                        scheme: identifier.scheme.clone(),
+                        value: identifier.value.clone(),
+                    })?;
+                vec![V::ExternalIdUnlinked {
+                    person: link.person.clone(),
+                    kind: link.kind,
+                    identifier,
+                }]
+            }
             C::StaffMemberLeaves { person, last_day } => {
                 self.active_staff(&person)?;
                 vec![V::StaffMemberLeft { person, last_day }]
@@ -1052,6 +1081,9 @@ impl Aggregate for Establishment {
                         scheme: identifier.scheme,
                     },
                 );
+            }
+            V::ExternalIdUnlinked { identifier, .. } => {
+                self.external_ids.remove(&identifier.value);
             }
         }
     }
