@@ -1118,12 +1118,17 @@ struct CsvArgs {
     /// The field separator: `;` (what Excel expects in French), `,`, `tab`, ...
     #[arg(long, default_value = ";")]
     separator: String,
-    /// Start with a UTF-8 byte order mark, for Excel to read accents right.
-    #[arg(long)]
+    /// Start with a UTF-8 byte order mark, for Excel to read accents right (the default;
+    /// `--bom false` for tools that show it as a character).
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     bom: bool,
     /// The decimal mark: `,` or `.`; by default `,` with the `;` separator, else `.`.
     #[arg(long)]
     decimal: Option<char>,
+    /// The language of the column names and of words such as absent / late, yes / no:
+    /// `fr` (the default, for the school's staff) or `en`.
+    #[arg(long, visible_alias = "headers", default_value = "fr")]
+    lang: String,
 }
 
 impl CsvArgs {
@@ -1143,6 +1148,7 @@ impl CsvArgs {
             separator,
             bom: self.bom,
             decimal_comma,
+            language: carnet_importers::export::Language::from_code(&self.lang)?,
         })
     }
 }

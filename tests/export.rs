@@ -27,7 +27,7 @@ use carnet_domain::timetable::{
     WeekPattern,
 };
 use carnet_domain::Uai;
-use carnet_importers::export::{absences, grades, ical, CsvOptions, Scope, ERASED};
+use carnet_importers::export::{absences, grades, ical, CsvOptions, Language, Scope, ERASED};
 use carnet_store::testing::TestStore;
 use carnet_store::{BackendKind, CommandContext, School};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime, Utc, Weekday};
@@ -590,13 +590,16 @@ async fn csv_people(f: &Fixture) -> (Vec<Occurrence>, String) {
     (lessons, title)
 }
 
-/// The rows of a CSV export, by column name; checks the BOM and the header.
+/// The rows of a CSV export, by the English name of each column (`keys`, in the order of
+/// `header`); checks the BOM and the header.
 fn read_csv(
     bytes: &[u8],
     separator: u8,
     bom: bool,
     header: &[&str],
+    keys: &[&str],
 ) -> Vec<HashMap<String, String>> {
+    assert_eq!(header.len(), keys.len());
     assert_eq!(bytes.starts_with("\u{feff}".as_bytes()), bom);
     let body = if bom { &bytes[3..] } else { bytes };
     let mut reader = csv::ReaderBuilder::new()
@@ -614,22 +617,22 @@ fn read_csv(
         .map(|r| {
             let r = r.unwrap();
             assert_eq!(r.len(), columns.len());
-            columns
-                .iter()
-                .cloned()
+            keys.iter()
+                .map(|k| k.to_string())
                 .zip(r.iter().map(str::to_string))
                 .collect()
         })
         .collect()
 }
 
+/// What the export writes for an entry, in French (the default).
 fn kind_of(status: &Status) -> (&'static str, String) {
     match status {
-        Status::Present => ("present", String::new()),
-        Status::Absent => ("absent", String::new()),
-        Status::Late { minutes } => ("late", minutes.to_string()),
-        Status::EarlyDeparture { .. } => ("early_departure", String::new()),
-        Status::Excluded => ("excluded", String::new()),
+        Status::Present => ("Présence", String::new()),
+        Status::Absent => ("Absence", String::new()),
+        Status::Late { minutes } => ("Retard", minutes.to_string()),
+        Status::EarlyDeparture { .. } => ("Départ anticipé", String::new()),
+        Status::Excluded => ("Exclusion de cours", String::new()),
     }
 }
 
@@ -641,17 +644,21 @@ async fn csv_reads_back(kind: BackendKind) {
     let (lessons, title) = csv_people(&f).await;
     let scope = scope(&f).await;
 
-    // Absences, as French Excel wants them.
+    // Absences, as French Excel wants them: French column names and words by default.
     let options = CsvOptions {
-        separator: b';',
         bom: true,
-        decimal_comma: true,
+        ..CsvOptions::default()
     };
+    assert_eq!(
+        (options.separator, options.decimal_comma, options.language),
+        (b';', true, Language::French)
+    );
     let mut out = Vec::new();
     let count = absences::export(&scope, &AttendancePolicy::default(), &options, &mut out)
         .await
         .unwrap();
-    let rows = read_csv(&out, b';', true, &absences::HEADER);
+    assert!(out.starts_with("\u{feff}Date;Début;Fin;Demi-journée;".as_bytes()));
+    let rows = read_csv(&out, b';', true, &absences::HEADER_FR, &absences::HEADER);
     assert_eq!(rows.len(), count);
     assert_eq!(rows.len(), f.report.attendance_entries + 3);
     // Every row is its aggregate's entry.
@@ -676,7 +683,11 @@ async fn csv_reads_back(kind: BackendKind) {
             (kind, &minutes)
         );
         let justified = records[student].is_justified(&entry.half_day);
-        assert_eq!(row["justified"], if justified { "yes" } else { "no" });
+        assert_eq!(row["justified"], if justified { "oui" } else { "non" });
+        assert!(
+            ["Matin", "Après-midi"].contains(&row["half_day"].as_str()),
+            "{row:?}"
+        );
     }
     let by = |student: &str| rows.iter().find(|r| r["student"] == student).unwrap();
     let helene = by("eleve90001");
@@ -686,15 +697,15 @@ async fn csv_reads_back(kind: BackendKind) {
     );
     assert_eq!(helene["division"], f.division);
     assert_eq!(helene["lesson"], lessons[0].id);
-    assert_eq!(helene["kind"], "absent");
-    assert_eq!(helene["justified"], "yes");
+    assert_eq!(helene["kind"], "Absence");
+    assert_eq!(helene["justified"], "oui");
     assert_eq!(helene["reason_code"], "MAL");
     assert_eq!(helene["reason"], "Maladie");
     assert_eq!(
         helene["comment"],
         "Certificat du Dr Ünal; fièvre, « grippe »"
     );
-    assert_eq!(helene["cpe_decision"], "accepted");
+    assert_eq!(helene["cpe_decision"], "Acceptée");
     let zoe = by("eleve90002");
     assert_eq!(
         (zoe["last_name"].as_str(), zoe["first_name"].as_str()),
@@ -702,14 +713,14 @@ async fn csv_reads_back(kind: BackendKind) {
     );
     assert_eq!(
         (zoe["kind"].as_str(), zoe["late_minutes"].as_str()),
-        ("late", "7")
+        ("Retard", "7")
     );
-    assert_eq!(zoe["corrected_from"], "absent");
+    assert_eq!(zoe["corrected_from"], "Absence");
     // Written as text: the spreadsheet shows it and never runs it.
     assert_eq!(zoe["comment"], format!("'{FORMULA}"));
-    assert_eq!(zoe["justified"], "no");
+    assert_eq!(zoe["justified"], "non");
     // Declared by the guardian, not decided yet.
-    assert_eq!(zoe["cpe_decision"], "pending");
+    assert_eq!(zoe["cpe_decision"], "En attente");
     let erased = by("eleve90003");
     assert_eq!(
         (erased["last_name"].as_str(), erased["first_name"].as_str()),
@@ -717,13 +728,52 @@ async fn csv_reads_back(kind: BackendKind) {
     );
     assert_eq!(
         (erased["kind"].as_str(), erased["division"].as_str()),
-        ("absent", f.division.as_str())
+        ("Absence", f.division.as_str())
+    );
+
+    // The same absences with English column names and words, on request.
+    let english = CsvOptions {
+        language: Language::English,
+        ..options
+    };
+    let mut out = Vec::new();
+    absences::export(&scope, &AttendancePolicy::default(), &english, &mut out)
+        .await
+        .unwrap();
+    let english_rows = read_csv(&out, b';', true, &absences::HEADER, &absences::HEADER);
+    assert_eq!(english_rows.len(), rows.len());
+    let by_en = |student: &str| {
+        english_rows
+            .iter()
+            .find(|r| r["student"] == student)
+            .unwrap()
+    };
+    let helene = by_en("eleve90001");
+    assert_eq!(
+        (
+            helene["kind"].as_str(),
+            helene["justified"].as_str(),
+            helene["cpe_decision"].as_str(),
+            helene["reason_code"].as_str()
+        ),
+        ("absent", "yes", "accepted", "MAL")
+    );
+    assert!(["morning", "afternoon"].contains(&helene["half_day"].as_str()));
+    let zoe = by_en("eleve90002");
+    assert_eq!(
+        (
+            zoe["kind"].as_str(),
+            zoe["corrected_from"].as_str(),
+            zoe["justified"].as_str(),
+            zoe["cpe_decision"].as_str()
+        ),
+        ("late", "absent", "no", "pending")
     );
 
     // Grades, the same way, then with commas and decimal points.
     let mut out = Vec::new();
     let count = grades::export(&scope, &options, &mut out).await.unwrap();
-    let rows = read_csv(&out, b';', true, &grades::HEADER);
+    let rows = read_csv(&out, b';', true, &grades::HEADER_FR, &grades::HEADER);
     assert_eq!(rows.len(), count);
     assert_eq!(rows.len(), f.report.marks + 3);
     let mut books: HashMap<String, Gradebook> = HashMap::new();
@@ -763,7 +813,7 @@ async fn csv_reads_back(kind: BackendKind) {
             helene["corrected"].as_str(),
             helene["previous_marks"].as_str()
         ),
-        ("15", "yes", "14,5")
+        ("15", "oui", "14,5")
     );
     assert_eq!(helene["coefficient"], "1,5");
     let zoe = by("eleve90002");
@@ -781,17 +831,19 @@ async fn csv_reads_back(kind: BackendKind) {
         separator: b',',
         bom: false,
         decimal_comma: false,
+        language: Language::English,
     };
     let mut out = Vec::new();
     grades::export(&scope, &plain, &mut out).await.unwrap();
-    let rows = read_csv(&out, b',', false, &grades::HEADER);
+    let rows = read_csv(&out, b',', false, &grades::HEADER, &grades::HEADER);
     let helene = rows.iter().find(|r| r["student"] == "eleve90001").unwrap();
     assert_eq!(
         (
             helene["coefficient"].as_str(),
-            helene["previous_marks"].as_str()
+            helene["previous_marks"].as_str(),
+            helene["corrected"].as_str()
         ),
-        ("1.5", "14.5")
+        ("1.5", "14.5", "yes")
     );
     assert_eq!(helene["title"], title);
 }
@@ -889,13 +941,39 @@ async fn unknown_people_rooms_and_classes_are_refused_by_name() {
         "{stderr}"
     );
 
-    let out = carnet(&["export", "grades-csv", "--bom", "--year", YEAR]);
+    // Made for French Excel by default: `;`, decimal comma, BOM.
+    let out = carnet(&["export", "grades-csv", "--year", YEAR]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(out.stdout.starts_with("\u{feff}period;".as_bytes()));
+    // French column names by default, English ones with `--lang en`.
+    assert!(out
+        .stdout
+        .starts_with("\u{feff}Code période;Période;Classe ou groupe;".as_bytes()));
     let lines = String::from_utf8_lossy(&out.stdout).lines().count();
     assert_eq!(lines, f.report.marks + 1);
+    let out = carnet(&[
+        "export",
+        "grades-csv",
+        "--lang",
+        "en",
+        "--bom",
+        "false",
+        "--year",
+        YEAR,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.starts_with(b"period;period_name;class;"));
+    let out = carnet(&["export", "absences-csv", "--lang", "de", "--year", YEAR]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("lang") && stderr.contains("`de`"),
+        "{stderr}"
+    );
 }

@@ -252,6 +252,11 @@ async fn csv_downloads_for_vie_scolaire() {
     let mut lines = text.lines();
     let header = lines.next().unwrap();
     assert!(header.contains(';'), "{header}");
+    // French column names by default.
+    assert_eq!(
+        header,
+        carnet_importers::export::absences::HEADER_FR.join(";")
+    );
     assert!(lines.count() > 0, "the demo's absences: {text}");
 
     let response = get(&server, "/export/grades.csv", Some(&cpe)).await;
@@ -259,7 +264,10 @@ async fn csv_downloads_for_vie_scolaire() {
     let body = response.bytes().await.unwrap();
     assert!(body.starts_with(b"\xEF\xBB\xBF"));
     let text = std::str::from_utf8(&body[3..]).unwrap();
-    assert!(text.lines().next().unwrap().contains(';'), "{text}");
+    assert_eq!(
+        text.lines().next().unwrap(),
+        carnet_importers::export::grades::HEADER_FR.join(";")
+    );
     // Marks with a decimal comma, as French spreadsheets read them.
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(b';')
@@ -276,6 +284,35 @@ async fn csv_downloads_for_vie_scolaire() {
     assert_eq!(response.status().as_u16(), 200);
     let body = response.bytes().await.unwrap();
     assert!(!body.starts_with(b"\xEF\xBB\xBF"));
+    let text = std::str::from_utf8(&body).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        carnet_importers::export::absences::HEADER_FR.join(",")
+    );
+
+    // English column names with `?lang=en`; an unknown language is refused by name.
+    let response = get(&server, "/export/grades.csv?lang=en", Some(&cpe)).await;
+    assert_eq!(response.status().as_u16(), 200);
+    let body = response.bytes().await.unwrap();
+    let text = std::str::from_utf8(&body[3..]).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        carnet_importers::export::grades::HEADER.join(";")
+    );
+    let response = get(&server, "/export/absences.csv?lang=en", Some(&cpe)).await;
+    let body = response.bytes().await.unwrap();
+    let text = std::str::from_utf8(&body[3..]).unwrap();
+    assert_eq!(
+        text.lines().next().unwrap(),
+        carnet_importers::export::absences::HEADER.join(";")
+    );
+    let response = get(&server, "/export/absences.csv?lang=de", Some(&cpe)).await;
+    assert_eq!(response.status().as_u16(), 400);
+    let message = response.text().await.unwrap();
+    assert!(
+        message.contains("lang") && message.contains("`de`"),
+        "{message}"
+    );
 
     // A guardian: 403; no token: 401; a token that is not valid: 401.
     let guardian = guardian_of(&server, CHILD).await;

@@ -21,7 +21,7 @@ use base64::Engine;
 use carnet_domain::attendance::AttendancePolicy;
 use carnet_domain::enrolment::Role;
 use carnet_domain::Uai;
-use carnet_importers::export::{absences, grades, ical, CsvOptions, ExportError, Scope};
+use carnet_importers::export::{absences, grades, ical, CsvOptions, ExportError, Language, Scope};
 use carnet_store::Pool;
 use serde::Deserialize;
 
@@ -398,7 +398,7 @@ pub async fn calendar(State(state): State<Arc<AppState>>, Path(file): Path<Strin
 }
 
 /// The options of a CSV download: French Excel's by default (`;`, a decimal comma, a
-/// byte order mark).
+/// byte order mark, French column names).
 #[derive(Debug, Default, Deserialize)]
 pub struct CsvQuery {
     /// The school year (`2026-2027`); by default the current one.
@@ -409,6 +409,8 @@ pub struct CsvQuery {
     bom: Option<bool>,
     /// `,` or `.`; by default `,` with the `;` separator, else `.`.
     decimal: Option<String>,
+    /// The language of the column names and of words for people: `fr` (default) or `en`.
+    lang: Option<String>,
 }
 
 impl CsvQuery {
@@ -426,10 +428,15 @@ impl CsvQuery {
         if decimal_comma && separator == b',' {
             return Err("a decimal comma needs another separator than `,` (try `;`)".into());
         }
+        let language = match self.lang.as_deref() {
+            Some(code) => Language::from_code(code).map_err(|e| e.to_string())?,
+            None => Language::French,
+        };
         Ok(CsvOptions {
             separator,
             bom: self.bom.unwrap_or(true),
             decimal_comma,
+            language,
         })
     }
 }

@@ -10,9 +10,9 @@ use carnet_domain::attendance::{AttendancePolicy, Justification, Status, Student
 use carnet_domain::timetable::Occurrence;
 
 use super::school::{list_streams, Scope, Students, ERASED};
-use super::{CsvOptions, ExportError};
+use super::{CsvOptions, ExportError, Language};
 
-/// The columns, in order.
+/// The columns, in order, in English (`--lang en`); [`HEADER_FR`] is the same in French.
 pub const HEADER: [&str; 21] = [
     "date",
     "start",
@@ -35,6 +35,31 @@ pub const HEADER: [&str; 21] = [
     "comment",
     "cpe_decision",
     "declared_by",
+];
+
+/// The columns of [`HEADER`] in French, the default: as vie scolaire names them.
+pub const HEADER_FR: [&str; 21] = [
+    "Date",
+    "Début",
+    "Fin",
+    "Demi-journée",
+    "Cours",
+    "Matière",
+    "Élève",
+    "Nom",
+    "Prénom",
+    "Classe",
+    "Type",
+    "Minutes de retard",
+    "Parti à",
+    "Corrigé depuis",
+    "Justifiée",
+    "Justification",
+    "Code motif",
+    "Motif",
+    "Commentaire",
+    "Décision CPE",
+    "Déclarée par",
 ];
 
 /// Writes the absences of the school year of `scope` to `out`; returns the number of
@@ -66,6 +91,7 @@ pub async fn export<W: Write>(
         Err(e) => return Err(e),
     };
 
+    let language = options.language;
     let mut students = Students::default();
     let mut rows: Vec<Vec<String>> = Vec::new();
     for stream in &streams {
@@ -76,18 +102,18 @@ pub async fn export<W: Write>(
         };
         let who = students.get(scope, &student).await?.cloned();
         for (lesson, entry) in &record.lessons {
-            let (kind, late, left) = match entry.status {
+            let (late, left) = match entry.status {
                 Status::Present => continue,
-                Status::Absent => ("absent", String::new(), String::new()),
-                Status::Late { minutes } => ("late", minutes.to_string(), String::new()),
-                Status::EarlyDeparture { at } => (
-                    "early_departure",
-                    String::new(),
-                    at.format("%H:%M").to_string(),
-                ),
-                Status::Excluded => ("excluded", String::new(), String::new()),
+                Status::Late { minutes } => (minutes.to_string(), String::new()),
+                Status::EarlyDeparture { at } => (String::new(), at.format("%H:%M").to_string()),
+                Status::Absent | Status::Excluded => Default::default(),
             };
-            let corrected_from: Vec<String> = entry.previous.iter().map(status_label).collect();
+            let kind = kind_label(&entry.status, language);
+            let corrected_from: Vec<String> = entry
+                .previous
+                .iter()
+                .map(|s| status_label(s, language))
+                .collect();
             let justification = covering(&record, entry.date);
             let (id, code, reason, comment, decision, declared_by) = match justification {
                 Some((id, j)) => {
@@ -106,9 +132,9 @@ pub async fn export<W: Write>(
                         reason,
                         scope.open_text(&j.comment).await?,
                         match j.accepted {
-                            Some(true) => "accepted",
-                            Some(false) => "refused",
-                            None => "pending",
+                            Some(true) => language.pick("Acceptée", "accepted"),
+                            Some(false) => language.pick("Refusée", "refused"),
+                            None => language.pick("En attente", "pending"),
                         }
                         .to_string(),
                         j.declared_by.clone(),
@@ -131,8 +157,10 @@ pub async fn export<W: Write>(
                 entry.start.format("%H:%M").to_string(),
                 entry.end.format("%H:%M").to_string(),
                 match entry.half_day.part {
-                    carnet_domain::attendance::Part::Morning => "morning",
-                    carnet_domain::attendance::Part::Afternoon => "afternoon",
+                    carnet_domain::attendance::Part::Morning => language.pick("Matin", "morning"),
+                    carnet_domain::attendance::Part::Afternoon => {
+                        language.pick("Après-midi", "afternoon")
+                    }
                 }
                 .to_string(),
                 lesson.clone(),
@@ -148,7 +176,7 @@ pub async fn export<W: Write>(
                 late,
                 left,
                 corrected_from.join(" > "),
-                yes_no(record.is_justified(&entry.half_day)),
+                options.yes_no(record.is_justified(&entry.half_day)),
                 id,
                 code,
                 reason,
@@ -162,7 +190,7 @@ pub async fn export<W: Write>(
     rows.sort_by(|a, b| (&a[0], &a[1], &a[6], &a[4]).cmp(&(&b[0], &b[1], &b[6], &b[4])));
 
     let mut csv = options.writer(out)?;
-    csv.write_record(HEADER)?;
+    csv.write_record(options.header(&HEADER_FR, &HEADER))?;
     for row in &rows {
         options.write_row(&mut csv, row)?;
     }
@@ -195,16 +223,28 @@ fn covering(
         })
 }
 
-fn status_label(status: &Status) -> String {
+/// What a roll-call entry says, for people: `Absence` / `absent`, `Retard` / `late`, ...
+fn kind_label(status: &Status, language: Language) -> &'static str {
     match status {
-        Status::Present => "present".to_string(),
-        Status::Absent => "absent".to_string(),
-        Status::Late { minutes } => format!("late {minutes} min"),
-        Status::EarlyDeparture { at } => format!("left at {}", at.format("%H:%M")),
-        Status::Excluded => "excluded".to_string(),
+        Status::Present => language.pick("Présence", "present"),
+        Status::Absent => language.pick("Absence", "absent"),
+        Status::Late { .. } => language.pick("Retard", "late"),
+        Status::EarlyDeparture { .. } => language.pick("Départ anticipé", "early_departure"),
+        Status::Excluded => language.pick("Exclusion de cours", "excluded"),
     }
 }
 
-pub(crate) fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.to_string()
+/// An earlier value of a corrected entry, with its minutes or time.
+fn status_label(status: &Status, language: Language) -> String {
+    match (status, language) {
+        (Status::Late { minutes }, Language::French) => format!("Retard de {minutes} min"),
+        (Status::Late { minutes }, Language::English) => format!("late {minutes} min"),
+        (Status::EarlyDeparture { at }, Language::French) => {
+            format!("Départ anticipé à {}", at.format("%H:%M"))
+        }
+        (Status::EarlyDeparture { at }, Language::English) => {
+            format!("left at {}", at.format("%H:%M"))
+        }
+        (other, _) => kind_label(other, language).to_string(),
+    }
 }

@@ -6,11 +6,10 @@ use std::io::Write;
 
 use carnet_domain::grades::{Gradebook, Mark};
 
-use super::absences::yes_no;
 use super::school::{list_streams, Scope, Students};
 use super::{CsvOptions, ExportError};
 
-/// The columns, in order.
+/// The columns, in order, in English (`--lang en`); [`HEADER_FR`] is the same in French.
 pub const HEADER: [&str; 20] = [
     "period",
     "period_name",
@@ -32,6 +31,30 @@ pub const HEADER: [&str; 20] = [
     "special_mark",
     "corrected",
     "previous_marks",
+];
+
+/// The columns of [`HEADER`] in French, the default: as a school's staff names them.
+pub const HEADER_FR: [&str; 20] = [
+    "Code période",
+    "Période",
+    "Classe ou groupe",
+    "Élève",
+    "Nom",
+    "Prénom",
+    "Classe",
+    "Code matière",
+    "Matière",
+    "Évaluation",
+    "Intitulé",
+    "Date",
+    "Professeur",
+    "Coefficient",
+    "Barème",
+    "Bonus",
+    "Note",
+    "Annotation",
+    "Note modifiée",
+    "Notes précédentes",
 ];
 
 /// Writes the marks of the school year of `scope` to `out`; returns the number of rows
@@ -74,7 +97,7 @@ pub async fn export<W: Write>(
     books.sort_by_key(order);
 
     let mut csv = options.writer(out)?;
-    csv.write_record(HEADER)?;
+    csv.write_record(options.header(&HEADER_FR, &HEADER))?;
     let mut students = Students::default();
     let mut rows = 0;
     for book in &books {
@@ -130,10 +153,10 @@ pub async fn export<W: Write>(
                         e.teacher.clone(),
                         options.decimal(e.coefficient),
                         options.decimal(e.scale),
-                        yes_no(e.bonus),
+                        options.yes_no(e.bonus),
                         score,
                         special,
-                        yes_no(!entry.previous.is_empty()),
+                        options.yes_no(!entry.previous.is_empty()),
                         previous.join(" > "),
                     ],
                 )?;

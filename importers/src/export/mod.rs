@@ -61,6 +61,8 @@ pub enum ExportError {
     Year(#[from] SchoolYearError),
     #[error("the separator must be a single ASCII character other than `\"`, a letter or a digit; `{0}` is not")]
     Separator(String),
+    #[error("the language of a CSV export (`lang`) is `fr` (the default) or `en`, not `{0}`")]
+    Language(String),
     #[error("the store could not be read: {0}")]
     Store(#[from] StoreError),
     #[error("writing the CSV failed: {0}")]
@@ -78,16 +80,57 @@ fn known_years(known: &[SchoolYear]) -> String {
     }
 }
 
+/// The language of a CSV export's column names and of the words in it meant for people
+/// (absent / late, yes / no, the CPE's decision): French for the school's staff by
+/// default, English on request. Codes and ids (reason codes, ABS / DISP, students' ids)
+/// are the same in both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    #[default]
+    French,
+    English,
+}
+
+impl Language {
+    /// The language given on a command line or in a query: `fr` or `en`.
+    pub fn from_code(text: &str) -> Result<Language, ExportError> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "fr" | "french" | "français" => Ok(Language::French),
+            "en" | "english" => Ok(Language::English),
+            _ => Err(ExportError::Language(text.to_string())),
+        }
+    }
+
+    /// `fr` or `en`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::French => "fr",
+            Language::English => "en",
+        }
+    }
+
+    /// `french` in French, else `english`.
+    pub(crate) fn pick<T>(self, french: T, english: T) -> T {
+        match self {
+            Language::French => french,
+            Language::English => english,
+        }
+    }
+}
+
 /// How a CSV export is written: what Excel in French expects by default (`;` between
-/// fields, a decimal comma), the separator and decimal mark of the rest of the world on
-/// request, and a UTF-8 byte order mark for the Excel versions that read UTF-8 only with
-/// it (without it, "Hélène" shows as "HÃ©lÃ¨ne").
+/// fields, a decimal comma, French column names), the separator, decimal mark and
+/// English column names of the rest of the world on request, and a UTF-8 byte order mark
+/// for the Excel versions that read UTF-8 only with it (without it, "Hélène" shows as
+/// "HÃ©lÃ¨ne").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CsvOptions {
     pub separator: u8,
     pub bom: bool,
     /// Write decimals with a comma (`14,5`), as French spreadsheets read them.
     pub decimal_comma: bool,
+    /// The language of the column names and of the words for people (French by default).
+    pub language: Language,
 }
 
 impl Default for CsvOptions {
@@ -96,6 +139,7 @@ impl Default for CsvOptions {
             separator: b';',
             bom: false,
             decimal_comma: true,
+            language: Language::French,
         }
     }
 }
@@ -150,6 +194,26 @@ impl CsvOptions {
         Ok(())
     }
 
+    /// The column names in this export's language.
+    pub(crate) fn header<'a>(
+        &self,
+        french: &'a [&'a str],
+        english: &'a [&'a str],
+    ) -> &'a [&'a str] {
+        self.language.pick(french, english)
+    }
+
+    /// A yes or no for people to read, in this export's language.
+    pub(crate) fn yes_no(&self, value: bool) -> String {
+        match (self.language, value) {
+            (Language::French, true) => "oui",
+            (Language::French, false) => "non",
+            (Language::English, true) => "yes",
+            (Language::English, false) => "no",
+        }
+        .to_string()
+    }
+
     /// A decimal as this export writes it.
     pub(crate) fn decimal(&self, value: rust_decimal::Decimal) -> String {
         let text = value.normalize().to_string();
@@ -200,6 +264,50 @@ mod tests {
                 "{bad:?}: {err:?}"
             );
         }
+    }
+
+    #[test]
+    fn french_and_english_headers_side_by_side() {
+        for (french, english) in [
+            (&absences::HEADER_FR[..], &absences::HEADER[..]),
+            (&grades::HEADER_FR[..], &grades::HEADER[..]),
+        ] {
+            assert_eq!(french.len(), english.len(), "{french:?} / {english:?}");
+            let distinct: std::collections::BTreeSet<&str> = french.iter().copied().collect();
+            assert_eq!(distinct.len(), french.len(), "{french:?}");
+            assert!(french.iter().all(|c| !c.is_empty() && c.trim() == *c));
+        }
+        assert_eq!(absences::HEADER_FR[0], "Date");
+        assert_eq!(absences::HEADER[0], "date");
+        let o = CsvOptions::default();
+        assert_eq!(o.language, Language::French);
+        assert_eq!(
+            o.header(&grades::HEADER_FR, &grades::HEADER),
+            grades::HEADER_FR
+        );
+        assert_eq!(o.yes_no(true), "oui");
+        let o = CsvOptions {
+            language: Language::English,
+            ..o
+        };
+        assert_eq!(
+            o.header(&grades::HEADER_FR, &grades::HEADER),
+            grades::HEADER
+        );
+        assert_eq!(o.yes_no(false), "no");
+    }
+
+    #[test]
+    fn languages() {
+        assert_eq!(Language::from_code("fr").ok(), Some(Language::French));
+        assert_eq!(Language::from_code("EN").ok(), Some(Language::English));
+        assert_eq!(Language::default().code(), "fr");
+        let err = Language::from_code("de").err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("lang") && e.contains("`de`")),
+            "{err:?}"
+        );
     }
 
     #[test]
