@@ -1516,6 +1516,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         guardians: Some(guardians),
         guardians_of: Vec::new(),
         external_ids,
+        contacts: None,
         rows: reader.rows,
         notes: reader.notes,
     })

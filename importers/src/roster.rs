@@ -10,11 +10,13 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use carnet_domain::contact::{ContactCommand, ContactEvent, GuardianContact};
 use carnet_domain::enrolment::{
     DivisionSpec, Establishment, EstablishmentCommand, EstablishmentEvent, ExternalId, GroupSpec,
     GuardianRights, Identity, Ine, Period, PersonKind, Role, SchoolYear, Service, Student,
     StudentCommand, StudentEvent, SubjectCode, YearSpec,
 };
+use carnet_domain::personal::Personal;
 use carnet_domain::Uai;
 use carnet_store::{EventStore, RecordedEvent, StoreError};
 use chrono::{Datelike, Duration, NaiveDate, NaiveTime};
@@ -67,6 +69,27 @@ pub struct GuardianRow {
     pub rights: GuardianRights,
 }
 
+/// One address of a guardian as a file gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Given {
+    /// The file has none.
+    Missing,
+    /// As Carnet keeps it (normalised by the domain's rules).
+    Valid(String),
+    /// The file has one the domain refuses (a typo): the import's notes say so, and
+    /// what Carnet holds stays as it is.
+    Refused,
+}
+
+/// How a guardian the file links is reached: e-mail address and mobile number.
+#[derive(Debug, Clone)]
+pub struct ContactRow {
+    /// The guardian's id, as in the file's [`GuardianRow`]s.
+    pub guardian: String,
+    pub email: Given,
+    pub mobile: Given,
+}
+
 /// Who an external identifier of a file names: staff and guardians by their id, a
 /// student by INE (Carnet's id for them is found or made when they are enrolled).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +134,9 @@ pub struct Roster {
     /// link is never removed by a file: a person keeps the ENT identity they sign in
     /// with when another file forgets it).
     pub external_ids: Vec<Row<ExternalIdRow>>,
+    /// The addresses of the guardians the file links, once per guardian; `None` for
+    /// formats that carry none. Recorded where they differ from Carnet's (`record_contacts`).
+    pub contacts: Option<Vec<Row<ContactRow>>>,
     /// Records read from the file.
     pub rows: usize,
     /// What was read but left aside, and why.
@@ -128,6 +154,9 @@ pub struct Current {
     by_ine: HashMap<Ine, String>,
     /// The format of the import that made each guardian link (student id, guardian).
     guardian_origin: BTreeMap<(String, String), String>,
+    /// The log, to read and open the guardians' addresses when a file carries some.
+    store: EventStore,
+    tenant: Uai,
 }
 
 impl Current {
@@ -186,6 +215,8 @@ impl Current {
             students,
             by_ine,
             guardian_origin,
+            store: store.clone(),
+            tenant: tenant.clone(),
         })
     }
 }
@@ -232,6 +263,9 @@ pub async fn plan_roster(
         link_guardians(plan, current, roster, guardians).await;
     }
     link_external_ids(plan, current, &roster.external_ids).await;
+    if let Some(contacts) = &roster.contacts {
+        record_contacts(plan, current, roster, contacts).await;
+    }
 }
 
 /// The file's external identifiers linked to their people; one already linked to the
@@ -780,5 +814,148 @@ async fn link_guardians(
         let kind = ("guardians", Change::Removed);
         plan.execute(target, command, &(), &roster.header, kind, "guardian")
             .await;
+    }
+}
+
+/// One address of a guardian as Carnet holds it, opened, with the import format that
+/// gave it its value (`None`: by hand, through the API).
+#[derive(Debug, Default)]
+struct Held {
+    value: Option<String>,
+    origin: Option<String>,
+}
+
+impl Held {
+    /// The address after a `ContactRecorded` giving `value`: its origin changes only
+    /// when its value does (an import that keeps an address by hand keeps it by hand).
+    fn record(&mut self, value: Option<String>, origin: &Option<String>) {
+        if value != self.value {
+            self.value = value;
+            self.origin = origin.clone();
+        }
+    }
+
+    /// What the guardian's address becomes after a file giving `given`.
+    fn wanted(&self, given: &Given, format: &str) -> Option<String> {
+        match given {
+            Given::Valid(value) => Some(value.clone()),
+            // A typo in the file says nothing of the address Carnet holds.
+            Given::Refused => self.value.clone(),
+            // Removed only when a file of this format gave it.
+            Given::Missing if self.origin.as_deref() == Some(format) => None,
+            Given::Missing => self.value.clone(),
+        }
+    }
+}
+
+/// Records the addresses of the file's guardians when they differ from what Carnet
+/// holds (read from each guardian's `guardian_contact` stream and opened with the
+/// vault): the file's address replaces Carnet's; an address the file lacks is removed
+/// when a file of this format gave it, kept when it was given by hand; a value the
+/// domain refuses (in the notes) leaves Carnet's as it is. Nothing differs, nothing is
+/// recorded.
+async fn record_contacts(
+    plan: &mut Plan,
+    current: &mut Current,
+    roster: &Roster,
+    rows: &[Row<ContactRow>],
+) {
+    let (store, tenant) = (&current.store, &current.tenant);
+    let mut streams: BTreeMap<String, Vec<RecordedEvent>> = BTreeMap::new();
+    match store.read_stream_type(tenant, GuardianContact::TYPE).await {
+        Ok(events) => {
+            for event in events {
+                streams
+                    .entry(event.stream.stream_id.clone())
+                    .or_default()
+                    .push(event);
+            }
+        }
+        Err(e) => {
+            let rule = format!("the guardians' addresses cannot be read: {e}");
+            plan.problem(&roster.header, "guardian_contact", rule);
+            return;
+        }
+    }
+    for row in rows {
+        let c = &row.value;
+        let events = streams.remove(&c.guardian).unwrap_or_default();
+        let mut recorded = Vec::new();
+        let folded = plan::fold::<GuardianContact>(&c.guardian, events, |event, record| {
+            if let ContactEvent::ContactRecorded { email, mobile, .. } = event {
+                recorded.push((email.clone(), mobile.clone(), origin_of(record)));
+            }
+        });
+        let mut target = match folded {
+            Ok(target) => target,
+            Err(e) => {
+                plan.problem(&row.at, "guardian_contact", e.to_string());
+                continue;
+            }
+        };
+        let (mut email, mut mobile) = (Held::default(), Held::default());
+        let mut erased = false;
+        for (e, m, origin) in recorded {
+            match (
+                open(store, tenant, e.as_ref()).await,
+                open(store, tenant, m.as_ref()).await,
+            ) {
+                (Ok(e), Ok(m)) => {
+                    erased |= e.is_none() || m.is_none();
+                    email.record(e.flatten(), &origin);
+                    mobile.record(m.flatten(), &origin);
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    plan.problem(&row.at, "guardian_contact", e.to_string());
+                    erased = true;
+                }
+            }
+        }
+        if erased {
+            // The guardian's personal data was erased: nothing is recorded of them again.
+            continue;
+        }
+        let wanted = (
+            email.wanted(&c.email, roster.format),
+            mobile.wanted(&c.mobile, roster.format),
+        );
+        if wanted == (email.value.clone(), mobile.value.clone()) {
+            continue;
+        }
+        let change = if email.value.is_none() && mobile.value.is_none() {
+            Change::Created
+        } else if wanted == (None, None) {
+            Change::Removed
+        } else {
+            Change::Changed
+        };
+        let command = ContactCommand::RecordContact {
+            guardian: c.guardian.clone(),
+            email: wanted.0,
+            mobile: wanted.1,
+            by: plan.provenance().actor.clone(),
+        };
+        plan.execute(
+            &mut target,
+            command,
+            &(),
+            &row.at,
+            ("contacts", change),
+            "MEL, TEL_PORTABLE",
+        )
+        .await;
+    }
+}
+
+/// A sealed address in clear: `Some(None)` when there is no address, `None` once its
+/// owner was erased.
+async fn open(
+    store: &EventStore,
+    tenant: &Uai,
+    value: Option<&Personal<String>>,
+) -> Result<Option<Option<String>>, StoreError> {
+    match value {
+        None => Ok(Some(None)),
+        Some(value) => Ok(store.vault().open(tenant, value).await?.map(Some)),
     }
 }

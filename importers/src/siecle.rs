@@ -272,6 +272,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         // SIECLE's ids (ELEVE_ID, ELENOET) are the file's own and the INE is already the
         // student's Carnet id: the identifier an ENT signs people in with is not here.
         external_ids: Vec::new(),
+        contacts: None,
         rows,
         notes,
     })

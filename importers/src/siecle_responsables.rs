@@ -47,17 +47,31 @@
 //!   left aside, as the students' import leaves them.
 //! - The file is the authority on the guardians of every student of the students' file:
 //!   links this format made that the file no longer has are removed.
+//! - How a legal guardian is reached comes from their MEL (e-mail) and TEL_PORTABLE
+//!   (mobile; TEL_PERSONNEL and TEL_PROFESSIONNEL, often landlines, are not read), kept
+//!   as the notifications domain normalises them (`06 12 34 56 78` as `+33612345678`)
+//!   and recorded on the guardian's `guardian_contact` stream, sealed as their personal
+//!   data. Only what differs from what Carnet holds is recorded: importing again
+//!   records nothing. The file is the authority on these addresses too: its value
+//!   replaces Carnet's, even one given by hand; an address the file does not have is
+//!   removed when an import of this format gave it, and kept when it was given by hand
+//!   (the guardian or the secretariat, through the API). A value the domain refuses (a
+//!   typo: `martin.fr`, a landline in TEL_PORTABLE) does not refuse the file: the
+//!   guardian is linked without it, Carnet keeps what it held for that field, and the
+//!   import's notes name the file, the line, the person and the field, for the school
+//!   to correct in SIECLE. Nothing of a contact person (RESP_LEGAL 0) is kept.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use carnet_domain::contact::{normalise_email, normalise_mobile, ContactError};
 use carnet_domain::enrolment::{GuardianRights, Ine, SchoolYear};
 use carnet_domain::Uai;
 use chrono::NaiveDate;
 use roxmltree::Node;
 
 use crate::report::{ImportError, Location, Problem};
-use crate::roster::{GuardianRow, Roster, Row};
+use crate::roster::{ContactRow, Given, GuardianRow, Roster, Row};
 use crate::source::SourceFile;
 use crate::xml::{self, at, attribute, children, french_date, text};
 
@@ -119,6 +133,17 @@ impl Bundle {
 struct Eleve {
     ine: Ine,
     left: Option<NaiveDate>,
+}
+
+/// The domain's check of an address: its normalised form, or why it is refused.
+type Check = fn(&str) -> Result<String, ContactError>;
+
+/// What the file says of a person: where, their name, their MEL and TEL_PORTABLE.
+struct Personne {
+    at: Location,
+    name: Option<String>,
+    mel: Option<String>,
+    portable: Option<String>,
 }
 
 /// The header of a BEE file: UAJ, school year, export day.
@@ -285,7 +310,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
     }
 
     // The persons, by PERSONNE_ID.
-    let mut personnes: BTreeMap<String, (Location, Option<String>)> = BTreeMap::new();
+    let mut personnes: BTreeMap<String, Personne> = BTreeMap::new();
     for node in at(root, "DONNEES/PERSONNES")
         .into_iter()
         .flat_map(|n| children(n, "PERSONNE"))
@@ -305,10 +330,10 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             );
             continue;
         }
-        if let Some((first, _)) = personnes.get(&id) {
+        if let Some(first) = personnes.get(&id) {
             problem(
                 "PERSONNE_ID",
-                format!("PERSONNE_ID {id} is used twice (first at {first})"),
+                format!("PERSONNE_ID {id} is used twice (first at {})", first.at),
             );
             continue;
         }
@@ -320,7 +345,15 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             (None, Some(last)) => Some(last),
             (_, None) => None,
         };
-        personnes.insert(id, (here, name));
+        personnes.insert(
+            id,
+            Personne {
+                at: here,
+                name,
+                mel: text(node, "MEL"),
+                portable: text(node, "TEL_PORTABLE"),
+            },
+        );
     }
 
     let year_starts = head
@@ -332,6 +365,8 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
     let mut linked: BTreeSet<(String, String)> = BTreeSet::new();
     let mut others = 0;
     let mut left_aside = BTreeSet::new();
+    let mut contacts: BTreeMap<String, Row<ContactRow>> = BTreeMap::new();
+    let mut refused = Vec::new();
     for node in at(root, "DONNEES/RESPONSABLES")
         .into_iter()
         .flat_map(|n| children(n, "RESPONSABLE_ELEVE"))
@@ -411,14 +446,13 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
                 None
             }
         };
-        let (Some(eleve), Some((person_at, name)), Some(relationship)) =
-            (eleve, personne, relationship)
+        let (Some(eleve), Some(personne), Some(relationship)) = (eleve, personne, relationship)
         else {
             continue;
         };
-        let Some(name) = name else {
+        let Some(name) = &personne.name else {
             problems.push(source.problem(
-                person_at.clone(),
+                personne.at.clone(),
                 "NOM_DE_FAMILLE",
                 format!("person {personne_id}, a legal guardian, has no name"),
             ));
@@ -430,11 +464,37 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
                 continue;
             }
         }
+        let guardian = format!("siecle-resp-{personne_id}");
+        if !contacts.contains_key(&guardian) {
+            let mut address = |field: &str, raw: &Option<String>, check: Check| {
+                let Some(raw) = raw else {
+                    return Given::Missing;
+                };
+                check(raw).map_or_else(
+                    |e| {
+                        refused.push(format!(
+                            "{}: {}: {field}: {e}: person {personne_id} ({name}) is \
+                             imported without it (correct it in SIECLE)",
+                            source.name, personne.at
+                        ));
+                        Given::Refused
+                    },
+                    Given::Valid,
+                )
+            };
+            let value = ContactRow {
+                guardian: guardian.clone(),
+                email: address("MEL", &personne.mel, normalise_email),
+                mobile: address("TEL_PORTABLE", &personne.portable, normalise_mobile),
+            };
+            let at = personne.at.clone();
+            contacts.insert(guardian.clone(), Row { at, value });
+        }
         guardians.push(Row {
             at: here.clone(),
             value: GuardianRow {
                 student: eleve.ine.clone(),
-                guardian: format!("siecle-resp-{personne_id}"),
+                guardian,
                 name: name.clone(),
                 relationship: relationship.to_string(),
                 rights: GuardianRights::FULL,
@@ -459,6 +519,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
             "{ine} left before {year}: their responsables are not imported"
         ));
     }
+    notes.extend(refused);
     let guardians_of = eleves
         .into_values()
         .filter(|e| !matches!((e.left, year_starts), (Some(l), Some(s)) if l < s))
@@ -481,6 +542,7 @@ pub fn read(bundle: &Bundle, today: NaiveDate) -> Result<Roster, ImportError> {
         // The responsables' PERSONNE_ID is SIECLE's own: the identifier an ENT signs
         // guardians in with (AAF ENTPersonJointure) is not in this file.
         external_ids: Vec::new(),
+        contacts: Some(contacts.into_values().collect()),
         rows,
         notes,
     })

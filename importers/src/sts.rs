@@ -273,6 +273,7 @@ pub fn read(source: &SourceFile, today: NaiveDate) -> Result<Roster, ImportError
         // STS-Web's individu ID is already the staff member's Carnet id (`sts-{ID}`): the
         // identifier an ENT signs people in with (AAF ENTPersonJointure) is not here.
         external_ids: Vec::new(),
+        contacts: None,
         rows,
         notes,
     })

@@ -1,18 +1,21 @@
 //! SIECLE `ResponsablesAvecAdresses.xml` imports on both backends: the legal guardians of
 //! the students linked with their rights, contacts left unlinked, the same file again
 //! (nothing to do), a changed file (only the differences), a dry run, bad files (every
-//! problem listed with its line, nothing written), the students' file found beside it.
+//! problem listed with its line, nothing written), the students' file found beside it,
+//! the guardians' e-mail addresses and mobiles recorded (sealed) only when they change.
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
 use carnet_domain::attendance::AttendancePolicy;
+use carnet_domain::contact::{ContactCommand, ContactEvent, GuardianContact};
 use carnet_domain::enrolment::{GuardianRights, Student};
 use carnet_domain::Uai;
 use carnet_importers::siecle_responsables::Bundle;
 use carnet_importers::{
     import, import_input, import_path, Format, ImportError, Input, Options, SourceFile, Summary,
 };
+use carnet_store::aggregate::decode;
 use carnet_store::testing::TestStore;
-use carnet_store::{BackendKind, EventStore, School, StreamRef};
+use carnet_store::{BackendKind, CommandContext, EventStore, School, StreamRef};
 use chrono::NaiveDate;
 
 const SIECLE: &str = include_str!("fixtures/ElevesSansAdresses.xml");
@@ -121,6 +124,212 @@ fn full(
         relationship.to_string(),
         GuardianRights::FULL,
     )
+}
+
+/// The e-mail address and mobile Carnet holds for a guardian, opened with the vault;
+/// `None` when it has no `guardian_contact` stream.
+async fn contact(store: &EventStore, guardian: &str) -> Option<(Option<String>, Option<String>)> {
+    let stream = StreamRef::new("guardian_contact", guardian);
+    let mut held = None;
+    for record in store.read_stream(&uai(), &stream, 0).await.unwrap() {
+        if let ContactEvent::ContactRecorded { email, mobile, .. } =
+            decode::<GuardianContact>(record).unwrap()
+        {
+            let mut opened = Vec::new();
+            for value in [email, mobile] {
+                opened.push(match value {
+                    Some(sealed) => {
+                        assert!(sealed.in_clear().is_none(), "the log holds it sealed");
+                        store.vault().open(&uai(), &sealed).await.unwrap()
+                    }
+                    None => None,
+                });
+            }
+            held = Some((opened[0].clone(), opened[1].clone()));
+        }
+    }
+    held
+}
+
+fn both(email: Option<&str>, mobile: Option<&str>) -> Option<(Option<String>, Option<String>)> {
+    Some((email.map(str::to_string), mobile.map(str::to_string)))
+}
+
+async fn guardians_addresses_are_recorded_when_they_change(kind: BackendKind) {
+    let ts = TestStore::new(kind).await;
+    let store = &ts.store;
+    students(store).await;
+
+    let first = responsables(store, RESPONSABLES).await;
+    assert_eq!(counts(&first, "contacts"), (5, 0, 0), "{first}");
+    assert_eq!(
+        contact(store, "siecle-resp-700101").await,
+        both(Some("sophie.martin@exemple.fr"), Some("+33612345678")),
+        "the mobile in E.164, not the landline of TEL_PERSONNEL"
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700102").await,
+        both(None, Some("+33623456789")),
+        "Jérôme's malformed e-mail is left out, his mobile kept"
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700201").await,
+        both(Some("aicha.nguessan@exemple.fr"), Some("+33745678901"))
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700301").await,
+        both(Some("benedicte.roi@exemple.fr"), None),
+        "trimmed; a landline in TEL_PERSONNEL and an empty TEL_PORTABLE: no mobile"
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700401").await,
+        both(Some("noemie.garcon@exemple.fr"), Some("+33781223344"))
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700402").await,
+        None,
+        "no address in the file: nothing recorded"
+    );
+    for (person, who) in [
+        ("700103", "a contact person"),
+        ("700202", "a contact person"),
+        ("700501", "the guardian of a student who left"),
+    ] {
+        assert_eq!(
+            contact(store, &format!("siecle-resp-{person}")).await,
+            None,
+            "nothing is kept of {who}"
+        );
+    }
+
+    // The malformed e-mail is a note naming file, line, person and field; Jérôme is
+    // linked all the same.
+    let typos: Vec<&String> = first
+        .notes
+        .iter()
+        .filter(|n| n.contains("MEL") || n.contains("TEL_PORTABLE"))
+        .collect();
+    assert_eq!(typos.len(), 1, "{:?}", first.notes);
+    let person_line = line_of(RESPONSABLES, "PERSONNE_ID=\"700102\"");
+    let note = typos[0];
+    assert!(note.starts_with("ResponsablesAvecAdresses.xml: "), "{note}");
+    for needed in [
+        format!("line {person_line} "),
+        ": MEL: ".to_string(),
+        "jerome.martin@exemple,fr".to_string(),
+        "700102".to_string(),
+        "Jérôme MARTIN".to_string(),
+    ] {
+        assert!(note.contains(&needed), "{needed} in {note}");
+    }
+    assert!(guardians(store, "070123456AB")
+        .await
+        .iter()
+        .any(|g| g.0 == "siecle-resp-700102"));
+
+    // Recorded with the import's provenance: the line of the PERSONNE.
+    let events = store
+        .read_stream(
+            &uai(),
+            &StreamRef::new("guardian_contact", "siecle-resp-700101"),
+            0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    let extra = &events[0].metadata.extra;
+    assert_eq!(extra["import.format"], "siecle-responsables");
+    assert_eq!(extra["import.file"], "ResponsablesAvecAdresses.xml");
+    assert_eq!(extra["import.sha256"], first.sha256);
+    assert_eq!(
+        extra["import.line"],
+        line_of(RESPONSABLES, "PERSONNE_ID=\"700101\"").to_string()
+    );
+
+    // The same file again: nothing to do.
+    let before = head(store).await;
+    let again = responsables(store, RESPONSABLES).await;
+    assert!(again.changes.is_empty(), "{again}");
+    assert_eq!(again.events, 0);
+    assert_eq!(head(store).await, before);
+
+    // Loïc gives his address to the secretariat; SIECLE has none: it stays.
+    let school = School::new(store.clone(), uai(), AttendancePolicy::default());
+    let by_hand = CommandContext {
+        actor: Some("secretariat1".into()),
+        role: Some("secretariat".into()),
+        ..CommandContext::default()
+    };
+    school
+        .contacts
+        .execute(
+            "siecle-resp-700402",
+            ContactCommand::RecordContact {
+                guardian: "siecle-resp-700402".into(),
+                email: Some("loic.garcon@exemple.fr".into()),
+                mobile: None,
+                by: "secretariat1".into(),
+            },
+            &by_hand,
+        )
+        .await
+        .unwrap();
+    let before = head(store).await;
+    let again = responsables(store, RESPONSABLES).await;
+    assert!(again.changes.is_empty(), "{again}");
+    assert_eq!(head(store).await, before);
+    assert_eq!(
+        contact(store, "siecle-resp-700402").await,
+        both(Some("loic.garcon@exemple.fr"), None)
+    );
+
+    // A month later Sophie changed her e-mail address in SIECLE: one change.
+    let moved = RESPONSABLES.replace("sophie.martin@exemple.fr", "sophie.martin@laposte.net");
+    let diff = responsables(store, &moved).await;
+    assert_eq!(counts(&diff, "contacts"), (0, 1, 0), "{diff}");
+    assert_eq!(diff.changes.len(), 1, "only an address changes: {diff}");
+    assert_eq!(diff.events, 1);
+    assert_eq!(
+        contact(store, "siecle-resp-700101").await,
+        both(Some("sophie.martin@laposte.net"), Some("+33612345678"))
+    );
+    let settled = head(store).await;
+    assert!(responsables(store, &moved).await.changes.is_empty());
+    assert_eq!(head(store).await, settled);
+
+    // The school corrects Jérôme's typo, and Aïcha's e-mail, which SIECLE gave, is no
+    // longer in SIECLE: the one recorded, the other removed.
+    let fixed = moved
+        .replace("jerome.martin@exemple,fr", "jerome.martin@exemple.fr")
+        .replace("        <MEL>aicha.nguessan@exemple.fr</MEL>\n", "");
+    let diff = responsables(store, &fixed).await;
+    assert_eq!(counts(&diff, "contacts"), (0, 2, 0), "{diff}");
+    assert!(
+        !diff.notes.iter().any(|n| n.contains("MEL")),
+        "{:?}",
+        diff.notes
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700102").await,
+        both(Some("jerome.martin@exemple.fr"), Some("+33623456789"))
+    );
+    assert_eq!(
+        contact(store, "siecle-resp-700201").await,
+        both(None, Some("+33745678901"))
+    );
+
+    // A new typo does not take away the address Carnet holds.
+    let typo = fixed.replace("jerome.martin@exemple.fr", "jerome.martin@exemple");
+    let diff = responsables(store, &typo).await;
+    assert!(diff.changes.is_empty(), "{diff}");
+    assert!(diff
+        .notes
+        .iter()
+        .any(|n| n.contains("jerome.martin@exemple`")));
+    assert_eq!(
+        contact(store, "siecle-resp-700102").await,
+        both(Some("jerome.martin@exemple.fr"), Some("+33623456789"))
+    );
 }
 
 async fn legal_guardians_are_linked_and_only_changes_apply(kind: BackendKind) {
@@ -379,6 +588,16 @@ async fn postgres_links_legal_guardians_and_only_changes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn sqlite_links_legal_guardians_and_only_changes() {
     legal_guardians_are_linked_and_only_changes_apply(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_records_guardians_addresses_when_they_change() {
+    guardians_addresses_are_recorded_when_they_change(BackendKind::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sqlite_records_guardians_addresses_when_they_change() {
+    guardians_addresses_are_recorded_when_they_change(BackendKind::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -494,6 +494,7 @@ pub(super) fn read(
         guardians,
         guardians_of: Vec::new(),
         external_ids: r.external_ids,
+        contacts: None,
         rows: records.len(),
         notes: r.notes,
     })
