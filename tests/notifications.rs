@@ -631,3 +631,113 @@ async fn bad_addresses_are_refused() {
         .await;
     assert_eq!(code(&teacher).as_deref(), Some("FORBIDDEN"), "{teacher}");
 }
+
+/// Marks are told only where the head turned it on; then a guardian who is told of
+/// absences gets each mark entered, on its scale with a decimal comma.
+#[tokio::test]
+async fn marks_are_told_where_the_establishment_wants_it() {
+    let server = TestServer::start(BackendKind::Postgres, STUDENTS).await;
+    let dir = tempfile::tempdir().unwrap();
+    let smtp_port = free_port();
+    let smtp = smtp_sink(smtp_port, dir.path(), &[]);
+    let kid = "eleve00001";
+    let guardian = guardian_of(&server, kid).await;
+    record_contact(&server, &guardian, Some("parent.notes@exemple.fr"), None).await;
+    let answer = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "query($id: String!, $d: NaiveDate!) { student(id: $id) { placement { division } timetable(from: $d, to: $d) { teachers subject } } }",
+            json!({ "id": kid, "d": "2026-12-04" }),
+        )
+        .await;
+    let student = &data(&answer)["student"];
+    let division = student["placement"]["division"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let lesson = student["timetable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["subject"].as_str().is_some())
+        .unwrap();
+    let (teacher, subject) = (
+        lesson["teachers"][0].as_str().unwrap().to_string(),
+        lesson["subject"].as_str().unwrap().to_string(),
+    );
+    let mark = |title: &'static str, score: &'static str| {
+        let (server, teacher, division, subject) = (&server, &teacher, &division, &subject);
+        async move {
+            let created = server
+                .as_(
+                    teacher,
+                    ClaimedRole::Teacher,
+                    "mutation($c: String!, $s: String!, $t: String!) { createEvaluation(input: { class: $c, subject: $s, title: $t, date: \"2026-12-04\" }) { created } }",
+                    json!({ "c": division, "s": subject, "t": title }),
+                )
+                .await;
+            let evaluation = data(&created)["createEvaluation"]["created"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let entered = server
+                .as_(
+                    teacher,
+                    ClaimedRole::Teacher,
+                    "mutation($c: String!, $e: String!, $s: String!, $m: Decimal) { enterMark(class: $c, evaluation: $e, student: $s, mark: { score: $m }) { changed } }",
+                    json!({ "c": division, "e": evaluation, "s": "eleve00001", "m": score }),
+                )
+                .await;
+            assert_eq!(
+                data(&entered)["enterMark"]["changed"],
+                json!(true),
+                "{entered}"
+            );
+        }
+    };
+    // Off by default: a mark tells no one.
+    mark("Contrôle sans avis", "12").await;
+    let set = "mutation($on: Boolean!) { setMarkNotifications(enabled: $on) { changed } }";
+    let refused = server
+        .as_(&teacher, ClaimedRole::Teacher, set, json!({ "on": true }))
+        .await;
+    assert_eq!(
+        code(&refused).as_deref(),
+        Some("FORBIDDEN"),
+        "the head's choice: {refused}"
+    );
+    let on = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            set,
+            json!({ "on": true }),
+        )
+        .await;
+    assert_eq!(
+        data(&on)["setMarkNotifications"]["changed"],
+        json!(true),
+        "{on}"
+    );
+    mark("Fractions", "14.5").await;
+    let queued = until(&server, 60, |d| !d.is_empty()).await;
+    assert_eq!(
+        queued.len(),
+        1,
+        "only the mark entered once it was on: {queued:#?}"
+    );
+    assert_eq!(queued[0]["notice"], json!("mark"));
+
+    let config = NotifyConfig::parse(&config(smtp_port, free_port(), "base_seconds = 1")).unwrap();
+    let notifier = Notifier::new(&server.store, config).unwrap();
+    assert_eq!(notifier.round().await.unwrap(), 1);
+    let mails = received(&smtp.out);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let mail: Value = serde_json::from_str(&mails[0].1).unwrap();
+    let text = mail["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("a reçu la note de 14,5/20 en {subject} pour l'évaluation « Fractions » du vendredi 4 décembre 2026.")),
+        "{text}"
+    );
+}

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
 use carnet_domain::contact::{Channel, ContactCommand, Language, Notice};
-use carnet_domain::enrolment::Role;
+use carnet_domain::enrolment::{EstablishmentCommand, Role};
 use carnet_projections::notifications::outbox::{self, Delivery};
 use carnet_projections::notifications::{EntIds, Reach, NAME};
 use carnet_projections::query;
@@ -58,6 +58,8 @@ pub enum NoticeKind {
     Absence,
     Alert,
     Justification,
+    /// A mark entered, where the establishment tells families of marks.
+    Mark,
 }
 
 impl From<NoticeKind> for Notice {
@@ -66,6 +68,7 @@ impl From<NoticeKind> for Notice {
             NoticeKind::Absence => Notice::Absence,
             NoticeKind::Alert => Notice::Alert,
             NoticeKind::Justification => Notice::Justification,
+            NoticeKind::Mark => Notice::Mark,
         }
     }
 }
@@ -76,6 +79,7 @@ impl From<Notice> for NoticeKind {
             Notice::Absence => NoticeKind::Absence,
             Notice::Alert => NoticeKind::Alert,
             Notice::Justification => NoticeKind::Justification,
+            Notice::Mark => NoticeKind::Mark,
         }
     }
 }
@@ -327,6 +331,28 @@ impl NotificationMutation {
             "set_notification_preferences",
             &c.school.contacts,
             &guardian,
+            command,
+            None,
+        )
+        .await
+    }
+
+    /// Whether the guardians told of absences are also told of each mark as it is
+    /// entered (off until turned on): the head's choice for the establishment.
+    async fn set_mark_notifications(
+        &self,
+        ctx: &Context<'_>,
+        enabled: bool,
+        command_id: Option<Uuid>,
+    ) -> GqlResult<CommandResult> {
+        let c = Command::new(ctx, command_id, None).await?;
+        c.actor.may_administer("telling families of marks")?;
+        let stream = c.school.establishment_id();
+        let command = EstablishmentCommand::SetMarkNotifications { enabled };
+        c.run(
+            "set_mark_notifications",
+            &c.school.establishment,
+            &stream,
             command,
             None,
         )

@@ -84,6 +84,8 @@ pub enum Notice {
     Alert,
     /// Vie scolaire accepted or refused a justification.
     Justification,
+    /// A mark was entered, where the establishment tells families of marks.
+    Mark,
 }
 
 impl Notice {
@@ -92,6 +94,7 @@ impl Notice {
             Notice::Absence => "absence",
             Notice::Alert => "alert",
             Notice::Justification => "justification",
+            Notice::Mark => "mark",
         }
     }
 
@@ -100,6 +103,7 @@ impl Notice {
             "absence" => Some(Notice::Absence),
             "alert" => Some(Notice::Alert),
             "justification" => Some(Notice::Justification),
+            "mark" => Some(Notice::Mark),
             _ => None,
         }
     }

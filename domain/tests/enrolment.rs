@@ -824,3 +824,21 @@ fn a_rollover_plan_checks_every_decision_and_gives_one_command_per_student() {
         EC::RollOverYear { .. }
     ));
 }
+
+#[test]
+fn telling_families_of_marks_is_switched_on_once() {
+    let on = EC::SetMarkNotifications { enabled: true };
+    establishment()
+        .given(school())
+        .when(on.clone())
+        .then_expect_events(vec![EV::MarkNotificationsSet { enabled: true }]);
+    // Already on: nothing recorded. Off by default: turning it off records nothing.
+    establishment()
+        .given([school(), vec![EV::MarkNotificationsSet { enabled: true }]].concat())
+        .when(on)
+        .then_expect_events(vec![]);
+    establishment()
+        .given(school())
+        .when(EC::SetMarkNotifications { enabled: false })
+        .then_expect_events(vec![]);
+}

@@ -1,4 +1,5 @@
--- The notifications to send to guardians (absences, alerts, decisions on justifications):
+-- The notifications to send to guardians (absences, alerts, decisions on justifications,
+-- marks where the establishment tells families of them):
 -- one row per guardian and channel, written by the `notifications` projection in the
 -- transaction that moves its checkpoint over the event that calls for it, then sent by
 -- the notifier (`carnet notify`, or `carnet serve --notify-config`), at least once.
@@ -13,7 +14,7 @@ CREATE TABLE notification_deliveries (
     tenant_id   TEXT NOT NULL,
     id          TEXT NOT NULL,
     position    BIGINT NOT NULL,
-    notice      TEXT NOT NULL CHECK (notice IN ('absence', 'alert', 'justification')),
+    notice      TEXT NOT NULL CHECK (notice IN ('absence', 'alert', 'justification', 'mark')),
     channel     TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'ent')),
     guardian    TEXT NOT NULL,
     student     TEXT NOT NULL,

@@ -3,7 +3,7 @@ CREATE TABLE notification_deliveries (
     tenant_id   TEXT NOT NULL,
     id          TEXT NOT NULL,
     position    INTEGER NOT NULL,
-    notice      TEXT NOT NULL CHECK (notice IN ('absence', 'alert', 'justification')),
+    notice      TEXT NOT NULL CHECK (notice IN ('absence', 'alert', 'justification', 'mark')),
     channel     TEXT NOT NULL CHECK (channel IN ('email', 'sms', 'ent')),
     guardian    TEXT NOT NULL,
     student     TEXT NOT NULL,

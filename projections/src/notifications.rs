@@ -10,11 +10,13 @@
 //! checkpoint moved with the rows, or neither did and the projection does it again.
 //!
 //! Documents (all personal values sealed, as in the log):
-//! - `establishment`: its name, to sign the messages;
+//! - `establishment`: its name, to sign the messages, and whether families are told of
+//!   marks;
 //! - `student/{id}`: the student's names and their guardians with the right to be told;
 //! - `contact/{guardian}`: the guardian's addresses and preferences ([`Reach`]);
 //! - `ent/{person}`: the ENT identifiers linked to a person;
-//! - `justification/{year}/{student}/{id}`: the days a justification covers.
+//! - `justification/{year}/{student}/{id}`: the days a justification covers;
+//! - `evaluation/{gradebook}/{id}`: an evaluation's subject, title, date and scale.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -24,6 +26,7 @@ use carnet_domain::contact::{Channel, ContactEvent, GuardianContact, Notice, Pre
 use carnet_domain::enrolment::{
     Establishment, EstablishmentEvent, ExternalId, Student, StudentEvent,
 };
+use carnet_domain::grades::{Gradebook, GradebookEvent};
 use carnet_domain::personal::Personal;
 use carnet_store::RecordedEvent;
 use chrono::{Duration, NaiveDate, Utc};
@@ -45,6 +48,18 @@ pub const MAX_AGE: Duration = Duration::days(2);
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EstablishmentName {
     pub name: String,
+    /// Whether families are told of each mark entered.
+    #[serde(default)]
+    pub marks: bool,
+}
+
+/// What a mark's notification says of its evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationNote {
+    pub subject: String,
+    pub title: String,
+    pub date: Option<NaiveDate>,
+    pub scale: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -89,6 +104,7 @@ impl Projection for NotificationsProjection {
             Student::TYPE,
             StudentAttendance::TYPE,
             GuardianContact::TYPE,
+            Gradebook::TYPE,
         ]
         .contains(&stream_type)
     }
@@ -100,6 +116,7 @@ impl Projection for NotificationsProjection {
                 student(batch, &event.stream.stream_id, decode(event)?).await
             }
             t if t == GuardianContact::TYPE => contact(batch, decode(event)?).await,
+            t if t == Gradebook::TYPE => gradebook(batch, event, decode(event)?).await,
             _ => attendance(batch, event, decode(event)?).await,
         }
     }
@@ -108,7 +125,12 @@ impl Projection for NotificationsProjection {
 async fn establishment(batch: &mut Batch, e: EstablishmentEvent) -> Result<(), ProjectionError> {
     match e {
         EstablishmentEvent::EstablishmentRegistered { name, .. } => {
-            batch.put("establishment", &EstablishmentName { name })?;
+            let doc: &mut EstablishmentName = batch.typed_mut("establishment").await?;
+            doc.name = name;
+        }
+        EstablishmentEvent::MarkNotificationsSet { enabled } => {
+            let doc: &mut EstablishmentName = batch.typed_mut("establishment").await?;
+            doc.marks = enabled;
         }
         EstablishmentEvent::ExternalIdLinked {
             person, identifier, ..
@@ -246,6 +268,63 @@ async fn attendance(
         }
         _ => return Ok(()),
     };
+    enqueue(batch, event, notice, student, guardians, details).await
+}
+
+async fn gradebook(
+    batch: &mut Batch,
+    event: &RecordedEvent,
+    e: GradebookEvent,
+) -> Result<(), ProjectionError> {
+    let stream = &event.stream.stream_id;
+    match e {
+        GradebookEvent::EvaluationCreated(spec) => {
+            let note = EvaluationNote {
+                subject: spec.subject,
+                title: spec.title,
+                date: Some(spec.date),
+                scale: spec.scale.normalize().to_string(),
+            };
+            batch.put(&format!("evaluation/{stream}/{}", spec.evaluation), &note)
+        }
+        GradebookEvent::MarkEntered {
+            evaluation,
+            student,
+            mark,
+            ..
+        } => {
+            let school: EstablishmentName = batch.get("establishment").await?.unwrap_or_default();
+            if !school.marks {
+                return Ok(());
+            }
+            let note: EvaluationNote = batch
+                .get(&format!("evaluation/{stream}/{evaluation}"))
+                .await?
+                .unwrap_or_default();
+            let details = json!({
+                "subject": note.subject,
+                "title": note.title,
+                "date": note.date,
+                "scale": note.scale,
+                "mark": mark,
+            });
+            let guardians = told(batch, &student).await?;
+            enqueue(batch, event, Notice::Mark, &student, guardians, details).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Writes the deliveries of `notice` to `guardians` by their channels, unless the event
+/// is too old to tell of.
+async fn enqueue(
+    batch: &mut Batch,
+    event: &RecordedEvent,
+    notice: Notice,
+    student: &str,
+    guardians: Vec<String>,
+    details: serde_json::Value,
+) -> Result<(), ProjectionError> {
     if Utc::now() - event.recorded_at > MAX_AGE {
         tracing::debug!(position = event.position, "too old to notify");
         return Ok(());

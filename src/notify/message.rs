@@ -60,6 +60,7 @@ pub fn compose(notice: Notice, details: &Value, about: &About, lang: Language) -
             ),
         ),
         (Notice::Justification, lang) => justification(details, child, lang)?,
+        (Notice::Mark, lang) => mark(details, child, lang)?,
     };
     let signature = match lang {
         Language::Fr => format!("La vie scolaire — {}", about.establishment),
@@ -106,6 +107,54 @@ fn justification(details: &Value, child: &str, lang: Language) -> Option<(String
             (
                 format!("Justification {verdict}"),
                 format!("The vie scolaire office {verdict} the justification of {child}'s absence{span}."),
+            )
+        }
+    })
+}
+
+fn mark(details: &Value, child: &str, lang: Language) -> Option<(String, String)> {
+    let text = |key: &str| details.get(key).and_then(Value::as_str);
+    let (subject, title, scale) = (text("subject")?, text("title")?, text("scale")?);
+    let date = text("date").and_then(|d| d.parse::<NaiveDate>().ok());
+    let mark = details.get("mark")?;
+    let score = mark.get("Score").and_then(Value::as_str);
+    Some(match lang {
+        Language::Fr => {
+            let what = match (score, mark.as_str()) {
+                (Some(score), _) => format!(
+                    "la note de {}/{}",
+                    score.replace('.', ","),
+                    scale.replace('.', ",")
+                ),
+                (None, Some("Absent")) => "la mention absent(e) (ABS)".to_string(),
+                (None, Some("Exempted")) => "la mention dispensé(e) (DISP)".to_string(),
+                (None, Some("NotGraded")) => "la mention non noté(e) (NN)".to_string(),
+                (None, Some("NotHandedIn")) => "la mention non rendu (NR)".to_string(),
+                _ => return None,
+            };
+            let when = date
+                .map(|d| format!(" du {}", french_date(d)))
+                .unwrap_or_default();
+            (
+                format!("Nouvelle note de {child} en {subject}"),
+                format!("{child} a reçu {what} en {subject} pour l'évaluation « {title} »{when}."),
+            )
+        }
+        Language::En => {
+            let what = match (score, mark.as_str()) {
+                (Some(score), _) => format!("a mark of {score}/{scale}"),
+                (None, Some("Absent")) => "ABS (absent)".to_string(),
+                (None, Some("Exempted")) => "DISP (exempted)".to_string(),
+                (None, Some("NotGraded")) => "NN (not graded)".to_string(),
+                (None, Some("NotHandedIn")) => "NR (not handed in)".to_string(),
+                _ => return None,
+            };
+            let when = date
+                .map(|d| format!(" of {}", english_date(d)))
+                .unwrap_or_default();
+            (
+                format!("New mark for {child} in {subject}"),
+                format!("{child} got {what} in {subject} for the evaluation \"{title}\"{when}."),
             )
         }
     })
@@ -190,6 +239,25 @@ mod tests {
         let refused = json!({"accepted": false, "from": "2026-11-30", "to": "2026-12-01"});
         let m = compose(Notice::Justification, &refused, &ABOUT, Language::Fr).unwrap();
         assert!(m.text.contains("a refusée la justification de l'absence de Zoë Lefèvre du lundi 30 novembre 2026 au mardi 1er décembre 2026."), "{}", m.text);
+    }
+
+    #[test]
+    fn a_mark_is_told_on_its_scale_with_a_decimal_comma() {
+        let details = json!({"subject": "MATHS", "title": "Fractions", "date": "2026-12-04", "scale": "20", "mark": {"Score": "14.5"}});
+        let m = compose(Notice::Mark, &details, &ABOUT, Language::Fr).unwrap();
+        assert_eq!(
+            m.subject,
+            "Nouvelle note de Zoë Lefèvre en MATHS — Collège Victor Hugo"
+        );
+        assert!(m.text.starts_with("Zoë Lefèvre a reçu la note de 14,5/20 en MATHS pour l'évaluation « Fractions » du vendredi 4 décembre 2026."), "{}", m.text);
+        let absent = json!({"subject": "EPS", "title": "Course", "date": null, "scale": "20", "mark": "Absent"});
+        let m = compose(Notice::Mark, &absent, &ABOUT, Language::En).unwrap();
+        assert!(
+            m.text
+                .starts_with("Zoë Lefèvre got ABS (absent) in EPS for the evaluation \"Course\"."),
+            "{}",
+            m.text
+        );
     }
 
     #[test]

@@ -175,6 +175,10 @@ pub struct Establishment {
     /// establishment, so that a value is given to one person only, whatever their kind.
     #[serde(default)]
     pub external_ids: BTreeMap<String, ExternalLink>,
+    /// Whether families are told of each mark as it is entered (a choice French
+    /// establishments make; off until the head turns it on).
+    #[serde(default)]
+    pub notify_marks: bool,
 }
 
 impl Default for Establishment {
@@ -189,6 +193,7 @@ impl Default for Establishment {
             staff: BTreeMap::new(),
             erased: BTreeSet::new(),
             external_ids: BTreeMap::new(),
+            notify_marks: false,
         }
     }
 }
@@ -250,6 +255,11 @@ pub enum EstablishmentCommand {
     /// identifier may then be linked again, to anyone.
     UnlinkExternalId {
         identifier: ExternalId,
+    },
+    /// Whether the guardians who are told of absences are also told of each mark as it
+    /// is entered.
+    SetMarkNotifications {
+        enabled: bool,
     },
     AssignService {
         year: SchoolYear,
@@ -333,6 +343,9 @@ pub enum EstablishmentEvent {
         kind: PersonKind,
         identifier: ExternalId,
     },
+    MarkNotificationsSet {
+        enabled: bool,
+    },
 }
 
 impl DomainEvent for EstablishmentEvent {
@@ -352,6 +365,7 @@ impl DomainEvent for EstablishmentEvent {
             Self::YearRolledOver { .. } => "YearRolledOver",
             Self::ExternalIdLinked { .. } => "ExternalIdLinked",
             Self::ExternalIdUnlinked { .. } => "ExternalIdUnlinked",
+            Self::MarkNotificationsSet { .. } => "MarkNotificationsSet",
         }
         .to_string()
     }
@@ -820,6 +834,9 @@ impl Establishment {
                     identifier,
                 }]
             }
+            // Already so: recorded once, not again.
+            C::SetMarkNotifications { enabled } if enabled == self.notify_marks => Vec::new(),
+            C::SetMarkNotifications { enabled } => vec![V::MarkNotificationsSet { enabled }],
             C::StaffMemberLeaves { person, last_day } => {
                 self.active_staff(&person)?;
                 vec![V::StaffMemberLeft { person, last_day }]
@@ -1085,6 +1102,7 @@ impl Aggregate for Establishment {
             V::ExternalIdUnlinked { identifier, .. } => {
                 self.external_ids.remove(&identifier.value);
             }
+            V::MarkNotificationsSet { enabled } => self.notify_marks = enabled,
         }
     }
 }
