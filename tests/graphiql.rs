@@ -1,6 +1,7 @@
 //! GraphiQL, served from the binary, in a real browser (Debian's headless Chromium): the
 //! page loads with no other host, a query typed into it with a printed token returns
-//! the student's data.
+//! the student's data, and the Docs pane shows the schema (its introspection passes the
+//! depth and complexity limits).
 #![allow(clippy::unwrap_used)]
 
 mod support;
@@ -20,11 +21,16 @@ async fn a_query_typed_in_graphiql_returns_the_students_data() {
     let base = server.base.clone();
     let shot = screenshot.clone();
     let result = tokio::task::spawn_blocking(move || {
-        support::browser::run_in_graphiql(&base, &headers, query, Some(&shot))
+        support::browser::run_in_graphiql_with_docs(&base, &headers, query, Some(&shot))
     })
     .await
     .unwrap()
     .unwrap();
+    let (result, docs) = result;
+    assert!(
+        docs.contains("student") && docs.contains("Student"),
+        "the Docs pane lists Query's fields and their types: {docs}"
+    );
     let answer: serde_json::Value = serde_json::from_str(&result).unwrap();
     let student = &answer["data"]["student"];
     assert!(student["lastName"].is_string(), "{answer}");

@@ -8,6 +8,7 @@ pub mod access;
 pub mod auth;
 pub mod cost;
 pub mod deadline;
+pub mod depth;
 pub mod error;
 pub mod feed;
 pub mod feeds;

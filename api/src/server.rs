@@ -33,7 +33,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const READY_MAX_LAG_SECONDS: f64 = 60.0;
 
 /// What GraphiQL shows first: a student's week, absences, report card and history.
-pub const DEFAULT_QUERY: &str = r#"# Paste a token printed by `carnet serve` in the Headers tab, then run.
+pub const DEFAULT_QUERY: &str = r#"# In the Headers tab, write {"Authorization": "Bearer <a token printed by carnet serve>"}, then run.
+# The Docs pane (top left) describes every type and field.
 query Dashboard {
   me { person establishment roles children }
   student(id: "eleve00001") {

@@ -54,6 +54,18 @@ pub fn run_in_graphiql(
     query: &str,
     screenshot: Option<&Path>,
 ) -> Result<String> {
+    run_in_graphiql_with_docs(base_url, headers_json, query, screenshot).map(|(result, _)| result)
+}
+
+/// As [`run_in_graphiql`], then opens GraphiQL's Docs pane (which needs the schema's
+/// introspection to have succeeded), follows its link to the query root type, and
+/// returns the pane's text beside the result.
+pub fn run_in_graphiql_with_docs(
+    base_url: &str,
+    headers_json: &str,
+    query: &str,
+    screenshot: Option<&Path>,
+) -> Result<(String, String)> {
     if !Path::new(CHROMIUM).is_file() {
         bail!("chromium missing at {CHROMIUM} (install it: apt-get install -y chromium)");
     }
@@ -137,7 +149,7 @@ pub fn run_in_graphiql(
         .and_then(|t| t.wait_until_navigated())
         .with_context(|| format!("loading {page_url}"))?;
 
-    let result = drive(&tab, headers_json, query);
+    let result = drive(&tab, headers_json, query).and_then(|result| Ok((result, open_docs(&tab)?)));
 
     if let Some(path) = screenshot {
         let png = tab
@@ -251,6 +263,39 @@ fn drive(tab: &Tab, headers_json: &str, query: &str) -> Result<String> {
             RESULT_TIMEOUT.as_secs()
         )
     })?;
+    Ok(text)
+}
+
+/// Opens the Docs pane, clicks the query root type, and returns the pane's text once it
+/// lists the type's fields.
+fn open_docs(tab: &Tab) -> Result<String> {
+    const DOCS_BUTTON: &str = "button[aria-label='Show Documentation Explorer']";
+    const PANE: &str = ".graphiql-doc-explorer";
+    tab.find_element(DOCS_BUTTON)
+        .and_then(|b| b.click().map(|_| ()))
+        .context("clicking GraphiQL's Docs button")?;
+    let pane_text = format!(
+        "(() => {{ const p = document.querySelector({PANE:?}); return p ? p.innerText : ''; }})()"
+    );
+    let mut text = String::new();
+    // The first page names the root types once the schema is known.
+    wait_until(RESULT_TIMEOUT, || {
+        text = eval_string(tab, &pane_text)?;
+        Ok(text.contains("Query"))
+    })
+    .map_err(|_| anyhow!("the Docs pane shows no schema (it shows {text:?})"))?;
+    eval_string(
+        tab,
+        &format!(
+            "(() => {{ const a = [...document.querySelectorAll({:?})].find(e => e.innerText.trim() === 'Query'); if (a) a.click(); return a ? 'clicked' : ''; }})()",
+            format!("{PANE} a")
+        ),
+    )?;
+    wait_until(RESULT_TIMEOUT, || {
+        text = eval_string(tab, &pane_text)?;
+        Ok(text.contains("student"))
+    })
+    .map_err(|_| anyhow!("the Docs pane did not show Query's fields (it shows {text:?})"))?;
     Ok(text)
 }
 

@@ -32,8 +32,12 @@ pub fn build(state: Arc<AppState>) -> CarnetSchema {
     let deadline = crate::deadline::Deadline(state.server_limits.operation_deadline);
     Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
         .extension(deadline)
+        // Not `limit_depth`: it would refuse the standard introspection query.
+        .extension(crate::depth::DepthLimit {
+            max: MAX_DEPTH,
+            introspection: crate::depth::INTROSPECTION_DEPTH,
+        })
         .data(state)
-        .limit_depth(MAX_DEPTH)
         .limit_complexity(MAX_COMPLEXITY)
         .finish()
 }
