@@ -238,7 +238,7 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     if teacher2 != grader {
         assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
     }
-    let card_query = "query($id: String!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard(period: \"T1\") { marks { evaluation mark { score } history { person event before after } } } } }";
+    let card_query = "query($id: String!, $at: DateTime) { student(id: $id, asOf: $at) { reportCard(period: \"T1\") { marks { evaluation mark { score } history { person event before after why via } } } } }";
     let then = server
         .as_(
             &guardian,
@@ -271,6 +271,14 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     assert_eq!(history[1]["event"], json!("MarkCorrected"));
     assert_eq!(history[1]["person"], json!(grader));
     assert_eq!(history[1]["after"], json!({ "Score": "3" }));
+    // And why, as the teacher gave it, through what.
+    assert_eq!(history[1]["why"], json!("copie mal reportée"));
+    assert_eq!(history[1]["via"], json!("api"));
+    assert_eq!(
+        history[0]["why"],
+        Value::Null,
+        "entering a mark gives no reason"
+    );
 
     // Not found, validation.
     let missing = server
@@ -812,7 +820,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_(
             "cpe1",
             ClaimedRole::Cpe,
-            "mutation($j: String!) { decideJustification(student: \"eleve-zoe\", justification: $j, accept: true) { changed } }",
+            "mutation($j: String!) { decideJustification(student: \"eleve-zoe\", justification: $j, accept: true, note: \"certificat médical reçu\") { changed } }",
             json!({ "j": justification }),
         )
         .await;
@@ -824,7 +832,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_(
             "resp-zoe",
             ClaimedRole::Guardian,
-            "{ student(id: \"eleve-zoe\") { justifications { id accepted history { event person role after } } absences { edges { node { justified } } } } }",
+            "{ student(id: \"eleve-zoe\") { justifications { id accepted history { event person role after why justification } } absences { edges { node { justified } } } } }",
             json!({}),
         )
         .await;
@@ -838,6 +846,8 @@ async fn setting_up_the_school(kind: BackendKind) {
     assert_eq!(history[1]["person"], json!("cpe1"));
     assert_eq!(history[1]["role"], json!("cpe"));
     assert_eq!(history[1]["after"]["accepted"], json!(true));
+    assert_eq!(history[1]["why"], json!("certificat médical reçu"));
+    assert_eq!(history[1]["justification"], j["id"]);
     assert_eq!(
         student["absences"]["edges"][0]["node"]["justified"],
         json!(true)

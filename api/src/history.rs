@@ -56,6 +56,38 @@ pub struct Change {
     pub version: i64,
     pub before: Option<Json<Value>>,
     pub after: Option<Json<Value>>,
+    /// Why, as the person gave it: a correction's reason, the CPE's note on a
+    /// justification, the grounds of an erasure, a reopened period's reason; null when
+    /// the change has none, or once it was erased with its owner's data.
+    pub why: Option<String>,
+    /// The justification the change is about (declared, accepted, refused).
+    pub justification: Option<String>,
+    /// `why` as the log holds it (sealed), opened with the changes' values.
+    #[graphql(skip)]
+    pub why_recorded: Option<Value>,
+}
+
+/// The reason a change gives, as recorded: its payload's `reason`, `note`, `grounds` or
+/// `comment` (the first there is), and the justification it names.
+fn why_of(event: &RecordedEvent) -> (Option<Value>, Option<String>) {
+    let fields = event
+        .payload
+        .as_object()
+        .and_then(|variant| variant.values().next())
+        .and_then(Value::as_object);
+    let Some(fields) = fields else {
+        return (None, None);
+    };
+    let why = ["reason", "note", "grounds", "comment"]
+        .iter()
+        .find_map(|k| fields.get(*k))
+        .filter(|v| !v.is_null() && v.as_str() != Some(""))
+        .cloned();
+    let justification = fields
+        .get("justification")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    (why, justification)
 }
 
 /// What a history follows: its kind (`mark`, `absence`...) and the entity's ids. One
@@ -138,6 +170,10 @@ where
                     .flatten()
                 {
                     vault.reveal(&reader.tenant, &mut value.0).await?;
+                }
+                if let Some(mut why) = change.why_recorded.take() {
+                    vault.reveal(&reader.tenant, &mut why).await?;
+                    change.why = why.as_str().map(str::to_string);
                 }
             }
             Ok::<_, ApiError>(Arc::new(changes))
@@ -234,6 +270,7 @@ where
         // state only, which no one else changes between two events.
         let after = (self.value)(state);
         if after != self.last {
+            let (why_recorded, justification) = why_of(event);
             self.changes.push(Change {
                 at: event.recorded_at,
                 person: event.metadata.actor.clone(),
@@ -245,6 +282,9 @@ where
                 version: event.stream_version,
                 before: self.last.as_ref().map(json),
                 after: after.as_ref().map(json),
+                why: None,
+                justification,
+                why_recorded,
             });
         }
         self.last = after;
