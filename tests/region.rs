@@ -79,7 +79,7 @@ async fn projected(http: &reqwest::Client, port: u16, with_events: i64) -> Value
         let projections = body["projections"].as_array().cloned().unwrap_or_default();
         let done = status == 200
             && body["not_started"] == 0
-            && projections.len() == 5
+            && projections.len() == carnet_projections::all().len()
             && projections
                 .iter()
                 .all(|p| p["establishments"] == with_events && p["behind"] == 0);
