@@ -10,11 +10,14 @@
 use std::collections::BTreeSet;
 
 use async_graphql::{Context, Enum, Object, SimpleObject};
-use carnet_domain::contact::{Channel, ContactCommand, Language, Notice};
+use carnet_domain::contact::{
+    Channel, ContactCommand, ContactEvent, GuardianContact, Language, Notice, Preferences,
+};
 use carnet_domain::enrolment::{EstablishmentCommand, Role};
 use carnet_projections::notifications::outbox::{self, Delivery};
-use carnet_projections::notifications::{EntIds, Reach, NAME};
-use carnet_projections::query;
+use carnet_projections::notifications::Reach;
+use carnet_store::StreamRef;
+use cqrs_es::Aggregate;
 use uuid::Uuid;
 
 use crate::access::Actor;
@@ -202,20 +205,50 @@ fn may_follow(actor: &Actor) -> ApiResult<()> {
         .ok_or_else(|| ApiError::forbidden("notifications are followed by vie scolaire"))
 }
 
-/// `notificationPreferences(guardian)`.
+/// `notificationPreferences(guardian)`, read from the guardian's own stream (a few
+/// events) rather than a read model: what a guardian or the secretariat just recorded is
+/// what they read back, whatever the projectors' lag.
 pub(crate) async fn preferences(
     ctx: &Context<'_>,
     guardian: String,
 ) -> ApiResult<NotificationPreferences> {
     let (reader, actor) = crate::schema::caller(ctx, None).await?;
     may_reach(&actor, &guardian)?;
-    let pool = &reader.pool;
-    let reach: Reach = query::doc(pool, &reader.tenant, NAME, &format!("contact/{guardian}"))
-        .await?
-        .unwrap_or_default();
-    let ent: EntIds = query::doc(pool, &reader.tenant, NAME, &format!("ent/{guardian}"))
-        .await?
-        .unwrap_or_default();
+    let stream = StreamRef::new(GuardianContact::TYPE, guardian.as_str());
+    let events = reader
+        .store
+        .read_stream(&reader.tenant, &stream, 0)
+        .await
+        .map_err(ApiError::from)?;
+    let mut reach = Reach::default();
+    for event in &events {
+        let payload = event.current_payload().map_err(ApiError::from)?;
+        match serde_json::from_value::<ContactEvent>(payload) {
+            Ok(ContactEvent::ContactRecorded { email, mobile, .. }) => {
+                reach.email = email;
+                reach.mobile = mobile;
+            }
+            Ok(ContactEvent::PreferencesSet {
+                channels,
+                muted,
+                language,
+                ..
+            }) => {
+                reach.preferences = Preferences {
+                    channels,
+                    muted,
+                    language,
+                }
+            }
+            Err(e) => return Err(ApiError::internal(&e)),
+        }
+    }
+    // Linked ENT identities: the establishment's record, kept inline.
+    let establishment = reader.establishment().await?;
+    let ent_linked = establishment
+        .external_ids
+        .values()
+        .any(|link| link.person == guardian);
     let email = match &reach.email {
         Some(v) => reader.open(v).await?,
         None => None,
@@ -228,7 +261,7 @@ pub(crate) async fn preferences(
     Ok(NotificationPreferences {
         email,
         mobile,
-        ent_linked: !ent.ids.is_empty(),
+        ent_linked,
         channels: p
             .channels
             .map(|c| c.into_iter().map(NotificationChannel::from).collect()),
