@@ -128,9 +128,12 @@ async fn write(store: &EventStore, n: u32, staff: u32) {
 }
 
 async fn health(store: &EventStore) -> Health {
-    checkpoint::health(&store.backend().pool(), 5)
-        .await
-        .unwrap()
+    checkpoint::health(
+        &store.backend().pool(),
+        carnet_projections::all().len() as i64,
+    )
+    .await
+    .unwrap()
 }
 
 /// Waits until every establishment with events has every projection at its head.
@@ -139,7 +142,7 @@ async fn caught_up(store: &EventStore, with_events: i64) -> Health {
     loop {
         let h = health(store).await;
         let done = h.not_started == 0
-            && h.projections.len() == 5
+            && h.projections.len() == carnet_projections::all().len()
             && h.projections
                 .iter()
                 .all(|p| p.units == with_events && p.behind == 0 && p.stopped == 0);

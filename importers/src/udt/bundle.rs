@@ -3,7 +3,6 @@
 //! or the folder it was unzipped into.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -60,72 +59,7 @@ impl Bundle {
 
     /// The XML files of a zip (at its root or in one folder).
     pub fn from_zip(name: &str, bytes: &[u8]) -> Result<Self, ImportError> {
-        let refused = |rule: String| {
-            ImportError::Invalid(vec![Problem {
-                file: name.to_string(),
-                at: Location::File,
-                field: "zip".into(),
-                rule,
-            }])
-        };
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-            .map_err(|e| refused(format!("not a readable zip: {e}")))?;
-        if archive.len() > limits::MAX_ZIP_ENTRIES {
-            return Err(refused(format!(
-                "the zip holds {} entries; Carnet reads zips of at most {}",
-                archive.len(),
-                limits::MAX_ZIP_ENTRIES
-            )));
-        }
-        let mut files = Vec::new();
-        let mut unzipped: u64 = 0;
-        for i in 0..archive.len() {
-            let mut entry = archive
-                .by_index(i)
-                .map_err(|e| refused(format!("entry {i} of the zip cannot be read: {e}")))?;
-            if !entry.is_file() {
-                continue;
-            }
-            // The sizes a zip declares may lie: they refuse a bomb at once, and the
-            // reading below stops at the limit whatever they say.
-            let (declared, packed) = (entry.size(), entry.compressed_size().max(1));
-            if declared > limits::RATIO_FLOOR_BYTES && declared / packed > limits::MAX_ZIP_RATIO {
-                return Err(refused(format!(
-                    "entry {i} would unzip {declared} bytes from {packed} (more than {} times): \
-                     a zip bomb, not an export",
-                    limits::MAX_ZIP_RATIO
-                )));
-            }
-            let entry_name = entry
-                .name()
-                .map_err(|e| refused(format!("entry {i} of the zip has no readable name: {e}")))?
-                .to_string();
-            if entry_name.split('/').any(|part| part == "__MACOSX") {
-                continue;
-            }
-            let base = entry_name
-                .rsplit('/')
-                .next()
-                .unwrap_or(&entry_name)
-                .to_string();
-            if !wanted(&base) {
-                continue;
-            }
-            let room = limits::MAX_UNZIPPED_BYTES.saturating_sub(unzipped);
-            let mut content = Vec::new();
-            (&mut entry)
-                .take(room + 1)
-                .read_to_end(&mut content)
-                .map_err(|e| refused(format!("{entry_name} cannot be read from the zip: {e}")))?;
-            unzipped += content.len() as u64;
-            if unzipped > limits::MAX_UNZIPPED_BYTES {
-                return Err(refused(format!(
-                    "the zip unzips to more than {} bytes",
-                    limits::MAX_UNZIPPED_BYTES
-                )));
-            }
-            files.push((base, content));
-        }
+        let files = limits::unzip(name, bytes, wanted)?;
         let mut bundle = Self::from_files(name, files)?;
         bundle.sha256 = hex::encode(Sha256::digest(bytes));
         Ok(bundle)
