@@ -184,8 +184,11 @@ async fn a_region_of_200_establishments_on_a_small_pool_stays_ready_when_idle() 
     tokio::time::sleep(Duration::from_secs(2)).await;
     let per_second = (scalar(&pg, commits).await - before) as f64 / idle.elapsed().as_secs_f64();
     // The heads poll (2/s here), this test's own readiness and activity checks (about
-    // 6/s): far from the hundreds per second one projector per establishment made.
-    assert!(per_second < 20.0, "{per_second:.1} commits/s while idle");
+    // 6/s, each read its own transaction) and the scheduler's idle turns over the six
+    // projections (the notifications one made six): tens at most, far from the hundreds
+    // per second one projector per establishment made. Measured 17 to 23 on a busy
+    // 2-core machine.
+    assert!(per_second < 40.0, "{per_second:.1} commits/s while idle");
 
     // Still following after the idle time.
     write(&store, &uai(40), 0..1).await;
