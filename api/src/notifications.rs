@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use crate::access::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::schema::mutation::{Command, CommandResult};
+use crate::schema::context::{Command, CommandResult};
 
 type GqlResult<T> = async_graphql::Result<T>;
 

@@ -7,7 +7,7 @@ use carnet_domain::enrolment::SchoolYear;
 use carnet_importers::{Format, ImportError, Options};
 use chrono::{NaiveDate, NaiveTime};
 
-use super::mutation::Command;
+use super::context::Command;
 use crate::error::{ApiError, ApiResult};
 
 #[derive(Debug, Default)]

@@ -1,12 +1,23 @@
 //! The GraphQL schema: queries over the read models, mutations that are the domain's
 //! commands, subscriptions over the live log.
+//!
+//! One module per bounded context (enrolment, timetable, attendance, grades,
+//! reservations, audit), each owning its objects, queries and mutations; the roots
+//! below merge them. `context` is the request context of a mutation, `common` what the
+//! contexts share, `prelude` the one `use` each context file starts with.
 
+mod attendance;
+mod audit;
+mod common;
+pub(crate) mod context;
+mod enrolment;
+mod grades;
 mod imports;
-pub(crate) mod mutation;
-mod query;
-mod setup;
+mod notification_query;
+mod prelude;
+mod reservations;
 mod subscription;
-mod types;
+mod timetable;
 
 use std::sync::Arc;
 
@@ -17,9 +28,33 @@ use crate::error::{ApiError, ApiResult};
 use crate::reader::Reader;
 use crate::state::{AppState, Caller};
 
-pub use mutation::MutationRoot;
-pub use query::QueryRoot;
 pub use subscription::SubscriptionRoot;
+
+/// Every query, merged from the contexts.
+#[derive(Debug, Default, async_graphql::MergedObject)]
+#[graphql(name = "Query")]
+pub struct QueryRoot(
+    enrolment::EnrolmentQuery,
+    timetable::TimetableQuery,
+    attendance::AttendanceQuery,
+    reservations::ReservationsQuery,
+    notification_query::NotificationQuery,
+);
+
+/// Every mutation, merged from the contexts.
+#[derive(Debug, Default, async_graphql::MergedObject)]
+#[graphql(name = "Mutation")]
+pub struct MutationRoot(
+    attendance::AttendanceMutation,
+    grades::GradesMutation,
+    reservations::ReservationsMutation,
+    enrolment::EnrolmentMutation,
+    timetable::TimetableMutation,
+    audit::AuditMutation,
+    imports::ImportMutation,
+    crate::feeds::FeedMutation,
+    crate::notifications::NotificationMutation,
+);
 
 pub type CarnetSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
@@ -30,23 +65,31 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build(state: Arc<AppState>) -> CarnetSchema {
     let deadline = crate::deadline::Deadline(state.server_limits.operation_deadline);
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .extension(deadline)
-        // Not `limit_depth`: it would refuse the standard introspection query.
-        .extension(crate::depth::DepthLimit {
-            max: MAX_DEPTH,
-            introspection: crate::depth::INTROSPECTION_DEPTH,
-        })
-        .data(state)
-        .limit_complexity(MAX_COMPLEXITY)
-        .finish()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .extension(deadline)
+    // Not `limit_depth`: it would refuse the standard introspection query.
+    .extension(crate::depth::DepthLimit {
+        max: MAX_DEPTH,
+        introspection: crate::depth::INTROSPECTION_DEPTH,
+    })
+    .data(state)
+    .limit_complexity(MAX_COMPLEXITY)
+    .finish()
 }
 
 /// The schema with no state, to print its SDL.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, MutationRoot::default(), SubscriptionRoot)
-        .finish()
-        .sdl()
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .finish()
+    .sdl()
 }
 
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> ApiResult<&'a Arc<AppState>> {

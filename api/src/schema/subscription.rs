@@ -18,8 +18,8 @@ use cqrs_es::Aggregate;
 use futures::{Stream, StreamExt};
 use tokio::sync::broadcast;
 
+use super::attendance::AlertView;
 use super::state;
-use super::types::AlertView;
 use crate::access::Actor;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
