@@ -47,7 +47,7 @@ const DASHBOARDS: u64 = 20;
 const DAY: &str = "2026-12-07";
 
 const ROLL_CALL: &str = "mutation($l: String!, $s: String!) {
-  recordAttendance(lesson: $l, student: $s, status: { kind: ABSENT }) { version }
+  recordAttendance(input: { lesson: $l, student: $s, status: { kind: ABSENT } }) { version }
 }";
 
 const DASHBOARD: &str = "query Dashboard($id: String!) {

@@ -44,7 +44,7 @@ const DASHBOARD: &str = "query Dashboard($id: String!, $at: DateTime) {
 }";
 
 const ROLL_CALL: &str = "mutation($l: String!, $s: String!) {
-  recordAttendance(lesson: $l, student: $s, status: { kind: ABSENT }) { version }
+  recordAttendance(input: { lesson: $l, student: $s, status: { kind: ABSENT } }) { version }
 }";
 
 #[tokio::main]

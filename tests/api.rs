@@ -51,8 +51,9 @@ async fn guardian_of(server: &TestServer, student: &str) -> String {
 }
 
 const RECORD: &str = "mutation($lesson: String!, $student: String!, $id: UUID, $v: Int) {
-  recordAttendance(lesson: $lesson, student: $student, status: { kind: ABSENT }, commandId: $id, expectedVersion: $v) {
-    stream version changed position recordedAt commandId
+  recordAttendance(input: { lesson: $lesson, student: $student, status: { kind: ABSENT }, commandId: $id, expectedVersion: $v }) {
+    stream version changed replayed position recordedAt commandId
+    line { student status { kind } }
   }
 }";
 
@@ -125,13 +126,19 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         .await;
     let recorded = data(&first)["recordAttendance"].clone();
     assert_eq!(recorded["changed"], json!(true));
+    assert_eq!(recorded["replayed"], json!(false));
+    // The payload holds the line as it now stands: no need to fetch it again.
+    assert_eq!(recorded["line"]["status"]["kind"], json!("ABSENT"), "{first}");
     let written = server.head().await - before;
     assert!(written >= 1);
     // A retry answers the same and writes nothing.
     let again = server
         .as_(&teacher, ClaimedRole::Teacher, RECORD, vars.clone())
         .await;
-    assert_eq!(data(&again)["recordAttendance"], recorded);
+    let mut replay = data(&again)["recordAttendance"].clone();
+    assert_eq!(replay["replayed"], json!(true), "{again}");
+    replay["replayed"] = json!(false);
+    assert_eq!(replay, recorded);
     assert_eq!(server.head().await - before, written);
     // The same command id for another request is refused.
     let other = json!({ "lesson": lesson, "student": "eleve00002", "id": id });

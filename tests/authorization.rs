@@ -183,7 +183,7 @@ fn operations(f: &Fixture) -> Vec<(&'static str, &'static str, Value)> {
         ("read a register", "query($l: String!) { lesson(id: $l) { register { student } } }", json!({ "l": f.past_lesson })),
         ("read resources", "{ resources { totalCount } }", json!({})),
         ("read alerts", "{ attendanceAlerts { totalCount } }", json!({})),
-        ("take a roll call", "mutation($l: String!, $s: String!) { recordAttendance(lesson: $l, student: $s, status: { kind: PRESENT }) { changed } }", json!({ "l": f.december_lesson, "s": CHILD })),
+        ("take a roll call", "mutation($l: String!, $s: String!) { recordAttendance(input: { lesson: $l, student: $s, status: { kind: PRESENT } }) { changed } }", json!({ "l": f.december_lesson, "s": CHILD })),
         ("justify an absence", "mutation($s: String!) { declareJustification(student: $s, from: \"2026-12-14\", to: \"2026-12-14\", reason: \"MAL\") { changed } }", json!({ "s": CHILD })),
         ("decide a justification", "mutation($s: String!) { decideJustification(student: $s, justification: \"none\", accept: true) { changed } }", json!({ "s": CHILD })),
         ("create an evaluation", "mutation($c: String!, $sub: String!) { createEvaluation(input: { class: $c, subject: $sub, title: \"Contrôle\", date: \"2026-11-30\" }) { changed } }", json!({ "c": f.division, "sub": f.subject })),

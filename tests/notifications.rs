@@ -187,7 +187,7 @@ async fn absent(server: &TestServer, students: &[String], date: &str) {
             .as_(
                 &teacher,
                 ClaimedRole::Teacher,
-                "mutation($l: String!, $s: String!) { recordAttendance(lesson: $l, student: $s, status: { kind: ABSENT }) { changed } }",
+                "mutation($l: String!, $s: String!) { recordAttendance(input: { lesson: $l, student: $s, status: { kind: ABSENT } }) { changed } }",
                 json!({ "l": lesson, "s": student }),
             )
             .await;

@@ -32,7 +32,7 @@ type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const RECORD: &str = "mutation($lesson: String!, $student: String!) {
-  recordAttendance(lesson: $lesson, student: $student, status: { kind: ABSENT }) { position }
+  recordAttendance(input: { lesson: $lesson, student: $student, status: { kind: ABSENT } }) { position }
 }";
 
 // --- A graphql-transport-ws client -------------------------------------------------

@@ -216,6 +216,16 @@ impl Reader {
         self
     }
 
+    /// The same establishment now, with nothing remembered of what this request read:
+    /// what a mutation reads back after its command.
+    pub fn fresh(&self) -> Reader {
+        Reader {
+            as_of: None,
+            memo: Arc::default(),
+            ..self.clone()
+        }
+    }
+
     pub fn at(&self, as_of: Option<DateTime<Utc>>) -> Reader {
         match as_of {
             Some(at) if Some(at) != self.as_of => Reader {

@@ -7,6 +7,37 @@ use crate::schema::prelude::*;
 /// Namespace of the command ids derived from an `Idempotency-Key`.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x6361_726e_6574_2d69_6465_6d70_6f74_656e);
 
+/// How a command is sent, in every mutation's input: its id, so that a retry answers
+/// what the first run answered and writes nothing more (or the request's
+/// `Idempotency-Key` header), and the version of the stream the client read, so that
+/// a command about a stream that changed since is refused (CONFLICT, with the current
+/// version) instead of acting on what the client did not see.
+#[derive(Debug, Clone, Copy, Default, InputObject)]
+pub struct CommandOptions {
+    pub command_id: Option<Uuid>,
+    pub expected_version: Option<i64>,
+}
+
+/// A mutation's payload: what every command answers (`CommandResult`, flattened: the
+/// stream, its version, the position, `replayed`...) and the object it changed, read
+/// back after the command so a client need not fetch it again. The object is `null`
+/// only when the caller may not read it.
+///
+/// `payload!(RecordAttendancePayload, "doc", line: RegisterLine)` declares
+/// `RecordAttendancePayload { ...CommandResult, line: RegisterLine }`.
+macro_rules! payload {
+    ($name:ident, $doc:literal, $field:ident: $ty:ty) => {
+        #[doc = $doc]
+        #[derive(async_graphql::SimpleObject)]
+        pub struct $name {
+            #[graphql(flatten)]
+            pub result: $crate::schema::context::CommandResult,
+            pub $field: Option<$ty>,
+        }
+    };
+}
+pub(crate) use payload;
+
 /// What a command did.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct CommandResult {
@@ -16,7 +47,11 @@ pub struct CommandResult {
     pub version: i64,
     /// False when the command changed nothing (it was already so).
     pub changed: bool,
-    /// Where its last event is in the establishment's log.
+    /// True when this was a retry of a command already applied (same `commandId` or
+    /// `Idempotency-Key`): nothing more was written, this is the first run's answer.
+    pub replayed: bool,
+    /// Where its last event is in the establishment's log: a client sends it back to
+    /// read what it wrote (read-your-writes).
     pub position: Option<i64>,
     pub recorded_at: Option<DateTime<Utc>>,
     pub command_id: Option<Uuid>,
@@ -35,6 +70,14 @@ pub(crate) struct Command<'a> {
 }
 
 impl<'a> Command<'a> {
+    /// The context of a mutation sent with `options`.
+    pub(crate) async fn sent(
+        ctx: &'a Context<'a>,
+        options: CommandOptions,
+    ) -> ApiResult<Command<'a>> {
+        Self::new(ctx, options.command_id, options.expected_version).await
+    }
+
     pub(crate) async fn new(
         ctx: &'a Context<'a>,
         command_id: Option<Uuid>,
@@ -118,6 +161,7 @@ impl<'a> Command<'a> {
                     stream,
                     version: o.stream_version,
                     changed: true,
+                    replayed: o.replayed,
                     position: Some(o.last_position),
                     recorded_at: Some(o.recorded_at),
                     command_id,
@@ -130,6 +174,7 @@ impl<'a> Command<'a> {
                     stream,
                     version: stream_version,
                     changed: false,
+                    replayed: false,
                     position: None,
                     recorded_at: None,
                     command_id,

@@ -5,6 +5,38 @@ use crate::schema::prelude::*;
 #[derive(Debug, Default)]
 pub struct AttendanceMutation;
 
+/// One student's line of a lesson's roll call.
+#[derive(Debug, Clone, InputObject)]
+pub struct RecordAttendanceInput {
+    /// The lesson's id (`Lesson.id`).
+    pub lesson: String,
+    pub student: String,
+    pub status: AttendanceStatusInput,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    RecordAttendancePayload,
+    "The roll call's line for the student, as it now stands.",
+    line: RegisterLine
+);
+
+/// The student's line of the lesson's register, read back after a command.
+async fn register_line(
+    c: &Command<'_>,
+    year: &SchoolYear,
+    lesson: &str,
+    student: &str,
+) -> ApiResult<Option<RegisterLine>> {
+    let record = c.reader.fresh().attendance(year, student).await?;
+    Ok(record.lessons.get(lesson).map(|entry| RegisterLine {
+        student: student.to_string(),
+        status: entry.status.into(),
+        corrected_from: entry.previous.iter().map(|s| (*s).into()).collect(),
+    }))
+}
+
 // Each argument of a field is a parameter of its resolver.
 #[allow(clippy::too_many_arguments)]
 #[Object]
@@ -14,18 +46,14 @@ impl AttendanceMutation {
     async fn record_attendance(
         &self,
         ctx: &Context<'_>,
-        lesson: String,
-        student: String,
-        status: AttendanceStatusInput,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
-        let status = status.status()?;
-        let (year, o, record) = c.lesson_for(&lesson, &student).await?;
+        input: RecordAttendanceInput,
+    ) -> GqlResult<RecordAttendancePayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let status = input.status.status()?;
+        let (year, o, record) = c.lesson_for(&input.lesson, &input.student).await?;
         let command = AttendanceCommand::RecordAttendance {
-            student: student.clone(),
-            lesson,
+            student: input.student.clone(),
+            lesson: input.lesson.clone(),
             date: o.date,
             start: o.start.time(),
             end: o.end.time(),
@@ -33,14 +61,17 @@ impl AttendanceMutation {
             by: c.actor.person.clone(),
             notify: record.guardians_to_notify(),
         };
-        c.run(
-            "record_attendance",
-            &c.school.attendance,
-            &School::attendance_id(&year, &student),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "record_attendance",
+                &c.school.attendance,
+                &School::attendance_id(&year, &input.student),
+                command,
+                None,
+            )
+            .await?;
+        let line = register_line(&c, &year, &input.lesson, &input.student).await?;
+        Ok(RecordAttendancePayload { result, line })
     }
 
     /// Corrects a roll-call entry, saying why.
