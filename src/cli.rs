@@ -302,6 +302,14 @@ enum Command {
         rate_per_second: u32,
         #[arg(long, env = "CARNET_RATE_BURST", default_value_t = carnet_api::limits::BURST)]
         rate_burst: u32,
+        /// Web origins whose pages may call the API from a browser (an ENT's web app on
+        /// its own domain), comma-separated, e.g. `https://ent.monlycee.net`.
+        #[arg(
+            long = "cors-origin",
+            env = "CARNET_CORS_ORIGINS",
+            value_delimiter = ','
+        )]
+        cors_origins: Vec<String>,
         /// Who may act as an auditor: `person` or `person@UAI+UAI`, comma-separated. A
         /// token's `auditor` role counts for them only (with development tokens, the
         /// demo's `auditeur` too).
@@ -666,6 +674,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             projectors,
             rate_per_second,
             rate_burst,
+            cors_origins,
             auditors,
             notify_config,
             ..
@@ -686,6 +695,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .transpose()?,
                 catch_up_first: embedded,
                 rate: (rate_per_second, rate_burst),
+                cors_origins,
                 auditors,
                 notifier,
             };

@@ -26,6 +26,8 @@ pub struct ServeOptions {
     pub projectors: Option<SchedulerOptions>,
     /// Requests per second one identity may sustain, and its burst.
     pub rate: (u32, u32),
+    /// Web origins allowed to call the API from a browser.
+    pub cors_origins: Vec<String>,
     /// Bring the read models up to date before answering (the embedded demo); a région's
     /// server answers at once and says it is not ready until they are.
     pub catch_up_first: bool,
@@ -64,7 +66,8 @@ pub async fn serve(
                 },
             ),
         )
-        .with_rate_limit(options.rate.0, options.rate.1),
+        .with_rate_limit(options.rate.0, options.rate.1)
+        .with_cors_origins(options.cors_origins.clone()),
     );
     if options.dev_tokens && !options.bind.ip().is_loopback() {
         tracing::warn!(bind = %options.bind, "development tokens are trusted on an address other machines reach: anyone with the key file mints any token");

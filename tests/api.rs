@@ -23,13 +23,13 @@ async fn december_lesson(server: &TestServer, date: &str) -> (String, String, St
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id teachers subject } } }",
+            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers subject } } }",
             json!({ "id": CHILD, "d": date }),
         )
         .await;
     let lesson = &data(&answer)["student"]["timetable"][0];
     (
-        lesson["id"].as_str().unwrap().to_string(),
+        lesson["localId"].as_str().unwrap().to_string(),
         lesson["teachers"][0].as_str().unwrap().to_string(),
         lesson["subject"].as_str().unwrap().to_string(),
     )
@@ -128,7 +128,11 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
     assert_eq!(recorded["changed"], json!(true));
     assert_eq!(recorded["replayed"], json!(false));
     // The payload holds the line as it now stands: no need to fetch it again.
-    assert_eq!(recorded["line"]["status"]["kind"], json!("ABSENT"), "{first}");
+    assert_eq!(
+        recorded["line"]["status"]["kind"],
+        json!("ABSENT"),
+        "{first}"
+    );
     let written = server.head().await - before;
     assert!(written >= 1);
     // A retry answers the same and writes nothing.
@@ -157,11 +161,16 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         )
         .await;
     assert_eq!(code(&twice).as_deref(), Some("RULE_VIOLATION"), "{twice}");
+    assert_eq!(
+        twice["errors"][0]["extensions"]["rule"],
+        json!("ALREADY_RECORDED"),
+        "{twice}"
+    );
     assert!(
         twice["errors"][0]["message"]
             .as_str()
             .unwrap()
-            .contains("already"),
+            .contains("déjà"),
         "{twice}"
     );
     let absences = server
@@ -228,15 +237,39 @@ async fn guardian_teacher_and_vie_scolaire(kind: BackendKind) {
         .to_string();
     let before_correction = chrono::Utc::now();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let correct = "mutation($c: String!, $p: String, $e: String!, $s: String!) { correctMark(class: $c, period: $p, evaluation: $e, student: $s, mark: { score: \"3\" }, reason: \"copie mal reportée\") { changed } }";
-    let vars = json!({ "c": class, "p": period, "e": mark["evaluation"], "s": CHILD });
+    let correct = "mutation($c: String!, $p: String, $e: String!, $s: String!, $id: UUID) { correctMark(input: { class: $c, period: $p, evaluation: $e, student: $s, mark: { score: \"3\" }, reason: \"copie mal reportée\", commandId: $id }) { changed replayed mark { student mark { score } correctedFrom { score } } } }";
+    let vars = json!({ "c": class, "p": period, "e": mark["evaluation"], "s": CHILD, "id": uuid::Uuid::new_v4().to_string() });
     let corrected = server
         .as_(&grader, ClaimedRole::Teacher, correct, vars.clone())
         .await;
+    let answer = &data(&corrected)["correctMark"];
+    assert_eq!(answer["changed"], json!(true), "{subject}");
+    assert_eq!(answer["replayed"], json!(false), "{corrected}");
+    // The payload holds the mark as it now stands, the earlier one in its corrections.
+    assert_eq!(answer["mark"]["student"], json!(CHILD), "{corrected}");
+    assert_eq!(answer["mark"]["mark"]["score"], json!("3"), "{corrected}");
     assert_eq!(
-        data(&corrected)["correctMark"]["changed"],
+        answer["mark"]["correctedFrom"]
+            .as_array()
+            .unwrap()
+            .last()
+            .unwrap()["score"],
+        mark["mark"]["score"],
+        "{corrected}"
+    );
+    // A retry with the same command id is the first run's answer.
+    let retried = server
+        .as_(&grader, ClaimedRole::Teacher, correct, vars.clone())
+        .await;
+    assert_eq!(
+        data(&retried)["correctMark"]["replayed"],
         json!(true),
-        "{subject}"
+        "{retried}"
+    );
+    assert_eq!(
+        data(&retried)["correctMark"]["mark"],
+        answer["mark"],
+        "{retried}"
     );
     // Not a teacher of that subject: FORBIDDEN.
     let refused = server
@@ -357,10 +390,11 @@ async fn next_json(
 async fn subscriptions(kind: BackendKind) {
     let server = TestServer::start(kind, STUDENTS).await;
     let guardian = guardian_of(&server, CHILD).await;
+    let parent_token = server.token(&guardian, ClaimedRole::Guardian);
     let mut parent = subscribe(
         &server,
-        &server.token(&guardian, ClaimedRole::Guardian),
-        "subscription { absences { student lesson date } }",
+        &parent_token,
+        "subscription { absences { student lesson date position } }",
     )
     .await;
     let mut cpe = subscribe(
@@ -389,16 +423,21 @@ async fn subscriptions(kind: BackendKind) {
     let mut half_days = Vec::new();
     for day in ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"] {
         let answer = server
-            .as_("principal", ClaimedRole::Principal, "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id cancelled } } }", json!({ "id": CHILD, "d": day }))
+            .as_("principal", ClaimedRole::Principal, "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId cancelled } } }", json!({ "id": CHILD, "d": day }))
             .await;
         let lessons = data(&answer)["student"]["timetable"]
             .as_array()
             .unwrap()
             .clone();
         let lesson = lessons.iter().find(|l| l["cancelled"].is_null()).unwrap();
-        half_days.push(lesson["id"].as_str().unwrap().to_string());
+        half_days.push(lesson["localId"].as_str().unwrap().to_string());
     }
+    let mut last_received = 0;
     for (n, lesson) in half_days.iter().enumerate() {
+        if n == 2 {
+            // The parent's phone loses its connection for the last two.
+            parent.close(None).await.unwrap();
+        }
         let sent = Instant::now();
         let answer = server
             .as_(
@@ -409,7 +448,13 @@ async fn subscriptions(kind: BackendKind) {
             )
             .await;
         data(&answer);
+        if n >= 2 {
+            continue;
+        }
         let notice = next_json(&mut parent).await;
+        last_received = notice["payload"]["data"]["absences"]["position"]
+            .as_i64()
+            .unwrap();
         let latency = sent.elapsed();
         assert_eq!(notice["type"], json!("next"), "{notice}");
         assert_eq!(
@@ -417,6 +462,21 @@ async fn subscriptions(kind: BackendKind) {
             json!(lesson)
         );
         println!("absence {n} reached the guardian {latency:?} after the roll call was sent");
+    }
+    // Back online, it resumes after the last absence it received: the two it missed,
+    // in order, once each; then the live feed.
+    let mut parent = subscribe(
+        &server,
+        &parent_token,
+        &format!("subscription {{ absences(after: {last_received}) {{ lesson position }} }}"),
+    )
+    .await;
+    for lesson in &half_days[2..] {
+        let notice = next_json(&mut parent).await;
+        let absence = &notice["payload"]["data"]["absences"];
+        assert_eq!(absence["lesson"], json!(lesson), "{notice}");
+        assert!(absence["position"].as_i64().unwrap() > last_received);
+        last_received = absence["position"].as_i64().unwrap();
     }
     let alert = next_json(&mut cpe).await;
     assert_eq!(
@@ -556,7 +616,7 @@ async fn health_readiness_metrics_and_limits() {
         answer["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("nested too deep"),
+            .contains("trop imbriquée"),
         "{answer}"
     );
     assert_eq!(code(&answer).as_deref(), Some("TOO_COSTLY"), "{answer}");
@@ -673,7 +733,7 @@ async fn setting_up_the_school(kind: BackendKind) {
     let subject = lesson["subject"].as_str().unwrap().to_string();
 
     // Admission: the INE and the division are checked, the field named.
-    let admit = "mutation($d: String!, $ine: String!) { admitStudent(student: \"eleve-zoe\", ine: $ine, lastName: \"N'Guessan\", firstName: \"Zoë\", birthDate: \"2013-04-02\", division: $d, on: \"2026-12-01\") { stream version changed } }";
+    let admit = "mutation($d: String!, $ine: String!) { admitStudent(input: { student: \"eleve-zoe\", ine: $ine, lastName: \"N'Guessan\", firstName: \"Zoë\", birthDate: \"2013-04-02\", division: $d, on: \"2026-12-01\" }) { stream version changed replayed student { id placement(date: \"2026-12-02\") { division } } } }";
     for (vars, field) in [
         (json!({ "d": division, "ine": "12345" }), "ine"),
         (json!({ "d": "9Z", "ine": "123456789AB" }), "division"),
@@ -693,11 +753,22 @@ async fn setting_up_the_school(kind: BackendKind) {
         )
         .await;
     assert_eq!(data(&admitted)["admitStudent"]["changed"], json!(true));
-    let link = "mutation { linkGuardian(student: \"eleve-zoe\", guardian: \"resp-zoe\", name: \"Hélène N'Guessan\", relationship: \"mère\", rights: { see: true, justify: true, notified: true }) { changed } }";
+    assert_eq!(data(&admitted)["admitStudent"]["replayed"], json!(false));
+    // The payload holds the student as admitted, in their division.
+    assert_eq!(
+        data(&admitted)["admitStudent"]["student"]["placement"]["division"],
+        json!(division),
+        "{admitted}"
+    );
+    let link = "mutation { linkGuardian(input: { student: \"eleve-zoe\", guardian: \"resp-zoe\", name: \"Hélène N'Guessan\", relationship: \"mère\", rights: { see: true, justify: true, notified: true } }) { changed student { guardians { id mayJustify } } } }";
     let linked = server
         .as_("secretariat", ClaimedRole::Secretariat, link, json!({}))
         .await;
     assert_eq!(data(&linked)["linkGuardian"]["changed"], json!(true));
+    assert_eq!(
+        data(&linked)["linkGuardian"]["student"]["guardians"],
+        json!([{ "id": "resp-zoe", "mayJustify": true }])
+    );
     // The guardian sees the child at once (enrolment is projected in the command).
     let seen = server
         .as_(
@@ -723,7 +794,7 @@ async fn setting_up_the_school(kind: BackendKind) {
 
     // A Wednesday-afternoon course for the division: an unknown teacher is refused by
     // name, then the course is in the new student's timetable with its history.
-    let add = "mutation($d: String!, $t: String!, $s: String!) { addCourse(course: { id: \"atelier-sciences\", day: WEDNESDAY, start: \"14:00:00\", end: \"15:00:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" }, validFrom: \"2026-12-01\" }) { changed created } }";
+    let add = "mutation($d: String!, $t: String!, $s: String!) { addCourse(input: { course: { id: \"atelier-sciences\", day: WEDNESDAY, start: \"14:00:00\", end: \"15:00:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" }, validFrom: \"2026-12-01\" } }) { changed created lessons { localId room } } }";
     let refused = server
         .as_(
             "principal",
@@ -749,21 +820,31 @@ async fn setting_up_the_school(kind: BackendKind) {
         data(&added)["addCourse"]["created"],
         json!("atelier-sciences")
     );
+    // Its lessons, from the write side (the timetable's read model may lag).
+    assert_eq!(
+        data(&added)["addCourse"]["lessons"][0],
+        json!({ "localId": "atelier-sciences@2026-12-02", "room": "Salle polyvalente" }),
+        "{added}"
+    );
     let moved_room = server
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "mutation { changeRoom(course: \"atelier-sciences\", date: \"2026-12-02\", room: \"CDI\") { changed } }",
+            "mutation { changeRoom(input: { course: \"atelier-sciences\", date: \"2026-12-02\", room: \"CDI\" }) { changed lesson { localId room } } }",
             json!({}),
         )
         .await;
     assert_eq!(data(&moved_room)["changeRoom"]["changed"], json!(true));
-    let week = "{ student(id: \"eleve-zoe\") { timetable(from: \"2026-12-02\", to: \"2026-12-02\") { id room history { event before after } } } }";
+    assert_eq!(
+        data(&moved_room)["changeRoom"]["lesson"],
+        json!({ "localId": "atelier-sciences@2026-12-02", "room": "CDI" })
+    );
+    let week = "{ student(id: \"eleve-zoe\") { timetable(from: \"2026-12-02\", to: \"2026-12-02\") { localId room history { event before after } } } }";
     let atelier = |d: &Value| -> Option<Value> {
         d["student"]["timetable"]
             .as_array()?
             .iter()
-            .find(|l| l["id"] == json!("atelier-sciences@2026-12-02"))
+            .find(|l| l["localId"] == json!("atelier-sciences@2026-12-02"))
             .cloned()
     };
     let answer = principal_until(&server, week, json!({}), |d| {
@@ -784,7 +865,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "mutation($d: String!, $t: String!, $s: String!) { addExtraLesson(lesson: { date: \"2026-12-09\", start: \"16:00:00\", end: \"17:30:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" } }) { created } }",
+            "mutation($d: String!, $t: String!, $s: String!) { addExtraLesson(input: { lesson: { date: \"2026-12-09\", start: \"16:00:00\", end: \"17:30:00\", subject: $s, attendees: { teachers: [$t], divisions: [$d], room: \"Salle polyvalente\" } } }) { created lesson { localId kind } } }",
             json!({ "d": division, "t": teacher, "s": subject }),
         )
         .await;
@@ -793,11 +874,15 @@ async fn setting_up_the_school(kind: BackendKind) {
         .unwrap()
         .to_string();
     assert!(extra_id.starts_with("extra-"), "{extra_id}");
+    assert_eq!(
+        data(&extra)["addExtraLesson"]["lesson"],
+        json!({ "localId": extra_id, "kind": "EXTRA" })
+    );
     principal_until(
         &server,
-        "query($l: String!) { lesson(id: $l) { id } }",
+        "query($l: String!) { lesson(id: $l) { localId } }",
         json!({ "l": extra_id }),
-        |d| d["lesson"]["id"] == json!(extra_id),
+        |d| d["lesson"]["localId"] == json!(extra_id),
     )
     .await;
     let roll_call = server
@@ -815,7 +900,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_(
             "resp-zoe",
             ClaimedRole::Guardian,
-            "mutation { declareJustification(student: \"eleve-zoe\", from: \"2026-12-09\", to: \"2026-12-09\", reason: \"MAL\", comment: \"Fièvre\") { created } }",
+            "mutation { declareJustification(input: { student: \"eleve-zoe\", from: \"2026-12-09\", to: \"2026-12-09\", reason: \"MAL\", comment: \"Fièvre\" }) { created justification { id comment accepted } } }",
             json!({}),
         )
         .await;
@@ -823,17 +908,26 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_str()
         .unwrap()
         .to_string();
+    let declared = &data(&declared)["declareJustification"]["justification"];
+    assert_eq!(declared["id"], json!(justification), "{declared}");
+    assert_eq!(declared["comment"], json!("Fièvre"), "{declared}");
+    assert_eq!(declared["accepted"], json!(null), "{declared}");
     let decided = server
         .as_(
             "cpe1",
             ClaimedRole::Cpe,
-            "mutation($j: String!) { decideJustification(student: \"eleve-zoe\", justification: $j, accept: true, note: \"certificat médical reçu\") { changed } }",
+            "mutation($j: String!) { decideJustification(input: { student: \"eleve-zoe\", justification: $j, accept: true, note: \"certificat médical reçu\" }) { changed justification { accepted } } }",
             json!({ "j": justification }),
         )
         .await;
     assert_eq!(
         data(&decided)["decideJustification"]["changed"],
         json!(true)
+    );
+    assert_eq!(
+        data(&decided)["decideJustification"]["justification"]["accepted"],
+        json!(true),
+        "{decided}"
     );
     let record = server
         .as_(
@@ -859,13 +953,27 @@ async fn setting_up_the_school(kind: BackendKind) {
         student["absences"]["edges"][0]["node"]["justified"],
         json!(true)
     );
+    // The teacher corrects the roll call: the answer is the line as it now stands.
+    let corrected = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "mutation($l: String!) { correctAttendance(input: { lesson: $l, student: \"eleve-zoe\", status: { kind: LATE, minutes: 10 }, reason: \"arrivée en retard\" }) { changed line { student status { kind minutes } correctedFrom { kind } } } }",
+            json!({ "l": extra_id }),
+        )
+        .await;
+    assert_eq!(
+        data(&corrected)["correctAttendance"]["line"],
+        json!({ "student": "eleve-zoe", "status": { "kind": "LATE", "minutes": 10 }, "correctedFrom": [{ "kind": "ABSENT" }] }),
+        "{corrected}"
+    );
 
     // An evaluation's own history (its marks have theirs).
     let created = server
         .as_(
             &teacher,
             ClaimedRole::Teacher,
-            "mutation($c: String!, $s: String!) { createEvaluation(input: { class: $c, subject: $s, title: \"Atelier\", date: \"2026-11-27\", period: \"T1\", coefficient: 2 }) { created } }",
+            "mutation($c: String!, $s: String!) { createEvaluation(input: { class: $c, subject: $s, title: \"Atelier\", date: \"2026-11-27\", period: \"T1\", coefficient: 2 }) { created evaluation { id title coefficient marks { student } } } }",
             json!({ "c": division, "s": subject }),
         )
         .await;
@@ -873,6 +981,11 @@ async fn setting_up_the_school(kind: BackendKind) {
         .as_str()
         .unwrap()
         .to_string();
+    let made = &data(&created)["createEvaluation"]["evaluation"];
+    assert_eq!(made["id"], json!(evaluation), "{created}");
+    assert_eq!(made["title"], json!("Atelier"), "{created}");
+    assert_eq!(made["coefficient"], json!("2"), "{created}");
+    assert_eq!(made["marks"], json!([]), "{created}");
     let book = server
         .as_(
             &teacher,
@@ -892,14 +1005,29 @@ async fn setting_up_the_school(kind: BackendKind) {
     assert_eq!(found["history"][0]["person"], json!(teacher));
     assert_eq!(found["history"][0]["after"]["coefficient"], json!("2"));
 
+    // The whole grid at once: the answer is the evaluation with its marks.
+    let grid = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "mutation($c: String!, $e: String!) { enterMarks(input: { class: $c, period: \"T1\", evaluation: $e, marks: [{ student: \"eleve-zoe\", mark: { score: \"15\" } }] }) { changed evaluation { id marks { student mark { score } } } } }",
+            json!({ "c": division, "e": evaluation }),
+        )
+        .await;
+    assert_eq!(
+        data(&grid)["enterMarks"]["evaluation"],
+        json!({ "id": evaluation, "marks": [{ "student": "eleve-zoe", "mark": { "score": "15" } }] }),
+        "{grid}"
+    );
+
     // A resource: a pool needs its quantity; registered, its history says by whom.
-    let register = "mutation($q: Int) { registerResource(resource: { id: \"tablettes-2\", name: \"Chariot de tablettes n°2\", kind: POOL, quantity: $q }) { created } }";
+    let register = "mutation($q: Int) { registerResource(input: { id: \"tablettes-2\", name: \"Chariot de tablettes n°2\", kind: POOL, quantity: $q }) { created resource { localId capacity } } }";
     let refused = server
         .as_("principal", ClaimedRole::Principal, register, json!({}))
         .await;
     assert_eq!(
         refused["errors"][0]["extensions"]["field"],
-        json!("resource.quantity")
+        json!("quantity")
     );
     let registered = server
         .as_(
@@ -912,6 +1040,10 @@ async fn setting_up_the_school(kind: BackendKind) {
     assert_eq!(
         data(&registered)["registerResource"]["created"],
         json!("tablettes-2")
+    );
+    assert_eq!(
+        data(&registered)["registerResource"]["resource"],
+        json!({ "localId": "tablettes-2", "capacity": 30 })
     );
     let resource = server
         .as_(
@@ -930,10 +1062,116 @@ async fn setting_up_the_school(kind: BackendKind) {
         json!("Chariot de tablettes n°2")
     );
 
+    // A room that needs approval: each booking command answers with the booking as it
+    // now stands, retiring with the resource.
+    let as_principal = |query: &'static str, vars: Value| {
+        let server = &server;
+        async move {
+            let answer = server
+                .as_("principal", ClaimedRole::Principal, query, vars)
+                .await;
+            data(&answer).clone()
+        }
+    };
+    let room = as_principal(
+        "mutation { registerResource(input: { id: \"salle-reunion\", name: \"Salle de réunion\", kind: ROOM, seats: 12, requiresApproval: true }) { resource { requiresApproval retiredAt } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        room["registerResource"]["resource"],
+        json!({ "requiresApproval": true, "retiredAt": null })
+    );
+    let book = "mutation($b: String!, $s: NaiveDateTime!, $e: NaiveDateTime!) { book(input: { resource: \"salle-reunion\", start: $s, end: $e, purpose: \"Conseil\", booking: $b }) { created booking { localId status purpose } } }";
+    let mut statuses = Vec::new();
+    for (b, s, e) in [
+        ("conseil-1", "2026-12-14T17:00:00", "2026-12-14T19:00:00"),
+        ("conseil-2", "2026-12-15T17:00:00", "2026-12-15T19:00:00"),
+    ] {
+        let booked = server
+            .as_(
+                &teacher,
+                ClaimedRole::Teacher,
+                book,
+                json!({ "b": b, "s": s, "e": e }),
+            )
+            .await;
+        let booking = &data(&booked)["book"]["booking"];
+        assert_eq!(booking["localId"], json!(b), "{booked}");
+        assert_eq!(booking["purpose"], json!("Conseil"), "{booked}");
+        statuses.push(booking["status"].clone());
+    }
+    assert_eq!(statuses, [json!("PENDING"), json!("PENDING")]);
+    let approved = as_principal(
+        "mutation { approveBooking(input: { resource: \"salle-reunion\", booking: \"conseil-1\" }) { changed booking { status } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        approved["approveBooking"]["booking"]["status"],
+        json!("CONFIRMED")
+    );
+    let refused = as_principal(
+        "mutation { refuseBooking(input: { resource: \"salle-reunion\", booking: \"conseil-2\", reason: \"salle prise\" }) { booking { status } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        refused["refuseBooking"]["booking"]["status"],
+        json!("REFUSED")
+    );
+    let cancelled = server
+        .as_(
+            &teacher,
+            ClaimedRole::Teacher,
+            "mutation { cancelBooking(input: { resource: \"salle-reunion\", booking: \"conseil-1\", reason: \"reporté\" }) { booking { status } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&cancelled)["cancelBooking"]["booking"]["status"],
+        json!("CANCELLED"),
+        "{cancelled}"
+    );
+    let retired = as_principal(
+        "mutation { retireResource(input: { resource: \"salle-reunion\", at: \"2027-01-01T00:00:00\", reason: \"travaux\" }) { resource { retiredAt } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        retired["retireResource"]["resource"]["retiredAt"],
+        json!("2027-01-01T00:00:00")
+    );
+
+    // The class council closes the period, then it is reopened: each answer is the
+    // gradebook as it now stands, with the version to send next.
+    let close = as_principal(
+        "mutation($c: String!) { closePeriod(input: { class: $c, period: \"T1\" }) { version gradebook { closed version } } }",
+        json!({ "c": division }),
+    )
+    .await;
+    let closed = &close["closePeriod"];
+    assert_eq!(closed["gradebook"]["closed"], json!(true), "{closed}");
+    assert_eq!(
+        closed["gradebook"]["version"], closed["version"],
+        "{closed}"
+    );
+    let reopen = as_principal(
+        "mutation($c: String!, $v: Int) { reopenPeriod(input: { class: $c, period: \"T1\", reason: \"erreur de saisie\", expectedVersion: $v }) { version gradebook { closed version } } }",
+        json!({ "c": division, "v": closed["version"] }),
+    )
+    .await;
+    let reopened = &reopen["reopenPeriod"];
+    assert_eq!(reopened["gradebook"]["closed"], json!(false), "{reopened}");
+    assert_eq!(
+        reopened["gradebook"]["version"],
+        json!(closed["version"].as_i64().unwrap() + 1)
+    );
+
     // Erasure (RGPD art. 17): for the head only; an unknown person is named; then the
     // student's names, birth date, reasons and comments read as erased, the guardian
     // (another person) keeps theirs, and a second call destroys nothing more.
-    let erase = "mutation($p: String!) { erasePerson(person: $p, grounds: \"demande de la famille\") { person keysDestroyed } }";
+    let erase = "mutation($p: String!) { erasePerson(input: { person: $p, grounds: \"demande de la famille\" }) { changed erasure { person keysDestroyed } } }";
     let refused = server
         .as_(
             "resp-zoe",
@@ -967,7 +1205,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         )
         .await;
     assert_eq!(
-        data(&erased)["erasePerson"]["keysDestroyed"],
+        data(&erased)["erasePerson"]["erasure"]["keysDestroyed"],
         json!(2),
         "{erased}"
     );
@@ -1006,7 +1244,52 @@ async fn setting_up_the_school(kind: BackendKind) {
             json!({ "p": "eleve-zoe" }),
         )
         .await;
-    assert_eq!(data(&again)["erasePerson"]["keysDestroyed"], json!(0));
+    assert_eq!(
+        data(&again)["erasePerson"]["erasure"]["keysDestroyed"],
+        json!(0)
+    );
+    assert_eq!(data(&again)["erasePerson"]["changed"], json!(false));
+
+    // The timetable's mutations answer the lessons as the command left them (its read
+    // model follows later); an enrolment's, the student.
+    let cancelled = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "mutation { cancelLesson(input: { course: \"atelier-sciences\", date: \"2026-12-16\", reason: \"sortie\" }) { changed replayed lesson { localId cancelled } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&cancelled)["cancelLesson"],
+        json!({ "changed": true, "replayed": false, "lesson": { "localId": "atelier-sciences@2026-12-16", "cancelled": "sortie" } })
+    );
+    let ended = server
+        .as_(
+            "principal",
+            ClaimedRole::Principal,
+            "mutation { endCourse(input: { course: \"atelier-sciences\", lastDay: \"2026-12-16\" }) { changed lessons { localId } } }",
+            json!({}),
+        )
+        .await;
+    let kept = data(&ended)["endCourse"]["lessons"].as_array().unwrap();
+    assert_eq!(
+        kept.last().unwrap()["localId"],
+        json!("atelier-sciences@2026-12-16"),
+        "{ended}"
+    );
+    let rights = server
+        .as_(
+            "secretariat",
+            ClaimedRole::Secretariat,
+            "mutation { changeGuardianRights(input: { student: \"eleve-zoe\", guardian: \"resp-zoe\", rights: { see: true, justify: false, notified: false } }) { changed student { guardians { id mayJustify notified } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        data(&rights)["changeGuardianRights"]["student"]["guardians"],
+        json!([{ "id": "resp-zoe", "mayJustify": false, "notified": false }])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1107,6 +1390,74 @@ async fn a_guardian_cannot_probe_which_students_exist() {
     assert_eq!(code(&cpe).as_deref(), Some("NOT_FOUND"), "{cpe}");
 }
 
+/// Answers are in French unless `Accept-Language` prefers English; a refusal by a school
+/// rule carries its language-free rule code either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_speak_french_unless_english_is_asked() {
+    let server = TestServer::start(BackendKind::Sqlite, 20).await;
+    let english: &[(&str, &str)] = &[("accept-language", "en-GB,en;q=0.9,fr;q=0.5")];
+    let message = |answer: &Value| answer["errors"][0]["message"].as_str().unwrap().to_string();
+
+    // (a) A rule violation: a group drawn from a division the year does not have.
+    let token = server.token("principal", ClaimedRole::Principal);
+    const CREATE_GROUP: &str =
+        "mutation($input: CreateGroupInput!) { createGroup(input: $input) { changed } }";
+    let input = json!({ "input": {
+        "year": "2026-2027", "id": "9X-G", "name": "?", "divisions": ["9X"]
+    } });
+    let french = server
+        .post(Some(&token), &[], CREATE_GROUP, input.clone())
+        .await;
+    let in_english = server
+        .post(Some(&token), english, CREATE_GROUP, input.clone())
+        .await;
+    for answer in [&french, &in_english] {
+        assert_eq!(code(answer).as_deref(), Some("RULE_VIOLATION"), "{answer}");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["rule"],
+            json!("UNKNOWN_DIVISION"),
+            "{answer}"
+        );
+    }
+    assert_eq!(
+        message(&french),
+        "il n'y a pas de division 9X en 2026-2027",
+        "{french}"
+    );
+    assert_eq!(
+        message(&in_english),
+        "there is no division 9X in 2026-2027",
+        "{in_english}"
+    );
+
+    // (b) An unauthenticated request.
+    let query = "{ student(id: \"eleve00001\") { lastName } }";
+    let french = server.post(None, &[], query, json!({})).await;
+    let in_english = server
+        .post(None, &[("Accept-Language", "en")], query, json!({}))
+        .await;
+    let weighted = server
+        .post(
+            None,
+            &[("Accept-Language", "de, en;q=0.8, fr;q=0.9")],
+            query,
+            json!({}),
+        )
+        .await;
+    for answer in [&french, &in_english, &weighted] {
+        assert_eq!(code(answer).as_deref(), Some("UNAUTHENTICATED"), "{answer}");
+    }
+    assert!(
+        message(&french).starts_with("aucun jeton d'accès"),
+        "{french}"
+    );
+    assert!(
+        message(&in_english).starts_with("no bearer token"),
+        "{in_english}"
+    );
+    assert_eq!(message(&weighted), message(&french), "{weighted}");
+}
+
 /// Issue 17: the auditor role is granted by the deployment's configuration, not by the
 /// token alone: a token that claims it for someone not listed, or listed for other
 /// establishments only, acts as nobody; the listed auditor reads and never writes.
@@ -1120,7 +1471,7 @@ async fn the_auditor_role_is_granted_not_claimed() {
             .await;
         assert_eq!(code(&answer).as_deref(), Some("FORBIDDEN"), "{answer}");
         let message = answer["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("has no role"), "{message}");
+        assert!(message.contains("aucune des fonctions"), "{message}");
     }
     let auditor = server
         .as_("auditeur", ClaimedRole::Auditor, query, json!({}))
@@ -1209,7 +1560,7 @@ async fn a_parent_cannot_exhaust_the_database_with_aliases() {
         .await;
     assert_eq!(code(&refused).as_deref(), Some("TOO_COSTLY"), "{refused}");
     let message = refused["errors"][0]["message"].as_str().unwrap_or_default();
-    assert!(message.contains("4995 fields"), "{refused}");
+    assert!(message.contains("4995 champs"), "{refused}");
     assert!(refused["data"].is_null(), "{refused}");
     // Refused by counting, not by validating or running: well within the timeout.
     assert!(started.elapsed() < Duration::from_secs(10));

@@ -9,7 +9,7 @@ use base64::Engine as _;
 use carnet_api::auth::ClaimedRole;
 use carnet_store::BackendKind;
 use serde_json::{json, Value};
-use support::server::{code, data, TestServer};
+use support::server::{code, data, TestServer, ENT_ORIGIN};
 
 const SIECLE: &str = include_str!("../importers/tests/fixtures/ElevesSansAdresses.xml");
 
@@ -232,4 +232,158 @@ async fn the_secretariat_cannot_import_staff_or_timetables_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_without_roles_is_worth_nothing_on_sqlite() {
     a_token_without_roles_is_worth_nothing(BackendKind::Sqlite).await;
+}
+
+/// A GraphQL multipart request (the convention of graphql-multipart-request-spec): the
+/// operation, the map of files to variables, the file.
+fn multipart(input: Value, name: &str, content: &[u8]) -> (String, Vec<u8>) {
+    let boundary = "carnet-test-boundary-7MA4YWxkTrZu0gW";
+    let operations = json!({ "query": IMPORT, "variables": { "input": input } });
+    let mut body = Vec::new();
+    let mut part = |headers: &str, bytes: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    };
+    part(
+        "Content-Disposition: form-data; name=\"operations\"",
+        operations.to_string().as_bytes(),
+    );
+    part(
+        "Content-Disposition: form-data; name=\"map\"",
+        br#"{"0": ["variables.input.file"]}"#,
+    );
+    part(
+        &format!(
+            "Content-Disposition: form-data; name=\"0\"; filename=\"{name}\"\r\nContent-Type: application/xml"
+        ),
+        content,
+    );
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+async fn send_multipart(
+    server: &TestServer,
+    token: &str,
+    upload: (String, Vec<u8>),
+) -> reqwest::Response {
+    server
+        .http
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(token)
+        .header("content-type", upload.0)
+        .body(upload.1)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The file uploaded as a file (multipart), not as base64 text in JSON: the way a
+/// browser or an ENT sends a large lycée's export, beyond the JSON body's 1 MiB.
+async fn a_file_is_uploaded_as_multipart(kind: BackendKind) {
+    let server = TestServer::start(kind, 60).await;
+    let token = server.token("secretariat", ClaimedRole::Secretariat);
+    let (latin9, _, _) = encoding_rs::ISO_8859_15.encode(SIECLE);
+    let input = json!({ "format": "siecle", "file": null, "dryRun": false });
+    let answer: Value = send_multipart(
+        &server,
+        &token,
+        multipart(input.clone(), "ElevesSansAdresses.xml", &latin9),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let summary = &data(&answer)["importFile"];
+    assert_eq!(summary["fileName"], "ElevesSansAdresses.xml", "{answer}");
+    assert_eq!(summary["encoding"], "ISO-8859-15");
+    assert_eq!(students_created(summary), 4, "{answer}");
+
+    // Three megabytes: past the JSON limit, within the upload's. The file is read (and
+    // refused for what it holds, not for its size).
+    let large = vec![b'x'; 3 * 1024 * 1024];
+    let answer: Value = send_multipart(&server, &token, multipart(input, "big.xml", &large))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(code(&answer).as_deref(), Some("VALIDATION"), "{answer}");
+    let as_json = json!({ "input": { "format": "siecle", "fileName": "big.xml", "contentBase64": base64::engine::general_purpose::STANDARD.encode(&large) } });
+    let refused = server
+        .http
+        .post(format!("{}/graphql", server.base))
+        .bearer_auth(&token)
+        .json(&json!({ "query": IMPORT, "variables": as_json }))
+        .send()
+        .await;
+    // 413 at once, by its Content-Length; a client still sending may instead see the
+    // connection closed under it: refused either way, never read.
+    match refused {
+        Ok(response) => assert_eq!(response.status(), 413),
+        Err(error) => assert!(!error.is_status(), "{error}"),
+    }
+
+    // Neither a file nor its base64: the field is named.
+    let neither = server
+        .as_(
+            "secretariat",
+            ClaimedRole::Secretariat,
+            IMPORT,
+            json!({ "input": { "format": "siecle", "fileName": "x.xml" } }),
+        )
+        .await;
+    assert_eq!(code(&neither).as_deref(), Some("VALIDATION"), "{neither}");
+    assert_eq!(neither["errors"][0]["extensions"]["field"], "input.file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_uploaded_as_multipart_on_sqlite() {
+    a_file_is_uploaded_as_multipart(BackendKind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_uploaded_as_multipart_on_postgres() {
+    a_file_is_uploaded_as_multipart(BackendKind::Postgres).await;
+}
+
+/// An ENT's web app on its own origin may call the API from the browser; a page of any
+/// other origin may not (the browser is told no such origin is allowed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_configured_origins_may_call_from_a_browser() {
+    let server = TestServer::start(BackendKind::Sqlite, 10).await;
+    let preflight = |origin: &'static str| {
+        server
+            .http
+            .request(reqwest::Method::OPTIONS, format!("{}/graphql", server.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type, accept-language",
+            )
+            .send()
+    };
+    let allowed = preflight(ENT_ORIGIN).await.unwrap();
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], ENT_ORIGIN);
+    let asked = headers["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(asked.contains("authorization"), "{asked}");
+    let other = preflight("https://phishing.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // The request itself carries the header for the allowed origin.
+    let answer = server
+        .http
+        .post(format!("{}/graphql", server.base))
+        .header("origin", ENT_ORIGIN)
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.headers()["access-control-allow-origin"], ENT_ORIGIN);
 }

@@ -39,7 +39,7 @@ async fn principal(server: &TestServer, query: &str, variables: Value) -> Value 
 async fn week_lessons(server: &TestServer, class: &str, from: &str, to: &str) -> Vec<Value> {
     let d = principal(
         server,
-        "query($c: String!, $f: NaiveDate!, $t: NaiveDate!) { class(id: $c) { timetable(from: $f, to: $t) { id course teachers subject cancelled } } }",
+        "query($c: String!, $f: NaiveDate!, $t: NaiveDate!) { class(id: $c) { timetable(from: $f, to: $t) { localId course teachers subject cancelled } } }",
         json!({ "c": class, "f": from, "t": to }),
     )
     .await;
@@ -86,7 +86,7 @@ async fn fixture(server: &TestServer) -> Fixture {
     let december_lesson = december
         .iter()
         .find(|l| l["teachers"][0] == json!(teacher_in) && l["cancelled"].is_null())
-        .unwrap()["id"]
+        .unwrap()["localId"]
         .as_str()
         .unwrap()
         .to_string();
@@ -119,7 +119,7 @@ async fn fixture(server: &TestServer) -> Fixture {
                 continue;
             }
             for class in theirs.difference(&ours) {
-                let roster = principal(server, "query($c: String!) { class(id: $c) { roster(first: 50) { edges { node { id placement { division groups } } } } } }", json!({ "c": class })).await;
+                let roster = principal(server, "query($c: String!) { class(id: $c) { roster(first: 50) { edges { node { localId placement { division groups } } } } } }", json!({ "c": class })).await;
                 for edge in roster["class"]["roster"]["edges"].as_array().unwrap() {
                     let p = &edge["node"]["placement"];
                     let mut in_classes = vec![p["division"].as_str().unwrap().to_string()];
@@ -133,7 +133,7 @@ async fn fixture(server: &TestServer) -> Fixture {
                     if in_classes.iter().all(|c| !ours.contains(c)) && found.is_none() {
                         found = Some((
                             teacher.clone(),
-                            edge["node"]["id"].as_str().unwrap().to_string(),
+                            edge["node"]["localId"].as_str().unwrap().to_string(),
                         ));
                     }
                 }
@@ -144,7 +144,7 @@ async fn fixture(server: &TestServer) -> Fixture {
         found.expect("a teacher and a student the first teacher does not teach");
     let resources = principal(
         server,
-        "{ resources(first: 1) { edges { node { id } } } }",
+        "{ resources(first: 1) { edges { node { localId } } } }",
         json!({}),
     )
     .await;
@@ -152,13 +152,13 @@ async fn fixture(server: &TestServer) -> Fixture {
         division,
         group,
         other_student,
-        past_lesson: lesson["id"].as_str().unwrap().to_string(),
+        past_lesson: lesson["localId"].as_str().unwrap().to_string(),
         december_lesson,
         course: lesson["course"].as_str().unwrap().to_string(),
         teacher_in,
         teacher_out,
         subject: lesson["subject"].as_str().unwrap().to_string(),
-        resource: resources["resources"]["edges"][0]["node"]["id"]
+        resource: resources["resources"]["edges"][0]["node"]["localId"]
             .as_str()
             .unwrap()
             .to_string(),
@@ -184,15 +184,15 @@ fn operations(f: &Fixture) -> Vec<(&'static str, &'static str, Value)> {
         ("read resources", "{ resources { totalCount } }", json!({})),
         ("read alerts", "{ attendanceAlerts { totalCount } }", json!({})),
         ("take a roll call", "mutation($l: String!, $s: String!) { recordAttendance(input: { lesson: $l, student: $s, status: { kind: PRESENT } }) { changed } }", json!({ "l": f.december_lesson, "s": CHILD })),
-        ("justify an absence", "mutation($s: String!) { declareJustification(student: $s, from: \"2026-12-14\", to: \"2026-12-14\", reason: \"MAL\") { changed } }", json!({ "s": CHILD })),
-        ("decide a justification", "mutation($s: String!) { decideJustification(student: $s, justification: \"none\", accept: true) { changed } }", json!({ "s": CHILD })),
+        ("justify an absence", "mutation($s: String!) { declareJustification(input: { student: $s, from: \"2026-12-14\", to: \"2026-12-14\", reason: \"MAL\" }) { changed } }", json!({ "s": CHILD })),
+        ("decide a justification", "mutation($s: String!) { decideJustification(input: { student: $s, justification: \"none\", accept: true }) { changed } }", json!({ "s": CHILD })),
         ("create an evaluation", "mutation($c: String!, $sub: String!) { createEvaluation(input: { class: $c, subject: $sub, title: \"Contrôle\", date: \"2026-11-30\" }) { changed } }", json!({ "c": f.division, "sub": f.subject })),
-        ("close a period", "mutation($c: String!) { closePeriod(class: $c, period: \"T3\") { changed } }", json!({ "c": f.division })),
-        ("book a resource", "mutation($r: String!) { book(resource: $r, start: \"2026-12-15T10:00:00\", end: \"2026-12-15T11:00:00\") { changed } }", json!({ "r": f.resource })),
-        ("change enrolment", "mutation($s: String!, $g: String!) { joinGroup(student: $s, group: $g, on: \"2026-12-01\") { changed } }", json!({ "s": CHILD, "g": f.group })),
-        ("change the timetable", "mutation($c: String!) { cancelLesson(course: $c, date: \"2026-12-21\", reason: \"sortie\") { changed } }", json!({ "c": f.course })),
-        ("admit a student", "mutation($d: String!) { admitStudent(student: \"eleve-nouveau\", ine: \"123456789AB\", lastName: \"Dupont\", firstName: \"Œdipe\", birthDate: \"2013-01-01\", division: $d, on: \"2026-12-01\") { changed } }", json!({ "d": f.division })),
-        ("register a resource", "mutation { registerResource(resource: { name: \"Vidéoprojecteur\", kind: ITEM }) { changed } }", json!({})),
+        ("close a period", "mutation($c: String!) { closePeriod(input: { class: $c, period: \"T3\" }) { changed } }", json!({ "c": f.division })),
+        ("book a resource", "mutation($r: String!) { book(input: { resource: $r, start: \"2026-12-15T10:00:00\", end: \"2026-12-15T11:00:00\" }) { changed } }", json!({ "r": f.resource })),
+        ("change enrolment", "mutation($s: String!, $g: String!) { joinGroup(input: { student: $s, group: $g, on: \"2026-12-01\" }) { changed } }", json!({ "s": CHILD, "g": f.group })),
+        ("change the timetable", "mutation($c: String!) { cancelLesson(input: { course: $c, date: \"2026-12-21\", reason: \"sortie\" }) { changed } }", json!({ "c": f.course })),
+        ("admit a student", "mutation($d: String!) { admitStudent(input: { student: \"eleve-nouveau\", ine: \"123456789AB\", lastName: \"Dupont\", firstName: \"Œdipe\", birthDate: \"2013-01-01\", division: $d, on: \"2026-12-01\" }) { changed } }", json!({ "d": f.division })),
+        ("register a resource", "mutation { registerResource(input: { name: \"Vidéoprojecteur\", kind: ITEM }) { changed } }", json!({})),
         ("import a file (dry run)", "mutation($f: String!) { importFile(input: { format: \"siecle\", fileName: \"ElevesSansAdresses.xml\", contentBase64: $f, dryRun: true }) { events } }", json!({ "f": siecle_base64() })),
     ]
 }

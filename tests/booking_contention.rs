@@ -29,7 +29,7 @@ const BOOKERS: [&str; 12] = [
 
 async fn twelve_bookers(kind: BackendKind) {
     let server = TestServer::start(kind, 20).await;
-    let register = "mutation($q: Int) { registerResource(resource: { id: \"tablettes-3\", name: \"Chariot de tablettes n°3\", kind: POOL, quantity: $q }) { created } }";
+    let register = "mutation($q: Int) { registerResource(input: { id: \"tablettes-3\", name: \"Chariot de tablettes n°3\", kind: POOL, quantity: $q }) { created } }";
     let registered = server
         .as_(
             "principal",
@@ -39,7 +39,7 @@ async fn twelve_bookers(kind: BackendKind) {
         )
         .await;
     data(&registered);
-    let book = "mutation($b: String!) { book(resource: \"tablettes-3\", start: \"2026-12-10T10:00:00\", end: \"2026-12-10T12:00:00\", purpose: \"Atelier\", booking: $b) { changed } }";
+    let book = "mutation($b: String!) { book(input: { resource: \"tablettes-3\", start: \"2026-12-10T10:00:00\", end: \"2026-12-10T12:00:00\", purpose: \"Atelier\", booking: $b }) { changed booking { localId status quantity } } }";
     let role = |person: &str| match person {
         "principal" | "adjoint" => ClaimedRole::Principal,
         "secretariat" => ClaimedRole::Secretariat,
@@ -63,6 +63,16 @@ async fn twelve_bookers(kind: BackendKind) {
     let booked = answers.iter().filter(|a| a["errors"].is_null()).count() as u64;
     let codes: Vec<Option<String>> = answers.iter().map(code).collect();
     assert_eq!(booked, TABLETS, "{answers:#?}");
+    // Each winner's answer holds its booking, confirmed (the pool needs no approval).
+    for (i, answer) in answers.iter().enumerate() {
+        if answer["errors"].is_null() {
+            assert_eq!(
+                answer["data"]["book"]["booking"],
+                json!({ "localId": format!("resa-{i}"), "status": "CONFIRMED", "quantity": 1 }),
+                "{answer}"
+            );
+        }
+    }
     assert!(
         !codes.iter().any(|c| c.as_deref() == Some("CONFLICT")),
         "no CONFLICT without an expected version: {answers:#?}"
@@ -92,7 +102,7 @@ async fn on_the_bus(kind: BackendKind) {
     use carnet_domain::reservations::ReservationCommand;
     use carnet_store::{CommandContext, CommandError, School, StoreError};
     let server = TestServer::start(kind, 20).await;
-    let register = "mutation { registerResource(resource: { id: \"tablettes-bus\", name: \"Chariot\", kind: POOL, quantity: 3 }) { created } }";
+    let register = "mutation { registerResource(input: { id: \"tablettes-bus\", name: \"Chariot\", kind: POOL, quantity: 3 }) { created } }";
     data(
         &server
             .as_("principal", ClaimedRole::Principal, register, json!({}))

@@ -38,7 +38,7 @@ fn administer(data_dir: &Path, url: Option<&str>) {
     let wrong = carnet(data_dir, url, &["tenant", "add", "0750655F", "Faux"]);
     assert!(!wrong.status.success());
     assert!(
-        stderr(&wrong).contains("check letter of UAI `0750655F` should be `E`"),
+        stderr(&wrong).contains("la lettre clé de l'UAI `0750655F` devrait être `E`"),
         "{}",
         stderr(&wrong)
     );

@@ -16,7 +16,7 @@ use uuid::Uuid;
 mod support;
 use support::process::{carnet, free_port, graphql, ready, serve};
 
-const REGISTER: &str = "mutation($id: String!, $c: UUID) { registerResource(resource: { id: $id, name: \"Salle de crise\", kind: ROOM }, commandId: $c) { version changed } }";
+const REGISTER: &str = "mutation($id: String!, $c: UUID) { registerResource(input: { id: $id, name: \"Salle de crise\", kind: ROOM, commandId: $c }) { version changed } }";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_loses_no_acknowledged_command() {

@@ -182,11 +182,19 @@ async fn calendar_links(kind: BackendKind) {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "mutation($s: String!, $g: String!) { unlinkGuardian(student: $s, guardian: $g) { changed } }",
+            "mutation($s: String!, $g: String!) { unlinkGuardian(input: { student: $s, guardian: $g }) { changed student { guardians { id } } } }",
             json!({ "s": CHILD, "g": guardian }),
         )
         .await;
     assert_eq!(data(&answer)["unlinkGuardian"]["changed"], json!(true));
+    let guardians = &data(&answer)["unlinkGuardian"]["student"]["guardians"];
+    assert!(
+        !guardians
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "id": guardian })),
+        "{answer}"
+    );
     let (status, _, body) = fetch(&server, &second).await;
     assert_eq!((status, body.as_str()), (404, ""));
 

@@ -15,7 +15,7 @@ const CHILD: &str = "eleve00001";
 const ENT: &str = "https://ent.monlycee.example";
 
 const LINK: &str = "mutation($p: String!, $k: PersonKind!, $s: String!, $i: String!) {
-  linkExternalId(person: $p, kind: $k, scheme: $s, identifier: $i) { stream version }
+  linkExternalId(input: { person: $p, kind: $k, scheme: $s, identifier: $i }) { stream version link { person kind } }
 }";
 
 const ME: &str = "{ me { person roles children } }";
@@ -127,7 +127,7 @@ async fn ent_identities_act_as_the_people_they_are_linked_to() {
         .as_("ent-cpe-1", ClaimedRole::Cpe, ME, json!({}))
         .await;
     assert_eq!(data(&me)["me"]["person"], json!("cpe1"), "{me}");
-    assert_eq!(data(&me)["me"]["roles"], json!(["cpe"]), "{me}");
+    assert_eq!(data(&me)["me"]["roles"], json!(["CPE"]), "{me}");
     let record = server
         .as_(
             "ent-cpe-1",
@@ -144,7 +144,7 @@ async fn ent_identities_act_as_the_people_they_are_linked_to() {
 }
 
 const UNLINK: &str = "mutation($s: String!, $i: String!) {
-  unlinkExternalId(scheme: $s, identifier: $i) { changed }
+  unlinkExternalId(input: { scheme: $s, identifier: $i }) { changed link { person identifier } }
 }";
 
 /// An identifier linked to the wrong person is unlinked (by whom may link it) and linked
@@ -182,6 +182,10 @@ async fn a_wrong_link_is_ended_and_the_identifier_linked_again() {
     );
     let linked = link(&server, secretariat, &first, "GUARDIAN", "ent-7b2e").await;
     assert!(linked["errors"].is_null(), "{linked}");
+    assert_eq!(
+        data(&linked)["linkExternalId"]["link"],
+        json!({ "person": first, "kind": "GUARDIAN" })
+    );
     let me = server
         .as_("ent-7b2e", ClaimedRole::Guardian, ME, json!({}))
         .await;
@@ -220,6 +224,10 @@ async fn a_wrong_link_is_ended_and_the_identifier_linked_again() {
         data(&ended)["unlinkExternalId"]["changed"],
         json!(true),
         "{ended}"
+    );
+    assert_eq!(
+        data(&ended)["unlinkExternalId"]["link"],
+        json!({ "person": first, "identifier": "ent-7b2e" })
     );
     let nobody = server
         .as_("ent-7b2e", ClaimedRole::Guardian, ME, json!({}))

@@ -131,13 +131,13 @@ async fn lesson_of(server: &TestServer, student: &str, date: &str) -> (String, S
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id teachers } } }",
+            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers } } }",
             json!({ "id": student, "d": date }),
         )
         .await;
     let lesson = &data(&answer)["student"]["timetable"][0];
     (
-        lesson["id"].as_str().unwrap().to_string(),
+        lesson["localId"].as_str().unwrap().to_string(),
         lesson["teachers"][0].as_str().unwrap().to_string(),
     )
 }
@@ -152,7 +152,7 @@ async fn record_contact(
         .as_(
             "secretariat",
             ClaimedRole::Secretariat,
-            "mutation($g: String!, $e: String, $m: String) { recordGuardianContact(guardian: $g, email: $e, mobile: $m) { changed } }",
+            "mutation($g: String!, $e: String, $m: String) { recordGuardianContact(input: { guardian: $g, email: $e, mobile: $m }) { changed } }",
             json!({ "g": guardian, "e": email, "m": mobile }),
         )
         .await;
@@ -167,7 +167,7 @@ async fn link_ent(server: &TestServer, guardian: &str) {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "mutation($p: String!, $i: String!) { linkExternalId(person: $p, kind: GUARDIAN, scheme: \"ENTPersonJointure\", identifier: $i) { changed } }",
+            "mutation($p: String!, $i: String!) { linkExternalId(input: { person: $p, kind: GUARDIAN, scheme: \"ENTPersonJointure\", identifier: $i }) { changed } }",
             json!({ "p": guardian, "i": format!("AC-PARIS$ENT{guardian}") }),
         )
         .await;
@@ -255,13 +255,17 @@ async fn an_absence_reaches_the_guardian_by_email(kind: BackendKind) {
         .as_(
             &muted,
             ClaimedRole::Guardian,
-            "mutation { setNotificationPreferences(muted: [ABSENCE], language: EN) { changed } }",
+            "mutation { setNotificationPreferences(input: { muted: [ABSENCE], language: EN }) { changed preferences { muted language } } }",
             json!({}),
         )
         .await;
     assert_eq!(
         data(&answer)["setNotificationPreferences"]["changed"],
         json!(true)
+    );
+    assert_eq!(
+        data(&answer)["setNotificationPreferences"]["preferences"],
+        json!({ "muted": ["ABSENCE"], "language": "EN" })
     );
     let mine = server
         .as_(
@@ -564,7 +568,7 @@ async fn dead_letters_and_erasure(kind: BackendKind) {
         )
         .await;
     assert_eq!(code(&teacher).as_deref(), Some("FORBIDDEN"), "{teacher}");
-    let retry = "mutation($id: String!) { retryNotification(id: $id) }";
+    let retry = "mutation($id: String!) { retryNotification(input: { id: $id }) { delivery { id status } } }";
     let again = server
         .as_(
             "cpe1",
@@ -573,7 +577,11 @@ async fn dead_letters_and_erasure(kind: BackendKind) {
             json!({ "id": dead[0]["id"] }),
         )
         .await;
-    assert_eq!(data(&again)["retryNotification"], json!(true));
+    assert_eq!(
+        data(&again)["retryNotification"]["delivery"],
+        json!({ "id": dead[0]["id"], "status": "PENDING" }),
+        "{again}"
+    );
     let pending = deliveries(&server, Some("PENDING")).await;
     assert_eq!(ids(&pending), ids(&dead));
     let twice = server
@@ -614,7 +622,7 @@ async fn bad_addresses_are_refused() {
             .as_(
                 "secretariat",
                 ClaimedRole::Secretariat,
-                "mutation($g: String!, $e: String, $m: String) { recordGuardianContact(guardian: $g, email: $e, mobile: $m) { changed } }",
+                "mutation($g: String!, $e: String, $m: String) { recordGuardianContact(input: { guardian: $g, email: $e, mobile: $m }) { changed } }",
                 json!({ "g": guardian, "e": email, "m": mobile }),
             )
             .await;
@@ -625,7 +633,7 @@ async fn bad_addresses_are_refused() {
         .as_(
             &teacher_id,
             ClaimedRole::Teacher,
-            "mutation($g: String!) { recordGuardianContact(guardian: $g, email: \"a@exemple.fr\") { changed } }",
+            "mutation($g: String!) { recordGuardianContact(input: { guardian: $g, email: \"a@exemple.fr\" }) { changed } }",
             json!({ "g": guardian }),
         )
         .await;
@@ -685,7 +693,7 @@ async fn marks_are_told_where_the_establishment_wants_it() {
                 .as_(
                     teacher,
                     ClaimedRole::Teacher,
-                    "mutation($c: String!, $e: String!, $s: String!, $m: Decimal) { enterMark(class: $c, evaluation: $e, student: $s, mark: { score: $m }) { changed } }",
+                    "mutation($c: String!, $e: String!, $s: String!, $m: Decimal) { enterMark(input: { class: $c, evaluation: $e, student: $s, mark: { score: $m } }) { changed mark { mark { score } } } }",
                     json!({ "c": division, "e": evaluation, "s": "eleve00001", "m": score }),
                 )
                 .await;
@@ -694,11 +702,17 @@ async fn marks_are_told_where_the_establishment_wants_it() {
                 json!(true),
                 "{entered}"
             );
+            // The payload holds the mark as it now reads.
+            assert_eq!(
+                data(&entered)["enterMark"]["mark"]["mark"]["score"],
+                json!(score),
+                "{entered}"
+            );
         }
     };
     // Off by default: a mark tells no one.
     mark("Contrôle sans avis", "12").await;
-    let set = "mutation($on: Boolean!) { setMarkNotifications(enabled: $on) { changed } }";
+    let set = "mutation($on: Boolean!) { setMarkNotifications(input: { enabled: $on }) { changed enabled } }";
     let refused = server
         .as_(&teacher, ClaimedRole::Teacher, set, json!({ "on": true }))
         .await;
@@ -720,6 +734,7 @@ async fn marks_are_told_where_the_establishment_wants_it() {
         json!(true),
         "{on}"
     );
+    assert_eq!(data(&on)["setMarkNotifications"]["enabled"], json!(true));
     mark("Fractions", "14.5").await;
     let queued = until(&server, 60, |d| !d.is_empty()).await;
     assert_eq!(

@@ -88,7 +88,7 @@ impl Drop for Cluster {
     }
 }
 
-const REGISTER: &str = "mutation($id: String!, $c: UUID) { registerResource(resource: { id: $id, name: \"Salle\", kind: ROOM }, commandId: $c) { version changed } }";
+const REGISTER: &str = "mutation($id: String!, $c: UUID) { registerResource(input: { id: $id, name: \"Salle\", kind: ROOM, commandId: $c }) { version changed } }";
 
 #[derive(Debug, Clone)]
 enum Sent {

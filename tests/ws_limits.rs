@@ -183,7 +183,7 @@ async fn lessons(server: &TestServer, day: &str) -> Vec<(String, String)> {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id teachers cancelled } } }",
+            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers cancelled } } }",
             json!({ "id": CHILD, "d": day }),
         )
         .await;
@@ -194,7 +194,7 @@ async fn lessons(server: &TestServer, day: &str) -> Vec<(String, String)> {
         .filter(|l| l["cancelled"].is_null())
         .map(|l| {
             (
-                l["id"].as_str().unwrap().to_string(),
+                l["localId"].as_str().unwrap().to_string(),
                 l["teachers"][0].as_str().unwrap().to_string(),
             )
         })
@@ -323,7 +323,7 @@ async fn a_query_over_the_socket_is_counted_and_bounded_as_over_http() {
         refused["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("4995 fields"),
+            .contains("4995 champs"),
         "{refused}"
     );
     assert!(
@@ -374,7 +374,7 @@ async fn a_query_over_the_socket_is_counted_and_bounded_as_over_http() {
         deep["errors"][0]["message"]
             .as_str()
             .unwrap_or_default()
-            .contains("nested too deep"),
+            .contains("trop imbriquée"),
         "{deep}"
     );
     // And what is within the limits is answered.
@@ -577,7 +577,7 @@ async fn one_identity_holds_a_bounded_number_of_sockets() {
     match next(&mut extra, Duration::from_secs(5)).await {
         Got::Closed(Some((code, reason))) => {
             assert_eq!(code, 4403, "{reason}");
-            assert!(reason.contains("too many connections"), "{reason}");
+            assert!(reason.contains("trop de connexions"), "{reason}");
             assert!(reason.contains(&max.to_string()), "{reason}");
         }
         other => panic!("the socket past the limit must be refused, got {other:?}"),
@@ -758,7 +758,7 @@ async fn an_unlinked_guardian_hears_no_more(kind: BackendKind) {
             .as_(
                 "secretariat",
                 ClaimedRole::Secretariat,
-                "mutation($s: String!, $g: String!) { unlinkGuardian(student: $s, guardian: $g) { position } }",
+                "mutation($s: String!, $g: String!) { unlinkGuardian(input: { student: $s, guardian: $g }) { position } }",
                 json!({ "s": child, "g": guardian }),
             )
             .await;
@@ -855,9 +855,13 @@ async fn a_teacher_whose_services_ended_reads_no_more(kind: BackendKind) {
     let server = TestServer::start(kind, STUDENTS).await;
     let (_, teacher) = lessons(&server, "2026-12-01").await.remove(0);
     let mut socket = open(&server.base, &server.token(&teacher, ClaimedRole::Teacher)).await;
-    let record = "query($id: String!) { student(id: $id) { id firstName } }";
+    let record = "query($id: String!) { student(id: $id) { localId firstName } }";
     let before = ask(&mut socket, "before", record, json!({ "id": CHILD })).await;
-    assert_eq!(before["data"]["student"]["id"], json!(CHILD), "{before}");
+    assert_eq!(
+        before["data"]["student"]["localId"],
+        json!(CHILD),
+        "{before}"
+    );
 
     let services = carnet_projections::enrolment::teacher_services(
         &server.store.backend().pool(),

@@ -15,6 +15,7 @@ use carnet_projections::enrolment;
 
 use crate::auth::{ClaimedRole, Principal};
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Text;
 use crate::reader::Reader;
 
 /// The caller, as this establishment knows them.
@@ -75,11 +76,19 @@ async fn person_of(principal: &Principal, reader: &Reader) -> ApiResult<String> 
     if let Some(link) = establishment.external_ids.get(id) {
         return Ok(link.person.clone());
     }
-    Err(ApiError::forbidden(format!(
-        "the identifier `{id}` given by {issuer} is linked to no one in establishment \
-         {tenant}: the secretariat (the head, for a member of staff) links it to the person \
-         with linkExternalId, or imports a file that carries it (OneRoster userIds)",
-        issuer = principal.issuer
+    let issuer = &principal.issuer;
+    Err(ApiError::forbidden(Text::new(
+        format!(
+            "l'identifiant `{id}` fourni par {issuer} n'est associé à personne dans \
+             l'établissement {tenant} : le secrétariat (le chef d'établissement, pour un membre \
+             du personnel) l'associe à la personne avec linkExternalId, ou importe un fichier \
+             qui le contient (userIds OneRoster)"
+        ),
+        format!(
+            "the identifier `{id}` given by {issuer} is linked to no one in establishment \
+             {tenant}: the secretariat (the head, for a member of staff) links it to the person \
+             with linkExternalId, or imports a file that carries it (OneRoster userIds)"
+        ),
     )))
 }
 
@@ -93,8 +102,9 @@ impl Actor {
     pub async fn resolve(principal: &Principal, reader: &Reader) -> ApiResult<Actor> {
         let tenant = &reader.tenant;
         if !principal.establishments.contains(tenant) {
-            return Err(ApiError::forbidden(format!(
-                "your token does not cover establishment {tenant}"
+            return Err(ApiError::forbidden(Text::new(
+                format!("votre jeton ne couvre pas l'établissement {tenant}"),
+                format!("your token does not cover establishment {tenant}"),
             )));
         }
         // A token claims its roles; one that claims none acts as nobody.
@@ -172,8 +182,12 @@ impl Actor {
                 .collect();
         }
         if actor.children.is_empty() && !actor.student && actor.staff.is_empty() && !actor.auditor {
-            return Err(ApiError::forbidden(format!(
-                "{person} has no role in establishment {tenant} that this token claims"
+            return Err(ApiError::forbidden(Text::new(
+                format!(
+                    "{person} n'a dans l'établissement {tenant} aucune des fonctions que ce jeton \
+                     revendique"
+                ),
+                format!("{person} has no role in establishment {tenant} that this token claims"),
             )));
         }
         Ok(actor)
@@ -223,7 +237,10 @@ impl Actor {
     /// Writes are never an auditor's: refused first, whatever else they hold.
     pub fn may_write(&self) -> ApiResult<()> {
         if self.auditor {
-            return Err(ApiError::forbidden("an auditor reads and never writes"));
+            return Err(ApiError::forbidden(Text::new(
+                "un inspecteur consulte et ne modifie jamais",
+                "an auditor reads and never writes",
+            )));
         }
         Ok(())
     }
@@ -271,35 +288,58 @@ impl Actor {
 
     /// The one refusal of a student record, whether or not the student exists.
     pub fn student_refused(id: &str) -> ApiError {
-        ApiError::forbidden(format!("you may not see the record of student {id}"))
+        ApiError::forbidden(Text::new(
+            format!("vous ne pouvez pas consulter le dossier de l'élève {id}"),
+            format!("you may not see the record of student {id}"),
+        ))
     }
 
     /// A division's or group's roster, timetable and gradebooks.
     pub fn may_see_class(&self, year: &SchoolYear, class: &str) -> ApiResult<()> {
         (self.sees_establishment() || self.teaches(year, class))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden(format!("you do not teach {class} in {year}")))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    format!("vous n'enseignez pas en {class} en {year}"),
+                    format!("you do not teach {class} in {year}"),
+                ))
+            })
     }
 
     /// A teacher's timetable and registers.
     pub fn may_see_teacher(&self, teacher: &str) -> ApiResult<()> {
         (self.sees_establishment() || (self.is(Role::Teacher) && self.person == teacher))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden(format!("you may not see {teacher}'s timetable")))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    format!("vous ne pouvez pas consulter l'emploi du temps de {teacher}"),
+                    format!("you may not see {teacher}'s timetable"),
+                ))
+            })
     }
 
     /// Resources and their bookings: the staff's business.
     pub fn may_see_resources(&self) -> ApiResult<()> {
         (self.sees_establishment() || self.is(Role::Teacher))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden("resources are for the establishment's staff"))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    "les ressources sont réservées au personnel de l'établissement",
+                    "resources are for the establishment's staff",
+                ))
+            })
     }
 
     /// Attendance alerts (L131-8): vie scolaire and the head.
     pub fn may_see_alerts(&self) -> ApiResult<()> {
         (self.auditor || self.is(Role::Cpe) || self.is(Role::Aed) || self.is(Role::Principal))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden("attendance alerts are for vie scolaire"))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    "les alertes d'absentéisme sont réservées à la vie scolaire",
+                    "attendance alerts are for vie scolaire",
+                ))
+            })
     }
 
     /// A roll call or its correction: the lesson's teachers, vie scolaire, the head.
@@ -310,7 +350,10 @@ impl Actor {
             || self.is(Role::Principal)
             || (self.is(Role::Teacher) && teachers.contains(&self.person));
         allowed.then_some(()).ok_or_else(|| {
-            ApiError::forbidden("only the lesson's teacher or vie scolaire take its roll call")
+            ApiError::forbidden(Text::new(
+                "seuls l'enseignant du cours et la vie scolaire font l'appel",
+                "only the lesson's teacher or vie scolaire take its roll call",
+            ))
         })
     }
 
@@ -322,7 +365,10 @@ impl Actor {
             || self.is(Role::Principal)
             || self.children.get(student).is_some_and(|r| r.justify);
         allowed.then_some(()).ok_or_else(|| {
-            ApiError::forbidden(format!("you may not justify absences of student {student}"))
+            ApiError::forbidden(Text::new(
+                format!("vous ne pouvez pas justifier les absences de l'élève {student}"),
+                format!("you may not justify absences of student {student}"),
+            ))
         })
     }
 
@@ -331,7 +377,12 @@ impl Actor {
         self.may_write()?;
         (self.is(Role::Cpe) || self.is(Role::Principal))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden("justifications are decided by the CPE"))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    "c'est le CPE qui statue sur les justificatifs",
+                    "justifications are decided by the CPE",
+                ))
+            })
     }
 
     /// Evaluations and marks: the teacher of that subject in that class.
@@ -340,15 +391,22 @@ impl Actor {
         self.teaches_subject(year, class, subject)
             .then_some(())
             .ok_or_else(|| {
-                ApiError::forbidden(format!("you do not teach {subject} to {class} in {year}"))
+                ApiError::forbidden(Text::new(
+                    format!("vous n'enseignez pas {subject} en {class} en {year}"),
+                    format!("you do not teach {subject} to {class} in {year}"),
+                ))
             })
     }
 
     /// Closing and reopening a period, subject coefficients: the head.
-    pub fn may_administer(&self, what: &str) -> ApiResult<()> {
+    pub fn may_administer(&self, what: impl Into<Text>) -> ApiResult<()> {
         self.may_write()?;
         self.is(Role::Principal).then_some(()).ok_or_else(|| {
-            ApiError::forbidden(format!("{what} is for the head of the establishment"))
+            let what = administration_fr(what.into());
+            ApiError::forbidden(Text::new(
+                format!("{} est réservé au chef d'établissement", what.fr),
+                format!("{} is for the head of the establishment", what.en),
+            ))
         })
     }
 
@@ -358,16 +416,23 @@ impl Actor {
         (self.is(Role::Secretariat) || self.is(Role::Principal))
             .then_some(())
             .ok_or_else(|| {
-                ApiError::forbidden("enrolment is changed by the secretariat or the head")
+                ApiError::forbidden(Text::new(
+                    "les inscriptions sont modifiées par le secrétariat ou le chef \
+                     d'établissement",
+                    "enrolment is changed by the secretariat or the head",
+                ))
             })
     }
 
     /// Booking resources: teachers and staff.
     pub fn may_book(&self) -> ApiResult<()> {
         self.may_write()?;
-        (!self.staff.is_empty())
-            .then_some(())
-            .ok_or_else(|| ApiError::forbidden("resources are booked by the establishment's staff"))
+        (!self.staff.is_empty()).then_some(()).ok_or_else(|| {
+            ApiError::forbidden(Text::new(
+                "les ressources sont réservées par le personnel de l'établissement",
+                "resources are booked by the establishment's staff",
+            ))
+        })
     }
 
     /// Approving or refusing a booking: the resource's managers, or the head.
@@ -375,7 +440,12 @@ impl Actor {
         self.may_write()?;
         (self.is(Role::Principal) || (!self.staff.is_empty() && managers.contains(&self.person)))
             .then_some(())
-            .ok_or_else(|| ApiError::forbidden("only the resource's managers approve its bookings"))
+            .ok_or_else(|| {
+                ApiError::forbidden(Text::new(
+                    "seuls les gestionnaires de la ressource valident ses réservations",
+                    "only the resource's managers approve its bookings",
+                ))
+            })
     }
 }
 
@@ -411,4 +481,37 @@ pub fn student_classes(student: &Student) -> BTreeSet<(SchoolYear, String)> {
         }
     }
     out
+}
+
+/// What only the head may do, in French too when it was given in English only (the
+/// schema names it: "closing a period").
+fn administration_fr(what: Text) -> Text {
+    if what.fr != what.en {
+        return what;
+    }
+    let fr = match what.en.as_str() {
+        "changing the timetable" => "modifier l'emploi du temps",
+        "registering a resource" => "enregistrer une ressource",
+        "erasing personal data" => "effacer des données personnelles",
+        "importing staff or timetables" => "importer du personnel ou des emplois du temps",
+        "linking a member of staff to an ENT identifier" => {
+            "associer un membre du personnel à un identifiant ENT"
+        }
+        "unlinking a member of staff's ENT identifier" => {
+            "dissocier l'identifiant ENT d'un membre du personnel"
+        }
+        "opening a school year" => "ouvrir une année scolaire",
+        "defining a subject" => "définir une matière",
+        "hiring staff" => "ajouter un membre du personnel",
+        "changing staff roles" => "modifier les fonctions du personnel",
+        "recording a departure of staff" => "enregistrer le départ d'un membre du personnel",
+        "assigning services" => "attribuer des services",
+        "ending services" => "mettre fin à des services",
+        "the year-end rollover" => "le passage à l'année suivante",
+        "closing a period" => "clore une période",
+        "reopening a period" => "rouvrir une période",
+        "telling families of marks" => "informer les familles des notes",
+        _ => return what,
+    };
+    Text::new(fr, what.en)
 }

@@ -158,6 +158,44 @@ pub enum AuthError {
     Userinfo(String),
 }
 
+impl AuthError {
+    /// Why the token is refused, in French and in English (`Display` is the English,
+    /// for the logs and the `WWW-Authenticate` challenge).
+    pub fn text(&self) -> crate::i18n::Text {
+        use crate::i18n::Text;
+        let en = self.to_string();
+        let fr = match self {
+            AuthError::Missing => {
+                "aucun jeton d'accès : envoyez `Authorization: Bearer <jeton>`".to_string()
+            }
+            AuthError::Malformed(why) => format!("le jeton n'est pas un JWT : {why}"),
+            AuthError::Expired => "le jeton a expiré".to_string(),
+            AuthError::NotYetValid => {
+                "le jeton n'est pas encore valide (nbf est dans le futur)".to_string()
+            }
+            AuthError::UnknownIssuer(issuer) => {
+                format!("l'émetteur du jeton `{issuer}` n'est pas reconnu ici")
+            }
+            AuthError::WrongAudience => "le jeton est destiné à une autre audience".to_string(),
+            AuthError::Algorithm(algorithm) => {
+                format!("l'algorithme {algorithm} du jeton n'est pas accepté pour son émetteur")
+            }
+            AuthError::UnknownKey(kid) => {
+                format!("l'identifiant de clé `{kid}` du jeton ne figure pas parmi les clés de l'émetteur")
+            }
+            AuthError::Signature => "la signature du jeton n'est pas valide".to_string(),
+            AuthError::Claims(why) => format!("les attributs du jeton ne sont pas valides : {why}"),
+            AuthError::Jwks(why) => {
+                format!("les clés du fournisseur d'identité ne peuvent pas être récupérées : {why}")
+            }
+            AuthError::Userinfo(why) => {
+                format!("le fournisseur d'identité ne peut pas dire qui vous êtes : {why}")
+            }
+        };
+        Text::new(fr, en)
+    }
+}
+
 /// The local development key: an HS256 secret in the data directory.
 #[derive(Clone)]
 pub struct DevKey {

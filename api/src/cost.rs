@@ -33,9 +33,16 @@ pub fn fields_in(document: &ExecutableDocument) -> usize {
 }
 
 /// Why a query is refused for its size, the same words over both transports.
-pub fn too_many_fields(fields: usize) -> String {
-    format!(
-        "the query asks for {fields} fields (fragments expanded); at most {MAX_FIELDS} in one request"
+pub fn too_many_fields(fields: usize) -> crate::i18n::Text {
+    crate::i18n::Text::new(
+        format!(
+            "la requête demande {fields} champs (fragments compris) ; au plus {MAX_FIELDS} par \
+             requête"
+        ),
+        format!(
+            "the query asks for {fields} fields (fragments expanded); at most {MAX_FIELDS} in \
+             one request"
+        ),
     )
 }
 

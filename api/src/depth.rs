@@ -43,9 +43,16 @@ impl Extension for DepthLimit {
     ) -> ServerResult<ExecutableDocument> {
         let document = next.run(ctx, query, variables).await?;
         if let Some(depth) = self.too_deep(&document) {
-            let error = ApiError::TooCostly(format!(
-                "the query is nested too deep: {depth} levels, at most {} (introspection: {})",
-                self.max, self.introspection
+            let (max, introspection) = (self.max, self.introspection);
+            let error = ApiError::TooCostly(crate::i18n::Text::new(
+                format!(
+                    "la requête est trop imbriquée : {depth} niveaux, au plus {max} \
+                     (introspection : {introspection})"
+                ),
+                format!(
+                    "the query is nested too deep: {depth} levels, at most {max} \
+                     (introspection: {introspection})"
+                ),
             ));
             return Err(error.to_server_error());
         }

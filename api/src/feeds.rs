@@ -11,6 +11,7 @@
 //! student who left, a teacher who left: 404). An unknown, revoked or no longer allowed
 //! link answers 404 and nothing else.
 
+use crate::i18n::{self, Text};
 use std::sync::Arc;
 
 use async_graphql::{Context, Object, SimpleObject, ID};
@@ -300,7 +301,12 @@ fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!(%reference, error = %e, "a feed could not be made");
     (
         StatusCode::INTERNAL_SERVER_ERROR,
-        format!("internal error (reference {reference})"),
+        Text::new(
+            format!("erreur interne (référence {reference})"),
+            format!("internal error (reference {reference})"),
+        )
+        .current()
+        .to_string(),
     )
         .into_response()
 }
@@ -414,7 +420,7 @@ pub struct CsvQuery {
 }
 
 impl CsvQuery {
-    fn options(&self) -> Result<CsvOptions, String> {
+    fn options(&self) -> Result<CsvOptions, Text> {
         let separator = match &self.separator {
             Some(text) => CsvOptions::separator_from(text).map_err(|e| e.to_string())?,
             None => b';',
@@ -423,10 +429,18 @@ impl CsvQuery {
             None => separator == b';',
             Some(",") => true,
             Some(".") => false,
-            Some(other) => return Err(format!("the decimal mark is `,` or `.`, not `{other}`")),
+            Some(other) => {
+                return Err(Text::new(
+                    format!("le séparateur décimal est `,` ou `.`, pas `{other}`"),
+                    format!("the decimal mark is `,` or `.`, not `{other}`"),
+                ))
+            }
         };
         if decimal_comma && separator == b',' {
-            return Err("a decimal comma needs another separator than `,` (try `;`)".into());
+            return Err(Text::new(
+                "une virgule décimale demande un autre séparateur que `,` (essayez `;`)",
+                "a decimal comma needs another separator than `,` (try `;`)",
+            ));
         }
         let language = match self.lang.as_deref() {
             Some(code) => Language::from_code(code).map_err(|e| e.to_string())?,
@@ -441,8 +455,10 @@ impl CsvQuery {
     }
 }
 
-fn refusal(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, format!("{message}\n")).into_response();
+/// A plain-text refusal, in the language of the request being answered.
+fn refusal(status: StatusCode, message: impl Into<Text>) -> Response {
+    let message = message.into();
+    let mut response = (status, format!("{}\n", message.current())).into_response();
     if status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
@@ -454,28 +470,42 @@ fn refusal(status: StatusCode, message: &str) -> Response {
 
 fn api_refusal(error: &ApiError) -> Response {
     match error {
-        ApiError::Unauthenticated(m) => refusal(StatusCode::UNAUTHORIZED, m),
-        ApiError::Forbidden(m) => refusal(StatusCode::FORBIDDEN, m),
-        ApiError::NotFound(m) => refusal(StatusCode::NOT_FOUND, m),
-        ApiError::Validation { field, reason } => {
-            refusal(StatusCode::BAD_REQUEST, &format!("{field}: {reason}"))
-        }
+        ApiError::Unauthenticated(m) => refusal(StatusCode::UNAUTHORIZED, m.clone()),
+        ApiError::Forbidden(m) => refusal(StatusCode::FORBIDDEN, m.clone()),
+        ApiError::NotFound(m) => refusal(StatusCode::NOT_FOUND, m.clone()),
+        ApiError::Validation { .. } => refusal(StatusCode::BAD_REQUEST, error.message()),
         other => internal(format!("{other:?}")),
     }
 }
 
 /// `GET /export/absences.csv` and `GET /export/grades.csv`: the whole establishment's,
-/// for vie scolaire and administration (and auditors), with the bearer token.
+/// for vie scolaire and administration (and auditors), with the bearer token. Refusals
+/// speak the request's `Accept-Language` (French by default).
 pub async fn csv(
     State(state): State<Arc<AppState>>,
     Path(file): Path<String>,
     Query(query): Query<CsvQuery>,
     headers: HeaderMap,
 ) -> Response {
+    let lang = i18n::from_headers(&headers);
+    i18n::scope(lang, export_csv(state, file, query, headers)).await
+}
+
+async fn export_csv(
+    state: Arc<AppState>,
+    file: String,
+    query: CsvQuery,
+    headers: HeaderMap,
+) -> Response {
     let grades_wanted = match file.as_str() {
         "absences.csv" => false,
         "grades.csv" => true,
-        _ => return refusal(StatusCode::NOT_FOUND, "no such export"),
+        _ => {
+            return refusal(
+                StatusCode::NOT_FOUND,
+                Text::new("pas d'export de ce nom", "no such export"),
+            )
+        }
     };
     let token = headers
         .get(header::AUTHORIZATION)
@@ -483,14 +513,9 @@ pub async fn csv(
     let principal = state.auth.authenticate(token).await;
     match &principal {
         Err(AuthError::Missing) => {
-            return refusal(StatusCode::UNAUTHORIZED, &AuthError::Missing.to_string())
+            return refusal(StatusCode::UNAUTHORIZED, AuthError::Missing.text())
         }
-        Err(error) => {
-            return refusal(
-                StatusCode::UNAUTHORIZED,
-                &crate::server::auth_refusal(error),
-            )
-        }
+        Err(error) => return refusal(StatusCode::UNAUTHORIZED, crate::server::auth_refusal(error)),
         Ok(who) => {
             if let Err(wait) = state.limits.check(who) {
                 let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
@@ -515,12 +540,16 @@ pub async fn csv(
     if !actor.sees_establishment() {
         return refusal(
             StatusCode::FORBIDDEN,
-            "the establishment's exports are for vie scolaire and administration",
+            Text::new(
+                "les exports de l'établissement sont réservés à la vie scolaire et à \
+                 l'administration",
+                "the establishment's exports are for vie scolaire and administration",
+            ),
         );
     }
     let options = match query.options() {
         Ok(options) => options,
-        Err(reason) => return refusal(StatusCode::BAD_REQUEST, &reason),
+        Err(reason) => return refusal(StatusCode::BAD_REQUEST, reason),
     };
     let Some(zone) = zone_of(&state, &reader.tenant).await else {
         return internal(format!("the time zone of {}", reader.tenant));
@@ -533,7 +562,7 @@ pub async fn csv(
     let scope = match Scope::open(&school, query.year.as_deref(), today).await {
         Ok(scope) => scope,
         Err(ExportError::Store(e)) => return internal(e),
-        Err(e) => return refusal(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e) => return refusal(StatusCode::NOT_FOUND, e.to_string()),
     };
     let mut out = Vec::new();
     let written = if grades_wanted {

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod codes;
 pub mod cost;
 pub mod deadline;
 pub mod depth;
@@ -14,12 +15,15 @@ pub mod feed;
 pub mod feeds;
 pub mod graphiql;
 pub mod history;
+pub mod i18n;
 pub mod issuers;
 pub mod limits;
 pub mod metrics;
 pub mod notifications;
 pub mod pagination;
+pub mod persisted;
 pub mod reader;
+pub mod scalars;
 pub mod schema;
 pub mod server;
 pub mod socket;

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeSet;
 
-use async_graphql::{Context, Enum, Object, SimpleObject};
+use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use carnet_domain::contact::{
     Channel, ContactCommand, ContactEvent, GuardianContact, Language, Notice, Preferences,
 };
@@ -18,11 +18,11 @@ use carnet_projections::notifications::outbox::{self, Delivery};
 use carnet_projections::notifications::Reach;
 use carnet_store::StreamRef;
 use cqrs_es::Aggregate;
-use uuid::Uuid;
 
 use crate::access::Actor;
 use crate::error::{ApiError, ApiResult};
-use crate::schema::context::{Command, CommandResult};
+use crate::reader::Reader;
+use crate::schema::context::{payload, Command, CommandOptions};
 
 type GqlResult<T> = async_graphql::Result<T>;
 
@@ -214,6 +214,12 @@ pub(crate) async fn preferences(
 ) -> ApiResult<NotificationPreferences> {
     let (reader, actor) = crate::schema::caller(ctx, None).await?;
     may_reach(&actor, &guardian)?;
+    reach_of(&reader, guardian).await
+}
+
+/// How `guardian` is reached, from their own stream: what was just recorded is read
+/// back, whatever the projectors' lag. The caller may see it (`may_reach`).
+async fn reach_of(reader: &Reader, guardian: String) -> ApiResult<NotificationPreferences> {
     let stream = StreamRef::new(GuardianContact::TYPE, guardian.as_str());
     let events = reader
         .store
@@ -302,6 +308,89 @@ pub(crate) async fn deliveries(
 #[derive(Debug, Default)]
 pub struct NotificationMutation;
 
+/// A guardian's addresses (a missing one is removed).
+#[derive(Debug, Clone, InputObject)]
+pub struct RecordGuardianContactInput {
+    pub guardian: String,
+    pub email: Option<String>,
+    /// A mobile number, for SMS.
+    pub mobile: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// The caller's (a guardian's) choices.
+#[derive(Debug, Clone, InputObject)]
+pub struct SetNotificationPreferencesInput {
+    /// The channels chosen; `null`: every channel they can be reached by.
+    pub channels: Option<Vec<NotificationChannel>>,
+    /// The notices they do not want.
+    #[graphql(default)]
+    pub muted: Vec<NoticeKind>,
+    /// The language of their messages.
+    #[graphql(default_with = "MessageLanguage::Fr")]
+    pub language: MessageLanguage,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// Whether families are told of each mark.
+#[derive(Debug, Clone, InputObject)]
+pub struct SetMarkNotificationsInput {
+    pub enabled: bool,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// The dead letter to send again.
+#[derive(Debug, Clone, InputObject)]
+pub struct RetryNotificationInput {
+    /// The delivery's id (`NotificationDelivery.id`).
+    pub id: String,
+}
+
+payload!(
+    RecordGuardianContactPayload,
+    "How the guardian is now reached.",
+    preferences: NotificationPreferences
+);
+payload!(
+    SetNotificationPreferencesPayload,
+    "The guardian's preferences as they now stand.",
+    preferences: NotificationPreferences
+);
+payload!(
+    SetMarkNotificationsPayload,
+    "Whether families are now told of each mark.",
+    enabled: bool
+);
+
+/// `Debug` for the payloads above (`payload!` derives none; this module is public).
+macro_rules! debug_payload {
+    ($($name:ident: $field:ident),* $(,)?) => {$(
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("result", &self.result)
+                    .field(stringify!($field), &self.$field)
+                    .finish()
+            }
+        }
+    )*};
+}
+debug_payload!(
+    RecordGuardianContactPayload: preferences,
+    SetNotificationPreferencesPayload: preferences,
+    SetMarkNotificationsPayload: enabled,
+);
+
+/// The dead letter put back in the queue.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct RetryNotificationPayload {
+    /// The delivery, pending again.
+    pub delivery: Option<NotificationDelivery>,
+}
+
 #[Object]
 impl NotificationMutation {
     /// Records a guardian's e-mail address and mobile number (a missing one is removed):
@@ -310,28 +399,32 @@ impl NotificationMutation {
     async fn record_guardian_contact(
         &self,
         ctx: &Context<'_>,
-        guardian: String,
-        email: Option<String>,
-        mobile: Option<String>,
-        command_id: Option<Uuid>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, None).await?;
+        input: RecordGuardianContactInput,
+    ) -> GqlResult<RecordGuardianContactPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let guardian = input.guardian;
         may_reach(&c.actor, &guardian)?;
         is_guardian(&c, &guardian).await?;
         let command = ContactCommand::RecordContact {
             guardian: guardian.clone(),
-            email,
-            mobile,
+            email: input.email,
+            mobile: input.mobile,
             by: c.actor.person.clone(),
         };
-        c.run(
-            "record_guardian_contact",
-            &c.school.contacts,
-            &guardian,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "record_guardian_contact",
+                &c.school.contacts,
+                &guardian,
+                command,
+                None,
+            )
+            .await?;
+        let preferences = Some(reach_of(&c.reader.fresh(), guardian).await?);
+        Ok(RecordGuardianContactPayload {
+            result,
+            preferences,
+        })
     }
 
     /// A guardian's choice of channels (`null`: every channel they can be reached by),
@@ -340,34 +433,39 @@ impl NotificationMutation {
     async fn set_notification_preferences(
         &self,
         ctx: &Context<'_>,
-        channels: Option<Vec<NotificationChannel>>,
-        #[graphql(default)] muted: Vec<NoticeKind>,
-        #[graphql(default_with = "MessageLanguage::Fr")] language: MessageLanguage,
-        command_id: Option<Uuid>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, None).await?;
+        input: SetNotificationPreferencesInput,
+    ) -> GqlResult<SetNotificationPreferencesPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         if c.actor.children.is_empty() {
             return Err(ApiError::forbidden("preferences are a guardian's own choice").into());
         }
         let guardian = c.actor.person.clone();
         let command = ContactCommand::SetPreferences {
             guardian: guardian.clone(),
-            channels: channels.map(|c| c.into_iter().map(Channel::from).collect::<BTreeSet<_>>()),
-            muted: muted.into_iter().map(Notice::from).collect(),
-            language: match language {
+            channels: input
+                .channels
+                .map(|c| c.into_iter().map(Channel::from).collect::<BTreeSet<_>>()),
+            muted: input.muted.into_iter().map(Notice::from).collect(),
+            language: match input.language {
                 MessageLanguage::Fr => Language::Fr,
                 MessageLanguage::En => Language::En,
             },
             by: guardian.clone(),
         };
-        c.run(
-            "set_notification_preferences",
-            &c.school.contacts,
-            &guardian,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "set_notification_preferences",
+                &c.school.contacts,
+                &guardian,
+                command,
+                None,
+            )
+            .await?;
+        let preferences = Some(reach_of(&c.reader.fresh(), guardian).await?);
+        Ok(SetNotificationPreferencesPayload {
+            result,
+            preferences,
+        })
     }
 
     /// Whether the guardians told of absences are also told of each mark as it is
@@ -375,37 +473,78 @@ impl NotificationMutation {
     async fn set_mark_notifications(
         &self,
         ctx: &Context<'_>,
-        enabled: bool,
-        command_id: Option<Uuid>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, None).await?;
+        input: SetMarkNotificationsInput,
+    ) -> GqlResult<SetMarkNotificationsPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("telling families of marks")?;
         let stream = c.school.establishment_id();
-        let command = EstablishmentCommand::SetMarkNotifications { enabled };
-        c.run(
-            "set_mark_notifications",
-            &c.school.establishment,
-            &stream,
-            command,
-            None,
-        )
-        .await
+        let command = EstablishmentCommand::SetMarkNotifications {
+            enabled: input.enabled,
+        };
+        let result = c
+            .run(
+                "set_mark_notifications",
+                &c.school.establishment,
+                &stream,
+                command,
+                None,
+            )
+            .await?;
+        // The establishment's read model is written in the command's transaction.
+        let enabled = Some(c.reader.fresh().establishment().await?.notify_marks);
+        Ok(SetMarkNotificationsPayload { result, enabled })
     }
 
     /// Sends a dead letter again, due now, its attempts counted afresh (after the
     /// address was corrected, the receiver repaired). Vie scolaire or the head.
-    async fn retry_notification(&self, ctx: &Context<'_>, id: String) -> GqlResult<bool> {
+    async fn retry_notification(
+        &self,
+        ctx: &Context<'_>,
+        input: RetryNotificationInput,
+    ) -> GqlResult<RetryNotificationPayload> {
         let (reader, actor) = crate::schema::caller(ctx, None).await?;
         actor.may_write()?;
         may_follow(&actor)?;
+        let id = input.id;
         if outbox::retry(&reader.pool, reader.tenant.as_str(), &id)
             .await
             .map_err(ApiError::from)?
         {
-            return Ok(true);
+            let delivery = delivery(&reader, &id)
+                .await?
+                .map(NotificationDelivery::from);
+            return Ok(RetryNotificationPayload { delivery });
         }
         Err(ApiError::not_found(format!("no dead letter `{id}` in this establishment")).into())
     }
+}
+
+/// One delivery of the establishment, by its id.
+async fn delivery(reader: &Reader, id: &str) -> ApiResult<Option<Delivery>> {
+    const COLUMNS: &str = "tenant_id, id, position, notice, channel, guardian, student, \
+         details, status, attempts, next_at, lease_until, last_error, created_at, sent_at";
+    let tenant = reader.tenant.as_str();
+    let found = match &reader.pool {
+        carnet_store::Pool::Postgres(p) => {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM notification_deliveries WHERE tenant_id = $1 AND id = $2"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        }
+        carnet_store::Pool::Sqlite(p) => {
+            sqlx::query_as(&format!(
+                "SELECT {COLUMNS} FROM notification_deliveries WHERE tenant_id = ? AND id = ?"
+            ))
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(p)
+            .await
+        }
+    };
+    found.map_err(|e| ApiError::internal(&e))
 }
 
 /// Refuses a guardian the establishment does not know.

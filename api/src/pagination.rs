@@ -38,9 +38,14 @@ pub async fn paginate<T: OutputType>(
 ) -> async_graphql::Result<Page<T>> {
     for (field, n) in [("first", first), ("last", last)] {
         if n.is_some_and(|n| n as usize > MAX_PAGE) {
-            return Err(
-                ApiError::validation(field, format!("at most {MAX_PAGE} items a page")).into(),
-            );
+            return Err(ApiError::validation(
+                field,
+                crate::i18n::Text::new(
+                    format!("au plus {MAX_PAGE} éléments par page"),
+                    format!("at most {MAX_PAGE} items a page"),
+                ),
+            )
+            .into());
         }
     }
     query(

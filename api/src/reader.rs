@@ -355,7 +355,13 @@ impl Reader {
             }
             Some(_) => self.folded::<Establishment>(self.tenant.as_str()).await?,
         };
-        found.ok_or_else(|| ApiError::not_found(format!("establishment {}", self.tenant)))
+        found.ok_or_else(|| {
+            let tenant = &self.tenant;
+            ApiError::not_found(crate::i18n::Text::new(
+                format!("établissement {tenant}"),
+                format!("establishment {tenant}"),
+            ))
+        })
     }
 
     pub async fn student(&self, id: &str) -> ApiResult<Arc<Student>> {
@@ -366,7 +372,12 @@ impl Reader {
             }
             Some(_) => self.folded::<Student>(id).await?,
         };
-        found.ok_or_else(|| ApiError::not_found(format!("no student `{id}` here")))
+        found.ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Text::new(
+                format!("pas d'élève `{id}` ici"),
+                format!("no student `{id}` here"),
+            ))
+        })
     }
 
     pub async fn attendance(
@@ -421,7 +432,12 @@ impl Reader {
             }
             Some(_) => self.folded::<Resource>(id).await?,
         };
-        found.ok_or_else(|| ApiError::not_found(format!("no resource `{id}` here")))
+        found.ok_or_else(|| {
+            ApiError::not_found(crate::i18n::Text::new(
+                format!("pas de ressource `{id}` ici"),
+                format!("no resource `{id}` here"),
+            ))
+        })
     }
 
     /// The events of a stream, those recorded by `as_of` when set.
@@ -454,9 +470,15 @@ impl Reader {
                 None => {
                     let budget = self.reads.budget;
                     if streams.len() >= budget {
-                        return Err(ApiError::TooCostly(format!(
-                            "this request reads the history of more than {budget} records; \
-                             ask for fewer at a time"
+                        return Err(ApiError::TooCostly(crate::i18n::Text::new(
+                            format!(
+                                "cette requête lit l'historique de plus de {budget} \
+                                 enregistrements ; demandez-en moins à la fois"
+                            ),
+                            format!(
+                                "this request reads the history of more than {budget} records; \
+                                 ask for fewer at a time"
+                            ),
                         )));
                     }
                     let place = Arc::new(StreamRead::new());

@@ -22,11 +22,16 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::{AuthError, ClaimedRole};
+use crate::i18n::{self, Lang, Text};
 use crate::schema::{self, CarnetSchema};
 use crate::state::{AppState, Caller, ESTABLISHMENT_HEADER};
 
 /// Largest request body accepted: a big roll call or gradebook grid fits many times.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest GraphQL multipart request (a file uploaded to `importFile`): a large lycée's
+/// SIECLE export with addresses or its STS-Web file is a few megabytes, a OneRoster zip
+/// of a few thousand people some more.
+pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 /// Longest a request may take before it is answered 408.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// A projection further behind than this makes the server not ready.
@@ -74,8 +79,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         schema: schema::build(state.clone()),
         state,
     };
-    let limited = Router::new()
+    // The GraphQL endpoint takes files by the multipart request convention: its body
+    // limit depends on the kind of request (`limit_body`).
+    let graphql_route = Router::new()
         .route("/graphql", get(graphiql_page).post(graphql))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(middleware::from_fn(limit_body));
+    let limited = Router::new()
         .route("/", get(graphiql_page))
         .route("/graphiql/{name}", get(crate::graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
@@ -89,13 +102,69 @@ pub fn router(state: Arc<AppState>) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    let cors = cors(&server.state.cors_origins);
     Router::new()
         // The WebSocket lives as long as its subscriptions: no request timeout; it
         // bounds its messages and operations itself (see `crate::socket`).
         .route("/graphql/ws", get(subscriptions))
+        .merge(graphql_route)
         .merge(limited)
         .layer(middleware::from_fn_with_state(server.clone(), observe))
+        .layer(cors)
         .with_state(server)
+}
+
+/// Cross-origin requests from the pages of the configured origins only (an ENT's web
+/// app on its own domain), with the headers the API reads; tokens travel in the
+/// `Authorization` header, never in cookies, so no credentials mode. Without any origin
+/// configured, browsers keep other origins' pages out.
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{header, HeaderName, HeaderValue, Method};
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o.trim().trim_end_matches('/')).ok())
+        .collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(allowed)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            header::ACCEPT_LANGUAGE,
+            HeaderName::from_static("x-carnet-establishment"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::CONTENT_LANGUAGE, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// The body limit of a GraphQL request: a multipart request (a file to import) may be
+/// as large as a national file, a JSON one as large as the largest grid of marks. Past
+/// it, 413 before the body is read (by its `Content-Length`) or as soon as it is.
+async fn limit_body(request: axum::extract::Request, next: middleware::Next) -> Response {
+    let multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("multipart/form-data"));
+    let limit = if multipart {
+        MAX_UPLOAD_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let body = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    next.run(axum::extract::Request::from_parts(parts, body))
+        .await
 }
 
 /// Serves until `shutdown` completes, then stops accepting and lets the requests in
@@ -126,6 +195,8 @@ async fn graphql(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
+    // The language of the answer (French unless `Accept-Language` prefers English).
+    let lang = i18n::from_headers(&headers);
     let principal = server
         .state
         .auth
@@ -136,10 +207,10 @@ async fn graphql(
     // ask those (the schema, for a client's code generation).
     match &principal {
         Err(AuthError::Missing) => {}
-        Err(error) => return invalid_token(error),
+        Err(error) => return invalid_token(error, lang),
         Ok(who) => {
             if let Err(wait) = server.state.limits.check(who) {
-                return too_many_requests(wait);
+                return too_many_requests(wait, lang);
             }
         }
     }
@@ -147,35 +218,39 @@ async fn graphql(
     if let Some(fields) =
         crate::cost::fields_asked(&request.query).filter(|n| *n > crate::cost::MAX_FIELDS)
     {
-        return too_costly(crate::cost::too_many_fields(fields));
+        return too_costly(crate::cost::too_many_fields(fields), lang);
     }
     let caller = Caller::new(
         principal,
         header(&headers, ESTABLISHMENT_HEADER),
         header(&headers, "idempotency-key"),
     );
-    GraphQLResponse::from(
+    // Errors made while the schema runs speak the request's language (`i18n::current`).
+    let response = i18n::scope(
+        lang,
         server
             .schema
-            .execute(
-                request
-                    .data(caller)
-                    .data(Arc::new(crate::reader::RequestReads::with_budget(
-                        server.state.server_limits.stream_reads,
-                    ))),
-            )
-            .await,
+            .execute(request.data(caller).data(lang).data(Arc::new(
+                crate::reader::RequestReads::with_budget(server.state.server_limits.stream_reads),
+            ))),
     )
-    .into_response()
+    .await;
+    let mut response = GraphQLResponse::from(response).into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(lang.tag()) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_LANGUAGE, value);
+    }
+    response
 }
 
 /// 429 with when to come back (RFC 6585, `Retry-After` in whole seconds).
-fn too_many_requests(wait: std::time::Duration) -> Response {
+fn too_many_requests(wait: std::time::Duration, lang: Lang) -> Response {
     let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
     let body = serde_json::json!({
         "data": null,
         "errors": [{
-            "message": format!("too many requests from this person: try again in {seconds} s"),
+            "message": crate::error::rate_limited(seconds).get(lang),
             "extensions": { "code": "RATE_LIMITED", "retryAfter": seconds },
         }],
     });
@@ -188,41 +263,50 @@ fn too_many_requests(wait: std::time::Duration) -> Response {
 }
 
 /// A query refused for its size before it is validated or run.
-fn too_costly(reason: String) -> Response {
+fn too_costly(reason: Text, lang: Lang) -> Response {
     let body = serde_json::json!({
         "data": null,
-        "errors": [{ "message": reason, "extensions": { "code": "TOO_COSTLY" } }],
+        "errors": [{ "message": reason.get(lang), "extensions": { "code": "TOO_COSTLY" } }],
     });
     (StatusCode::OK, Json(body)).into_response()
 }
 
 /// Why a token is refused, in words a developer can act on; the identity provider's
 /// address and errors are logged, never answered.
-pub(crate) fn auth_refusal(error: &AuthError) -> String {
+pub(crate) fn auth_refusal(error: &AuthError) -> Text {
     match error {
         AuthError::Jwks(detail) => {
             tracing::warn!(%detail, "the identity provider's keys cannot be fetched");
-            "the identity provider's keys cannot be fetched now; try again later".to_string()
+            Text::new(
+                "les clés du fournisseur d'identité ne peuvent pas être récupérées pour le \
+                 moment ; réessayez plus tard",
+                "the identity provider's keys cannot be fetched now; try again later",
+            )
         }
         AuthError::Userinfo(detail) => {
             tracing::warn!(%detail, "the identity provider's userinfo cannot be fetched");
-            "the identity provider cannot tell who you are now; try again later".to_string()
+            Text::new(
+                "le fournisseur d'identité ne peut pas dire qui vous êtes pour le moment ; \
+                 réessayez plus tard",
+                "the identity provider cannot tell who you are now; try again later",
+            )
         }
-        other => other.to_string(),
+        other => other.text(),
     }
 }
 
 /// 401 for a bearer token that is not valid, with why in words a developer can act on
-/// (never the identity provider's address or errors, which are logged).
-fn invalid_token(error: &AuthError) -> Response {
+/// (never the identity provider's address or errors, which are logged). The challenge's
+/// description is always in English (RFC 6750 asks for ASCII).
+fn invalid_token(error: &AuthError, lang: Lang) -> Response {
     let reason = auth_refusal(error);
     let challenge = format!(
         "Bearer error=\"invalid_token\", error_description=\"{}\"",
-        reason.replace(['"', '\\'], "'")
+        reason.en.replace(['"', '\\'], "'")
     );
     let body = serde_json::json!({
         "data": null,
-        "errors": [{ "message": reason, "extensions": { "code": "UNAUTHENTICATED" } }],
+        "errors": [{ "message": reason.get(lang), "extensions": { "code": "UNAUTHENTICATED" } }],
     });
     let mut response = (StatusCode::UNAUTHORIZED, Json(body)).into_response();
     if let Ok(value) = axum::http::HeaderValue::from_str(&challenge) {
@@ -257,6 +341,7 @@ async fn subscriptions(
     let upgrade_request = crate::socket::Upgrade {
         authorization: header(&headers, "authorization"),
         establishment: header(&headers, ESTABLISHMENT_HEADER),
+        lang: i18n::from_headers(&headers),
     };
     let max = server.state.server_limits.max_message_bytes;
     upgrade
@@ -384,6 +469,7 @@ async fn lagging(
     headers: HeaderMap,
     axum::extract::Query(query): axum::extract::Query<LaggingQuery>,
 ) -> Response {
+    let lang = i18n::from_headers(&headers);
     let principal = match server
         .state
         .auth
@@ -395,7 +481,12 @@ async fn lagging(
             return (
                 StatusCode::UNAUTHORIZED,
                 [("www-authenticate", "Bearer")],
-                "a bearer token is needed",
+                Text::new(
+                    "un jeton d'accès (bearer) est nécessaire",
+                    "a bearer token is needed",
+                )
+                .get(lang)
+                .to_string(),
             )
                 .into_response()
         }
@@ -407,7 +498,12 @@ async fn lagging(
     if !allowed {
         return (
             StatusCode::FORBIDDEN,
-            "the head of an establishment or an auditor only",
+            Text::new(
+                "réservé au chef d'établissement ou à un inspecteur",
+                "the head of an establishment or an auditor only",
+            )
+            .get(lang)
+            .to_string(),
         )
             .into_response();
     }
@@ -516,13 +612,16 @@ mod tests {
             AuthError::Jwks("http://10.0.0.7/keys: connection refused".into()),
             AuthError::Userinfo("http://10.0.0.7/userinfo: 500 Internal Server Error".into()),
         ] {
-            let answer = auth_refusal(&error);
-            assert!(!answer.contains("10.0.0.7"), "{answer}");
-            assert!(
-                !answer.contains("500") && !answer.contains("refused"),
-                "{answer}"
-            );
-            assert!(answer.ends_with("try again later"), "{answer}");
+            let text = auth_refusal(&error);
+            for answer in [&text.fr, &text.en] {
+                assert!(!answer.contains("10.0.0.7"), "{answer}");
+                assert!(
+                    !answer.contains("500") && !answer.contains("refused"),
+                    "{answer}"
+                );
+            }
+            assert!(text.en.ends_with("try again later"), "{}", text.en);
+            assert!(text.fr.ends_with("réessayez plus tard"), "{}", text.fr);
         }
     }
 }

@@ -35,6 +35,7 @@ use tokio::sync::watch;
 
 use crate::auth::{AuthError, Principal};
 use crate::error::ApiError;
+use crate::i18n::{self, Lang, Text};
 use crate::limits::SocketSlot;
 use crate::reader::RequestReads;
 use crate::schema::CarnetSchema;
@@ -56,6 +57,9 @@ const MAX_CLOSE_REASON: usize = 123;
 pub struct Upgrade {
     pub authorization: Option<String>,
     pub establishment: Option<String>,
+    /// The language its `Accept-Language` asks for; `connection_init` may name another
+    /// (`{"acceptLanguage": "en"}`).
+    pub lang: Lang,
 }
 
 /// Serves one WebSocket until the client leaves, a limit closes it, or its token expires.
@@ -69,6 +73,8 @@ pub async fn serve(
     let limits = state.server_limits.clone();
     let connection = Arc::new(Connection {
         state,
+        upgrade_lang: upgrade.lang,
+        lang: OnceLock::new(),
         opened: OnceLock::new(),
         refused: AtomicBool::new(false),
         subscriptions: Arc::default(),
@@ -114,16 +120,19 @@ pub async fn serve(
                     })
                     .map(str::to_string)
             };
-            let expires_at = connection
-                .open(
-                    field("authorization").or(upgrade.authorization),
-                    field(ESTABLISHMENT_HEADER).or(upgrade.establishment),
-                )
-                .await
-                .map_err(|refused| {
-                    connection.refused.store(true, Ordering::Release);
-                    async_graphql::Error::new(refused)
-                })?;
+            // The connection's language: `connection_init`'s, or the upgrade request's.
+            let lang = field("acceptLanguage")
+                .or_else(|| field("accept-language"))
+                .map_or(upgrade.lang, |v| i18n::from_accept_language(Some(&v)));
+            let _ = connection.lang.set(lang);
+            let opening = connection.open(
+                field("authorization").or(upgrade.authorization),
+                field(ESTABLISHMENT_HEADER).or(upgrade.establishment),
+            );
+            let expires_at = i18n::scope(lang, opening).await.map_err(|refused| {
+                connection.refused.store(true, Ordering::Release);
+                async_graphql::Error::new(refused)
+            })?;
             let _ = expiry.send(Some(expires_at));
             Ok(Data::default())
         }
@@ -149,7 +158,7 @@ pub async fn serve(
                     let refused = connection.refused.load(Ordering::Acquire);
                     break Some((if refused { CLOSE_FORBIDDEN } else { code }, reason));
                 }
-                None => break read_failure.get().and_then(|failure| too_big(failure, limits.max_message_bytes)),
+                None => break read_failure.get().and_then(|failure| too_big(failure, limits.max_message_bytes, connection.lang())),
             },
             () = &mut init_deadline, if awaiting_init => {
                 if connection.opened.get().is_some() {
@@ -162,7 +171,7 @@ pub async fn serve(
             // The connection's rights were those of its token.
             () = &mut token_end => {
                 tracing::debug!("a WebSocket's token expired: connection closed");
-                break Some((CLOSE_FORBIDDEN, AuthError::Expired.to_string()));
+                break Some((CLOSE_FORBIDDEN, AuthError::Expired.text().get(connection.lang()).to_string()));
             }
         }
     };
@@ -177,14 +186,19 @@ pub async fn serve(
 
 /// The close of a connection whose reading failed for a message over the size limit;
 /// `None` for other failures (the peer went away: nobody to tell).
-fn too_big(failure: &str, max: usize) -> Option<(u16, String)> {
+fn too_big(failure: &str, max: usize, lang: Lang) -> Option<(u16, String)> {
     // axum's error wraps tungstenite's, not reachable by type from here: its words say
     // which it is ("Space limit exceeded: Message too long: ...").
     failure.contains("too long").then(|| {
         tracing::debug!(%failure, "a WebSocket message over the size limit: closed");
         (
             CLOSE_TOO_BIG,
-            format!("a message may be at most {max} bytes"),
+            Text::new(
+                format!("un message fait au plus {max} octets"),
+                format!("a message may be at most {max} bytes"),
+            )
+            .get(lang)
+            .to_string(),
         )
     })
 }
@@ -218,6 +232,10 @@ async fn token_expiry(mut expires: watch::Receiver<Option<i64>>) {
 /// One WebSocket connection: who opened it, once `connection_init` said so.
 struct Connection {
     state: Arc<AppState>,
+    /// The language of the upgrade request's `Accept-Language`.
+    upgrade_lang: Lang,
+    /// The language `connection_init` settled on.
+    lang: OnceLock<Lang>,
     opened: OnceLock<Opened>,
     /// `connection_init` was refused.
     refused: AtomicBool,
@@ -233,6 +251,11 @@ struct Opened {
 }
 
 impl Connection {
+    /// The language the connection's answers speak.
+    fn lang(&self) -> Lang {
+        self.lang.get().copied().unwrap_or(self.upgrade_lang)
+    }
+
     /// `connection_init`: a valid token, within the pace and the connections its
     /// identity may hold. Returns when the token expires, or why it is refused.
     async fn open(
@@ -247,7 +270,7 @@ impl Connection {
             .auth
             .authenticate(authorization.as_deref())
             .await
-            .map_err(|e| crate::server::auth_refusal(&e))?;
+            .map_err(|e| crate::server::auth_refusal(&e).current().to_string())?;
         // Opening a connection is a request of its identity like any other.
         state
             .limits
@@ -259,7 +282,17 @@ impl Connection {
                 max,
                 "a WebSocket refused: its identity holds the most it may"
             );
-            format!("too many connections: this person has {max} open already, the most allowed")
+            Text::new(
+                format!(
+                    "trop de connexions : cette personne en a déjà {max} \
+                     ouvertes, le maximum autorisé"
+                ),
+                format!(
+                    "too many connections: this person has {max} open already, the most allowed"
+                ),
+            )
+            .current()
+            .to_string()
         })?;
         let expires_at = principal.expires_at;
         let _ = self.opened.set(Opened {
@@ -297,9 +330,14 @@ impl Executor for Operations {
         request: Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, Response> {
-        match self.admit(request, session_data.unwrap_or_default()) {
-            Ok(running) => running,
-            Err(refused) => stream::once(std::future::ready(refused.to_response())).boxed(),
+        // Each operation, and each answer of a subscription, speaks the connection's
+        // language.
+        let lang = self.connection.lang();
+        match i18n::sync_scope(lang, || {
+            self.admit(request.data(lang), session_data.unwrap_or_default())
+        }) {
+            Ok(running) => i18n::scope_stream(lang, running).boxed(),
+            Err(refused) => stream::once(std::future::ready(refused.to_response_in(lang))).boxed(),
         }
     }
 }
@@ -317,7 +355,10 @@ impl Operations {
         let limits = &state.server_limits;
         // The protocol runs nothing before `connection_init` succeeded, which sets this.
         let opened = connection.opened.get().ok_or_else(|| {
-            ApiError::Unauthenticated("send connection_init with a token first".into())
+            ApiError::Unauthenticated(Text::new(
+                "envoyez d'abord connection_init avec un jeton",
+                "send connection_init with a token first",
+            ))
         })?;
         state
             .limits
@@ -346,9 +387,15 @@ impl Operations {
         if kind == Some(OperationType::Subscription) {
             let max = limits.subscriptions_per_connection;
             let slot = SubscriptionSlot::take(&connection.subscriptions, max).ok_or_else(|| {
-                ApiError::LimitReached(format!(
-                    "this connection has {max} subscriptions open, the most allowed: end one \
-                     before starting another"
+                ApiError::LimitReached(Text::new(
+                    format!(
+                        "cette connexion a {max} abonnements ouverts, le maximum autorisé : \
+                         terminez-en un avant d'en commencer un autre"
+                    ),
+                    format!(
+                        "this connection has {max} subscriptions open, the most allowed: end \
+                         one before starting another"
+                    ),
                 ))
             })?;
             // No stream-read budget for the subscription's lifetime: its fields each read

@@ -13,8 +13,10 @@ use crate::access::Actor;
 use crate::auth::{AuthError, Authenticator, Principal};
 use crate::error::{ApiError, ApiResult};
 use crate::feed::Feed;
+use crate::i18n::{Lang, Text};
 use crate::metrics::Metrics;
 use crate::reader::{DocCache, Reader};
+use carnet_domain::refusal::Refusal;
 
 /// The header naming the establishment a request is about, for tokens that cover
 /// several (an auditor's); with one, it may be left out.
@@ -37,6 +39,9 @@ pub struct AppState {
     pub server_limits: crate::limits::ServerLimits,
     /// The WebSocket connections open now, counted by identity.
     pub sockets: crate::limits::OpenSockets,
+    /// The web origins whose pages may call the API from a browser (an ENT's web app
+    /// served from another origin), e.g. `https://ent.monlycee.net`; none by default.
+    pub cors_origins: Vec<String>,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -51,10 +56,17 @@ impl AppState {
             limits: crate::limits::RateLimits::default(),
             server_limits: crate::limits::ServerLimits::default(),
             sockets: crate::limits::OpenSockets::default(),
+            cors_origins: Vec::new(),
             store,
             auth,
             schools: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// With the web origins allowed to call the API from a browser.
+    pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
+        self.cors_origins = origins;
+        self
     }
 
     /// With another pace per identity (requests per second, burst).
@@ -118,20 +130,28 @@ impl Caller {
     pub fn principal(&self) -> ApiResult<&Principal> {
         self.principal
             .as_ref()
-            .map_err(|e| ApiError::Unauthenticated(e.to_string()))
+            .map_err(|e| ApiError::Unauthenticated(e.text()))
     }
 
     /// The establishment of the request: the header's, or the token's only one.
     pub fn tenant(&self) -> ApiResult<Uai> {
         let principal = self.principal()?;
         match &self.establishment {
-            Some(uai) => Uai::parse(uai)
-                .map_err(|e| ApiError::validation(ESTABLISHMENT_HEADER, e.to_string())),
+            Some(uai) => Uai::parse(uai).map_err(|e| {
+                ApiError::validation(
+                    ESTABLISHMENT_HEADER,
+                    Text::new(e.message(Lang::Fr), e.message(Lang::En)),
+                )
+            }),
             None => match principal.establishments.as_slice() {
                 [one] => Ok(one.clone()),
                 _ => Err(ApiError::validation(
                     ESTABLISHMENT_HEADER,
-                    "your token covers several establishments: name one in this header",
+                    Text::new(
+                        "votre jeton couvre plusieurs établissements : indiquez-en un dans cet \
+                         en-tête",
+                        "your token covers several establishments: name one in this header",
+                    ),
                 )),
             },
         }

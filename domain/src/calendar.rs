@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::{date_fr, Lang, Refusal};
+
 /// Holidays (vacances scolaires) or a closed day (pont, exam day), first and last day
 /// included.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,17 +39,17 @@ impl std::fmt::Display for WeekLabel {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CalendarError {
-    #[error("the school year must end after it starts ({first} to {last})")]
+    #[error("l'année scolaire doit se terminer après avoir commencé (du {} au {})", date_fr(.first), date_fr(.last))]
     YearReversed { first: NaiveDate, last: NaiveDate },
-    #[error("a school year lasts at most one year and a half; {first} to {last} is longer")]
+    #[error("une année scolaire dure au plus un an et demi ; du {} au {}, c'est plus long", date_fr(.first), date_fr(.last))]
     YearTooLong { first: NaiveDate, last: NaiveDate },
-    #[error("closure \"{name}\" ends before it starts ({from} to {to})")]
+    #[error("la fermeture « {name} » se termine avant de commencer (du {} au {})", date_fr(.from), date_fr(.to))]
     ClosureReversed {
         name: String,
         from: NaiveDate,
         to: NaiveDate,
     },
-    #[error("closure \"{name}\" ({from} to {to}) is outside the school year ({first} to {last})")]
+    #[error("la fermeture « {name} » (du {} au {}) sort de l'année scolaire (du {} au {})", date_fr(.from), date_fr(.to), date_fr(.first), date_fr(.last))]
     ClosureOutsideYear {
         name: String,
         from: NaiveDate,
@@ -55,10 +57,53 @@ pub enum CalendarError {
         first: NaiveDate,
         last: NaiveDate,
     },
-    #[error("a closure needs a name (e.g. \"Vacances de la Toussaint\")")]
+    #[error("une fermeture doit avoir un nom (par exemple « Vacances de la Toussaint »)")]
     ClosureWithoutName,
-    #[error("lessons need at least one weekday")]
+    #[error("les cours ont lieu au moins un jour de la semaine")]
     NoWeekday,
+}
+
+impl Refusal for CalendarError {
+    fn rule(&self) -> &'static str {
+        match self {
+            CalendarError::YearReversed { .. } => "YEAR_DATES_REVERSED",
+            CalendarError::YearTooLong { .. } => "YEAR_TOO_LONG",
+            CalendarError::ClosureReversed { .. } => "CLOSURE_DATES_REVERSED",
+            CalendarError::ClosureOutsideYear { .. } => "CLOSURE_OUTSIDE_YEAR",
+            CalendarError::ClosureWithoutName => "CLOSURE_WITHOUT_NAME",
+            CalendarError::NoWeekday => "NO_WEEKDAY",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            CalendarError::YearReversed { first, last } => {
+                format!("the school year must end after it starts ({first} to {last})")
+            }
+            CalendarError::YearTooLong { first, last } => format!(
+                "a school year lasts at most one year and a half; {first} to {last} is longer"
+            ),
+            CalendarError::ClosureReversed { name, from, to } => {
+                format!("closure \"{name}\" ends before it starts ({from} to {to})")
+            }
+            CalendarError::ClosureOutsideYear {
+                name,
+                from,
+                to,
+                first,
+                last,
+            } => format!(
+                "closure \"{name}\" ({from} to {to}) is outside the school year ({first} to {last})"
+            ),
+            CalendarError::ClosureWithoutName => {
+                "a closure needs a name (e.g. \"Vacances de la Toussaint\")".to_string()
+            }
+            CalendarError::NoWeekday => "lessons need at least one weekday".to_string(),
+        }
+    }
 }
 
 /// A school year's calendar.

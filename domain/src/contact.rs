@@ -17,6 +17,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::personal::Personal;
+use crate::refusal::{Lang, Refusal};
 
 /// A way of reaching a guardian.
 #[derive(
@@ -205,27 +206,54 @@ impl DomainEvent for ContactEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ContactError {
-    #[error("this record is for {expected}, not {given}")]
+    #[error("cette fiche est celle de {expected}, pas de {given}")]
     WrongGuardian { expected: String, given: String },
-    #[error("the guardian is missing")]
+    #[error("le responsable légal n'est pas indiqué")]
     MissingGuardian,
-    #[error("`{0}` is not an e-mail address (expected name@domain, without spaces)")]
+    #[error("`{0}` n'est pas une adresse électronique (attendu : nom@domaine, sans espace)")]
     BadEmail(String),
-    #[error("`{0}` is not a mobile number (expected 06 12 34 56 78 or +33 6 12 34 56 78)")]
+    #[error(
+        "`{0}` n'est pas un numéro de portable (attendu : 06 12 34 56 78 ou +33 6 12 34 56 78)"
+    )]
     BadMobile(String),
-    #[error("nothing changes: the guardian's record already says this")]
+    #[error("rien ne change : la fiche du responsable légal indique déjà cela")]
     Unchanged,
 }
 
 impl ContactError {
-    /// A stable, language-free code for this refusal.
+    /// A stable, language-free code for this refusal (the same as [`Refusal::rule`]).
     pub fn code(&self) -> &'static str {
+        self.rule()
+    }
+}
+
+impl Refusal for ContactError {
+    fn rule(&self) -> &'static str {
         match self {
             ContactError::WrongGuardian { .. } => "WRONG_GUARDIAN",
             ContactError::MissingGuardian => "MISSING_GUARDIAN",
             ContactError::BadEmail(_) => "BAD_EMAIL",
             ContactError::BadMobile(_) => "BAD_MOBILE",
-            ContactError::Unchanged => "UNCHANGED",
+            ContactError::Unchanged => "CONTACT_UNCHANGED",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match (lang, self) {
+            (Lang::Fr, _) => self.to_string(),
+            (Lang::En, ContactError::WrongGuardian { expected, given }) => {
+                format!("this record is for {expected}, not {given}")
+            }
+            (Lang::En, ContactError::MissingGuardian) => "the guardian is missing".to_string(),
+            (Lang::En, ContactError::BadEmail(value)) => {
+                format!("`{value}` is not an e-mail address (expected name@domain, without spaces)")
+            }
+            (Lang::En, ContactError::BadMobile(value)) => format!(
+                "`{value}` is not a mobile number (expected 06 12 34 56 78 or +33 6 12 34 56 78)"
+            ),
+            (Lang::En, ContactError::Unchanged) => {
+                "nothing changes: the guardian's record already says this".to_string()
+            }
         }
     }
 }

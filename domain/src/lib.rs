@@ -8,6 +8,7 @@ pub mod contact;
 pub mod enrolment;
 pub mod grades;
 pub mod personal;
+pub mod refusal;
 pub mod reservations;
 pub mod timetable;
 pub mod uai;

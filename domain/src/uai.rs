@@ -6,6 +6,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::{Lang, Refusal};
+
 /// The 23 check letters of the UAI: the alphabet without I, O and Q, which would be
 /// mistaken for digits.
 const CHECK_LETTERS: &[u8; 23] = b"ABCDEFGHJKLMNPRSTUVWXYZ";
@@ -21,12 +23,37 @@ pub struct Uai(String);
 /// Why a text is not a UAI.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UaiError {
-    #[error("a UAI has 8 characters (7 digits and a check letter), `{0}` has {1}")]
+    #[error("un UAI compte 8 caractères (7 chiffres et une lettre clé) ; `{0}` en compte {1}")]
     Length(String, usize),
-    #[error("a UAI starts with 7 digits, `{0}` does not")]
+    #[error("un UAI commence par 7 chiffres, ce n'est pas le cas de `{0}`")]
     NotDigits(String),
-    #[error("the check letter of UAI `{value}` should be `{expected}`")]
+    #[error("la lettre clé de l'UAI `{value}` devrait être `{expected}`")]
     CheckLetter { value: String, expected: char },
+}
+
+impl Refusal for UaiError {
+    fn rule(&self) -> &'static str {
+        match self {
+            UaiError::Length(..) => "UAI_LENGTH",
+            UaiError::NotDigits(_) => "UAI_NOT_DIGITS",
+            UaiError::CheckLetter { .. } => "UAI_CHECK_LETTER",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        match (lang, self) {
+            (Lang::Fr, _) => self.to_string(),
+            (Lang::En, UaiError::Length(value, chars)) => format!(
+                "a UAI has 8 characters (7 digits and a check letter), `{value}` has {chars}"
+            ),
+            (Lang::En, UaiError::NotDigits(value)) => {
+                format!("a UAI starts with 7 digits, `{value}` does not")
+            }
+            (Lang::En, UaiError::CheckLetter { value, expected }) => {
+                format!("the check letter of UAI `{value}` should be `{expected}`")
+            }
+        }
+    }
 }
 
 impl Uai {

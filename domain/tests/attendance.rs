@@ -1,6 +1,8 @@
 //! The rules of attendance, given / when / then.
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
+#[path = "support/english.rs"]
+mod english;
 use carnet_domain::attendance::{
     AttendanceCommand as C, AttendanceError as E, AttendanceEvent as V, AttendancePolicy, HalfDay,
     Part, Status, StudentAttendance,
@@ -9,6 +11,7 @@ use carnet_domain::personal::Personal;
 use chrono::{NaiveDate, NaiveTime};
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
+use english::ThenRefused;
 use proptest::prelude::*;
 
 fn test() -> TestFramework<StudentAttendance> {
@@ -91,7 +94,7 @@ fn the_roll_call_refuses_what_cannot_be() {
         test()
             .given_no_previous_events()
             .when(command)
-            .then_expect_error_message(message)
+            .then_expect_english_error(message)
     };
     refuse(
         record("l1", day(2), at(8, 0), Status::Present),
@@ -112,7 +115,7 @@ fn the_roll_call_refuses_what_cannot_be() {
             at(8, 0),
             Status::EarlyDeparture { at: at(9, 0) },
         ),
-        "an early departure happens during the lesson (08:00:00 to 08:55:00)",
+        "an early departure happens during the lesson (08:00 to 08:55)",
     );
     let backwards = C::RecordAttendance {
         student: "lea".into(),
@@ -126,12 +129,12 @@ fn the_roll_call_refuses_what_cannot_be() {
     };
     refuse(
         backwards,
-        "a lesson must end after it starts (09:00:00 to 08:00:00)",
+        "a lesson must end after it starts (09:00 to 08:00)",
     );
     test()
         .given(vec![recorded("l1", day(2), at(8, 0), Status::Absent)])
         .when(record("l1", day(2), at(8, 0), Status::Late { minutes: 5 }))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the roll call of lesson l1 already says absent; change it with a correction",
         );
     let other_student = C::RecordAttendance {
@@ -180,7 +183,7 @@ fn corrections_keep_the_previous_value_and_say_why() {
         .then_expect_error(E::ReasonRequired);
     given()
         .when(correct(Status::Absent, "x"))
-        .then_expect_error_message("lesson l1 already says absent");
+        .then_expect_english_error("lesson l1 already says absent");
     test()
         .given_no_previous_events()
         .when(correct(Status::Absent, "x"))
@@ -272,7 +275,7 @@ fn guardians_declare_and_the_cpe_decides() {
     test()
         .given_no_previous_events()
         .when(declare("XYZ", day(2), day(3)))
-        .then_expect_error_message("`XYZ` is not a reason of this establishment's list");
+        .then_expect_english_error("`XYZ` is not a reason of this establishment's list");
     test()
         .given_no_previous_events()
         .when(declare("MAL", day(3), day(2)))

@@ -1,6 +1,10 @@
 //! The rules of enrolment, given / when / then.
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
+#[path = "support/english.rs"]
+mod english;
+use carnet_domain::refusal::Refusal;
+use english::ThenRefused;
 use std::collections::BTreeSet;
 
 use carnet_domain::enrolment::{
@@ -130,7 +134,7 @@ fn an_establishment_registers_once_and_must_be_registered_first() {
     establishment()
         .given_no_previous_events()
         .when(EC::OpenSchoolYear(spec_2026()))
-        .then_expect_error_message("the establishment must be registered first");
+        .then_expect_english_error("the establishment must be registered first");
     establishment()
         .given(vec![registered()])
         .when(EC::Register {
@@ -139,7 +143,7 @@ fn an_establishment_registers_once_and_must_be_registered_first() {
             time_zone: chrono_tz::Europe::Paris,
             morning_ends: NaiveTime::from_hms_opt(12, 0, 0).unwrap(),
         })
-        .then_expect_error_message("the establishment is already registered as 0750655E");
+        .then_expect_english_error("the establishment is already registered as 0750655E");
 }
 
 #[test]
@@ -154,7 +158,7 @@ fn a_school_year_opens_with_periods_that_do_not_overlap() {
     establishment()
         .given(vec![registered()])
         .when(EC::OpenSchoolYear(overlapping))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "periods T1 and T2 overlap: T2 starts on 2026-11-20, before T1 ends on 2026-11-30",
         );
 
@@ -163,7 +167,7 @@ fn a_school_year_opens_with_periods_that_do_not_overlap() {
     establishment()
         .given(vec![registered()])
         .when(EC::OpenSchoolYear(outside))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "period T3 (2027-03-08 to 2027-08-31) is outside the school year (2026-09-01 to 2027-07-03)",
         );
 
@@ -173,14 +177,14 @@ fn a_school_year_opens_with_periods_that_do_not_overlap() {
     establishment()
         .given(vec![registered()])
         .when(EC::OpenSchoolYear(wrong_start))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "school year 2026-2027 cannot start on 2027-09-01: it starts in 2026",
         );
 
     establishment()
         .given(vec![registered(), EV::SchoolYearOpened(spec_2026())])
         .when(EC::OpenSchoolYear(spec_2026()))
-        .then_expect_error_message("school year 2026-2027 is already open");
+        .then_expect_english_error("school year 2026-2027 is already open");
 }
 
 #[test]
@@ -191,21 +195,21 @@ fn divisions_and_groups_belong_to_a_year() {
             year: year("2026-2027"),
             division: division("4A", "4e"),
         })
-        .then_expect_error_message("division 4A already exists in 2026-2027");
+        .then_expect_english_error("division 4A already exists in 2026-2027");
     establishment()
         .given(school())
         .when(EC::CreateGroup {
             year: year("2026-2027"),
             group: group("LAT", &["4A", "4B"], "latin"),
         })
-        .then_expect_error_message("there is no division 4B in 2026-2027");
+        .then_expect_english_error("there is no division 4B in 2026-2027");
     establishment()
         .given(school())
         .when(EC::CreateDivision {
             year: year("2027-2028"),
             division: division("3A", "3e"),
         })
-        .then_expect_error_message("school year 2027-2028 is not open in this establishment");
+        .then_expect_english_error("school year 2027-2028 is not open in this establishment");
 }
 
 #[test]
@@ -231,14 +235,14 @@ fn a_service_names_a_teacher_a_subject_and_a_class() {
             year: year("2026-2027"),
             service: service("p.cpe", ClassRef::Division("4A".into())),
         })
-        .then_expect_error_message("p.cpe is not a teacher");
+        .then_expect_english_error("p.cpe is not a teacher");
     establishment()
         .given(school())
         .when(EC::AssignService {
             year: year("2026-2027"),
             service: service("nobody", ClassRef::Division("4A".into())),
         })
-        .then_expect_error_message("nobody is not a member of staff");
+        .then_expect_english_error("nobody is not a member of staff");
     let mut left = school();
     left.push(EV::StaffMemberLeft {
         person: "m.martin".into(),
@@ -250,7 +254,7 @@ fn a_service_names_a_teacher_a_subject_and_a_class() {
             year: year("2026-2027"),
             service: service("m.martin", ClassRef::Division("4A".into())),
         })
-        .then_expect_error_message("m.martin has left the establishment");
+        .then_expect_english_error("m.martin has left the establishment");
 }
 
 #[test]
@@ -273,7 +277,7 @@ fn staff_roles_change_with_the_previous_ones_kept_in_the_event() {
             name: "X".into(),
             roles: BTreeSet::new(),
         })
-        .then_expect_error_message("a member of staff needs at least one role");
+        .then_expect_english_error("a member of staff needs at least one role");
 }
 
 fn ent_id(value: &str) -> ExternalId {
@@ -316,11 +320,11 @@ fn a_staff_member_student_or_guardian_is_linked_to_an_external_identifier() {
     establishment()
         .given(school())
         .when(link("nobody", PersonKind::Staff, "ext-42"))
-        .then_expect_error_message("nobody is not a member of staff");
+        .then_expect_english_error("nobody is not a member of staff");
     establishment()
         .given(school())
         .when(link("m.martin", PersonKind::Staff, " "))
-        .then_expect_error_message("the identifier must not be empty");
+        .then_expect_english_error("the identifier must not be empty");
 }
 
 #[test]
@@ -334,7 +338,7 @@ fn an_external_identifier_names_one_person_and_the_refusal_names_who_holds_it() 
             .concat(),
         )
         .when(link("m.martin", PersonKind::Staff, "ext-42"))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "identifier ext-42 is already linked to guardian g-1; one identifier names one person",
         );
     establishment()
@@ -346,7 +350,7 @@ fn an_external_identifier_names_one_person_and_the_refusal_names_who_holds_it() 
             .concat(),
         )
         .when(link("m.martin", PersonKind::Staff, "ext-42"))
-        .then_expect_error_message("m.martin is already linked to identifier ext-42");
+        .then_expect_english_error("m.martin is already linked to identifier ext-42");
     // A person may hold several identifiers (one per ENT or directory).
     establishment()
         .given(
@@ -381,7 +385,7 @@ fn an_identifier_unlinked_names_no_one_and_may_be_linked_again() {
     establishment()
         .given(given.clone())
         .when(unlink("ext-43"))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "identifier ext-43 (https://ent.example.fr) is linked to no one here",
         );
     // Of another scheme: not this link.
@@ -393,7 +397,7 @@ fn an_identifier_unlinked_names_no_one_and_may_be_linked_again() {
                 value: "ext-42".into(),
             },
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "identifier ext-42 (ENTPersonJointure) is linked to no one here",
         );
     let unlinked = EV::ExternalIdUnlinked {
@@ -438,7 +442,7 @@ fn an_erased_person_is_named_by_no_identifier_and_is_linked_no_more() {
     establishment()
         .given(erased)
         .when(link("g-1", PersonKind::Guardian, "ext-42"))
-        .then_expect_error_message("the personal data of g-1 is already erased");
+        .then_expect_english_error("the personal data of g-1 is already erased");
 }
 
 fn rollover_command() -> EC {
@@ -496,7 +500,7 @@ fn the_rollover_opens_the_next_year_and_running_it_again_records_nothing() {
             divisions: vec![division("3A", "4e")],
             groups: vec![],
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "division 3A of 2027-2028 already exists with another definition; the rollover cannot change it",
         );
     establishment()
@@ -510,7 +514,7 @@ fn the_rollover_opens_the_next_year_and_running_it_again_records_nothing() {
             divisions: vec![],
             groups: vec![],
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the rollover goes from 2026-2027 to the year after it, not to 2028-2029",
         );
 }
@@ -605,7 +609,7 @@ fn changes_are_recorded_in_date_order() {
             groups: vec![],
             on: d(2026, 9, 20),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "a change dated 2026-09-20 comes before the last recorded change (2026-10-05); changes are recorded in date order",
         );
     student()
@@ -615,14 +619,14 @@ fn changes_are_recorded_in_date_order() {
             groups: vec![],
             on: d(2026, 10, 1),
         })
-        .then_expect_error_message("the student is already in division 4A");
+        .then_expect_english_error("the student is already in division 4A");
     student()
         .given(vec![admitted()])
         .when(SC::LeaveGroup {
             group: "LAT".into(),
             last_day: d(2026, 10, 1),
         })
-        .then_expect_error_message("the student is not in group LAT");
+        .then_expect_english_error("the student is not in group LAT");
     student()
         .given(vec![
             admitted(),
@@ -635,14 +639,14 @@ fn changes_are_recorded_in_date_order() {
             group: "LAT".into(),
             on: d(2027, 1, 4),
         })
-        .then_expect_error_message("the student left the establishment on 2026-12-18");
+        .then_expect_english_error("the student left the establishment on 2026-12-18");
     student()
         .given_no_previous_events()
         .when(SC::JoinGroup {
             group: "LAT".into(),
             on: d(2027, 1, 4),
         })
-        .then_expect_error_message("the student must be admitted first");
+        .then_expect_english_error("the student must be admitted first");
 }
 
 #[test]
@@ -675,7 +679,7 @@ fn promotion_and_leaving_are_safe_to_send_twice() {
             groups: vec![],
             on: d(2027, 9, 1),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the student is already enrolled for 2027-2028 in 3A; change the division instead",
         );
     let s = fold(&[admitted(), promoted]);
@@ -718,7 +722,7 @@ fn promotion_and_leaving_are_safe_to_send_twice() {
             last_day: d(2027, 7, 4),
             reason: "orientation en lycée".into(),
         })
-        .then_expect_error_message("the student already left on 2027-07-03");
+        .then_expect_english_error("the student already left on 2027-07-03");
 }
 
 #[test]
@@ -753,7 +757,7 @@ fn guardians_have_rights_on_each_child() {
             relationship: "mère".into(),
             rights: GuardianRights::FULL,
         })
-        .then_expect_error_message("mother is already a guardian of this student");
+        .then_expect_english_error("mother is already a guardian of this student");
     student()
         .given(vec![admitted(), link("mother", GuardianRights::FULL)])
         .when(SC::ChangeGuardianRights {
@@ -808,12 +812,16 @@ fn a_rollover_plan_checks_every_decision_and_gives_one_command_per_student() {
         .into_iter()
         .collect(),
     };
-    let problems: Vec<String> = plan.check().iter().map(|e| e.to_string()).collect();
+    let problems: Vec<String> = plan
+        .check()
+        .iter()
+        .map(|e| e.message(carnet_domain::refusal::Lang::En))
+        .collect();
     assert_eq!(
         problems,
         vec![
             "there is no division 3Z in 2027-2028",
-            "there is no group 3A-G1 for division 3Z in 2027-2028",
+            "there is no group 3A-G1 (division 3Z) in 2027-2028",
         ]
     );
     let commands = plan.student_commands();

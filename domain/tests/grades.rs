@@ -1,6 +1,8 @@
 //! The rules of the gradebook, given / when / then, and its averages.
 #![allow(clippy::unwrap_used)] // a test helper that panics is the failure report
 
+#[path = "support/english.rs"]
+mod english;
 use carnet_domain::grades::averages::{
     evaluation_figures, overall_average, rounded, subject_average, subject_figures,
 };
@@ -12,6 +14,7 @@ use carnet_domain::personal::Personal;
 use chrono::NaiveDate;
 use cqrs_es::test::TestFramework;
 use cqrs_es::Aggregate;
+use english::ThenRefused;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -103,7 +106,7 @@ fn an_evaluation_belongs_to_the_class_and_period_of_its_gradebook() {
     Test::with(())
         .given(vec![created("e1", "MATHS", dec!(20), dec!(1))])
         .when(other_class)
-        .then_expect_error_message("this gradebook is for 4A, T1; the evaluation is for 4B, T1");
+        .then_expect_english_error("this gradebook is for 4A, T1; the evaluation is for 4B, T1");
     Test::with(())
         .given(vec![created("e1", "MATHS", dec!(20), dec!(1))])
         .when(create("e1"))
@@ -132,7 +135,7 @@ fn scores_and_special_marks_are_entered_once() {
             entered("e1", "lea", score(dec!(12))),
         ])
         .when(enter("e1", "lea", score(dec!(13))))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "lea already has the mark 12 for e1; change it with a correction",
         );
 }
@@ -156,13 +159,13 @@ fn a_grid_of_marks_is_saved_whole_or_not_at_all() {
             ("lea", score(dec!(12))),
             ("tom", score(dec!(21))),
         ]))
-        .then_expect_error_message("the score 21 is outside the scale of the evaluation (0 to 20)");
+        .then_expect_english_error("the score 21 is outside the scale of the evaluation (0 to 20)");
     given()
         .when(grid(vec![
             ("lea", score(dec!(12))),
             ("lea", score(dec!(13))),
         ]))
-        .then_expect_error_message("lea appears twice in the marks of e1");
+        .then_expect_english_error("lea appears twice in the marks of e1");
     Test::with(())
         .given(vec![
             created("e1", "MATHS", dec!(20), dec!(1)),
@@ -172,7 +175,7 @@ fn a_grid_of_marks_is_saved_whole_or_not_at_all() {
             ("lea", score(dec!(12))),
             ("tom", score(dec!(8))),
         ]))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "tom already has the mark ABS for e1; change it with a correction",
         );
 }
@@ -182,7 +185,7 @@ fn a_score_outside_the_scale_is_refused() {
     let given = || Test::with(()).given(vec![created("e1", "MATHS", dec!(10), dec!(1))]);
     given()
         .when(enter("e1", "lea", score(dec!(10.5))))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the score 10.5 is outside the scale of the evaluation (0 to 10)",
         );
     given()
@@ -214,7 +217,7 @@ fn only_the_teacher_of_the_evaluation_enters_and_corrects_its_marks() {
             mark: score(dec!(9)),
             by: "mme.durand".into(),
         })
-        .then_expect_error_message("only m.martin, who set e1, can enter or correct its marks");
+        .then_expect_english_error("only m.martin, who set e1, can enter or correct its marks");
     given()
         .when(C::CorrectMark {
             evaluation: "e1".into(),
@@ -259,7 +262,7 @@ fn a_correction_keeps_the_previous_mark_and_needs_a_reason() {
         .then_expect_error(E::ReasonRequired);
     given()
         .when(correct(score(dec!(8)), "no change"))
-        .then_expect_error_message("the mark of lea for e1 is already 8");
+        .then_expect_english_error("the mark of lea for e1 is already 8");
     given()
         .when(correct(score(dec!(21)), "bonus"))
         .then_expect_error(E::ScoreOutOfScale {
@@ -317,11 +320,11 @@ fn a_closed_period_refuses_every_change_until_the_administration_reopens_it() {
     Test::with(())
         .given(closed.clone())
         .when(enter("e1", "tom", score(dec!(9))))
-        .then_expect_error_message(refusal);
+        .then_expect_english_error(refusal);
     Test::with(())
         .given(closed.clone())
         .when(create("e2"))
-        .then_expect_error_message(refusal);
+        .then_expect_english_error(refusal);
     Test::with(())
         .given(closed.clone())
         .when(C::CorrectMark {
@@ -331,14 +334,14 @@ fn a_closed_period_refuses_every_change_until_the_administration_reopens_it() {
             by: "m.martin".into(),
             reason: "x".into(),
         })
-        .then_expect_error_message(refusal);
+        .then_expect_english_error(refusal);
     Test::with(())
         .given(closed.clone())
         .when(C::SetSubjectCoefficient {
             subject: "MATHS".into(),
             coefficient: dec!(3),
         })
-        .then_expect_error_message(refusal);
+        .then_expect_english_error(refusal);
     Test::with(())
         .given(closed.clone())
         .when(C::ClosePeriod {

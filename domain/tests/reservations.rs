@@ -1,5 +1,7 @@
 //! The rules of reservations, given / when / then.
 
+#[path = "support/english.rs"]
+mod english;
 use carnet_domain::calendar::{Closure, SchoolCalendar};
 use carnet_domain::reservations::{
     BookingStatus, ReservationCommand as C, ReservationError as E, ReservationEvent as V, Resource,
@@ -8,6 +10,7 @@ use carnet_domain::reservations::{
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use cqrs_es::test::TestFramework;
 use cqrs_es::{Aggregate, DomainEvent};
+use english::ThenRefused;
 use proptest::prelude::*;
 
 fn test() -> TestFramework<Resource> {
@@ -135,7 +138,7 @@ fn a_resource_is_registered_once_with_a_sensible_kind() {
         test()
             .given_no_previous_events()
             .when(command)
-            .then_expect_error_message(message)
+            .then_expect_english_error(message)
     };
     refuse(
         register("Chariot", ResourceKind::Pool { quantity: 0 }, false, vec![]),
@@ -161,7 +164,7 @@ fn a_resource_is_registered_once_with_a_sensible_kind() {
     test()
         .given(vec![room()])
         .when(register("Salle 204", ResourceKind::Item, false, vec![]))
-        .then_expect_error_message("this resource is already registered as \"Salle 204\"");
+        .then_expect_english_error("this resource is already registered as \"Salle 204\"");
     test()
         .given_no_previous_events()
         .when(book("b1", "m.martin", nov(10, 10, 0), nov(10, 11, 0), 1))
@@ -198,24 +201,24 @@ fn a_room_is_booked_by_one_person_at_a_time() {
         )]);
     given()
         .when(book("b2", "a.durand", nov(10, 10, 30), nov(10, 12, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Salle 204\" is already booked on Tue 10 Nov 2026 10:30–12:00: \
              booking b1 by m.martin (Tue 10 Nov 2026 10:00–11:00)",
         );
     given()
         .when(book("b2", "a.durand", nov(12, 8, 0), nov(12, 9, 0), 2))
-        .then_expect_error_message("\"Salle 204\" is booked as a whole: the quantity is 1, not 2");
+        .then_expect_english_error("\"Salle 204\" is booked as a whole: the quantity is 1, not 2");
     given()
         .when(book("b2", "a.durand", nov(12, 9, 0), nov(12, 9, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "a booking must end after it starts (2026-11-12 09:00:00 to 2026-11-12 09:00:00)",
         );
     given()
         .when(book("b1", "a.durand", nov(12, 8, 0), nov(12, 9, 0), 1))
-        .then_expect_error_message("there is already a booking b1 of this resource");
+        .then_expect_english_error("there is already a booking b1 of this resource");
     given()
         .when(book("b2", "", nov(12, 8, 0), nov(12, 9, 0), 1))
-        .then_expect_error_message("who books must not be empty");
+        .then_expect_english_error("who books must not be empty");
     // A booking over several days (a trip with the camera) is checked as a whole.
     test()
         .given(vec![
@@ -223,7 +226,7 @@ fn a_room_is_booked_by_one_person_at_a_time() {
             booked("b1", "m.martin", nov(12, 14, 0), nov(12, 15, 0), 1),
         ])
         .when(book("b2", "a.durand", nov(10, 8, 0), nov(13, 18, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Caméra\" is already booked on Tue 10 Nov 2026 08:00 – Fri 13 Nov 2026 18:00: \
              booking b1 by m.martin (Thu 12 Nov 2026 14:00–15:00)",
         );
@@ -248,7 +251,7 @@ fn a_pool_is_shared_until_its_last_item_and_the_refusal_names_who_holds_it() {
         )]);
     given()
         .when(book("b18", "a.durand", nov(10, 10, 0), nov(10, 11, 0), 5))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only 4 of the 30 in \"Chariot de tablettes\" are free on Tue 10 Nov 2026 \
              10:00–11:00, 5 asked: booking b17 by m.martin (Tue 10 Nov 2026 09:00–12:00) holds 26",
         );
@@ -259,19 +262,19 @@ fn a_pool_is_shared_until_its_last_item_and_the_refusal_names_who_holds_it() {
             booked("b18", "a.durand", nov(10, 11, 0), nov(10, 13, 0), 4),
         ])
         .when(book("b19", "s.leroy", nov(10, 8, 0), nov(10, 14, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "none of the 30 in \"Chariot de tablettes\" is free on Tue 10 Nov 2026 08:00–14:00: \
              booking b17 by m.martin (Tue 10 Nov 2026 09:00–12:00) holds 26, \
              booking b18 by a.durand (Tue 10 Nov 2026 11:00–13:00) holds 4",
         );
     given()
         .when(book("b18", "a.durand", nov(10, 10, 0), nov(10, 11, 0), 31))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "a booking of \"Chariot de tablettes\" takes between 1 and 30, not 31",
         );
     given()
         .when(book("b18", "a.durand", nov(10, 10, 0), nov(10, 11, 0), 0))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "a booking of \"Chariot de tablettes\" takes between 1 and 30, not 0",
         );
 }
@@ -295,7 +298,7 @@ fn the_count_is_exact_not_pairwise() {
     test()
         .given(three.clone())
         .when(book("b4", "p4", nov(10, 8, 30), nov(10, 11, 30), 6))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only 5 of the 25 in \"Chariot de tablettes\" are free on Tue 10 Nov 2026 \
              08:30–11:30, 6 asked: booking b1 by p1 (Tue 10 Nov 2026 09:00–10:00) holds 10, \
              booking b2 by p2 (Tue 10 Nov 2026 09:30–11:00) holds 10",
@@ -353,7 +356,7 @@ fn bookings_of_a_resource_needing_approval_wait_for_a_manager() {
     // While it waits, the room is held: nobody else can take it from under the manager.
     given()
         .when(book("b2", "a.durand", nov(10, 18, 0), nov(10, 20, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Salle polyvalente\" is already booked on Tue 10 Nov 2026 18:00–20:00: \
              booking b1 by m.martin (Tue 10 Nov 2026 17:00–19:00, awaiting approval)",
         );
@@ -371,7 +374,7 @@ fn bookings_of_a_resource_needing_approval_wait_for_a_manager() {
             booking: "b1".into(),
             by: "m.martin".into(),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only a manager of \"Salle polyvalente\" (gest, cpe) may approve or refuse its \
              bookings; m.martin is not one",
         );
@@ -398,7 +401,7 @@ fn bookings_of_a_resource_needing_approval_wait_for_a_manager() {
             booking: "b9".into(),
             by: "gest".into(),
         })
-        .then_expect_error_message("there is no booking b9 of this resource");
+        .then_expect_english_error("there is no booking b9 of this resource");
     let approved = V::BookingApproved {
         booking: "b1".into(),
         by: "gest".into(),
@@ -410,7 +413,7 @@ fn bookings_of_a_resource_needing_approval_wait_for_a_manager() {
             by: "gest".into(),
             reason: "x".into(),
         })
-        .then_expect_error_message("booking b1 is not awaiting approval: it is confirmed");
+        .then_expect_english_error("booking b1 is not awaiting approval: it is confirmed");
     // Without approval, bookings are confirmed at once and there is nothing to approve.
     test()
         .given(vec![
@@ -421,7 +424,7 @@ fn bookings_of_a_resource_needing_approval_wait_for_a_manager() {
             booking: "b1".into(),
             by: "gest".into(),
         })
-        .then_expect_error_message("booking b1 is not awaiting approval: it is confirmed");
+        .then_expect_english_error("booking b1 is not awaiting approval: it is confirmed");
 
     let refused = state(&[
         approval_room(),
@@ -517,7 +520,7 @@ fn a_weekly_booking_is_refused_as_a_whole_naming_every_date_in_conflict() {
             date(2026, 11, 25),
             12,
         ))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the weekly booking was not made: \
              only 10 of the 30 in \"Chariot de tablettes\" are free on Wed 4 Nov 2026 \
              10:00–11:00, 12 asked: booking b17 by a.durand (Wed 4 Nov 2026 09:00–12:00) holds 20; \
@@ -547,7 +550,7 @@ fn a_weekly_booking_needs_sensible_dates() {
         test()
             .given(vec![cart(30)])
             .when(command)
-            .then_expect_error_message(message)
+            .then_expect_english_error(message)
     };
     refuse(
         weekly("w1", nov(4, 23, 0), nov(5, 1, 0), date(2026, 12, 2), 1),
@@ -616,7 +619,7 @@ fn bookings_are_cancelled_by_who_made_them_or_by_a_manager_who_says_why() {
             by: "m.martin".into(),
             reason: "".into(),
         }]);
-    given().when(cancel("gest", "")).then_expect_error_message(
+    given().when(cancel("gest", "")).then_expect_english_error(
         "say why you cancel a booking made by m.martin, so that they know",
     );
     given()
@@ -628,7 +631,7 @@ fn bookings_are_cancelled_by_who_made_them_or_by_a_manager_who_says_why() {
         }]);
     given()
         .when(cancel("a.durand", "j'en ai besoin"))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only m.martin, who made booking b1, or a manager of \"Salle 204\" may cancel it",
         );
     let cancelled = V::BookingCancelled {
@@ -639,7 +642,7 @@ fn bookings_are_cancelled_by_who_made_them_or_by_a_manager_who_says_why() {
     given()
         .and(vec![cancelled.clone()])
         .when(cancel("m.martin", ""))
-        .then_expect_error_message("booking b1 is already cancelled");
+        .then_expect_english_error("booking b1 is already cancelled");
     // Once cancelled, the room is free again.
     given()
         .and(vec![cancelled])
@@ -679,11 +682,11 @@ fn one_occurrence_of_a_weekly_booking_can_be_cancelled() {
         .then_expect_events(vec![cancelled.clone()]);
     given()
         .when(cancel(date(2026, 11, 11)))
-        .then_expect_error_message("booking w1 has no occurrence on Wed 11 Nov 2026");
+        .then_expect_english_error("booking w1 has no occurrence on Wed 11 Nov 2026");
     given()
         .and(vec![cancelled.clone()])
         .when(cancel(date(2026, 11, 18)))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "the occurrence of Wed 18 Nov 2026 of booking w1 is already cancelled",
         );
     given()
@@ -693,7 +696,7 @@ fn one_occurrence_of_a_weekly_booking_can_be_cancelled() {
             by: "a.durand".into(),
             reason: "".into(),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only m.martin, who made booking w1, or a manager of \"Salle 204\" may cancel it",
         );
     test()
@@ -707,7 +710,7 @@ fn one_occurrence_of_a_weekly_booking_can_be_cancelled() {
             by: "m.martin".into(),
             reason: "".into(),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "booking b1 is not a weekly booking: cancel the whole booking instead",
         );
     // The cancelled date is free again, the others are still held.
@@ -723,7 +726,7 @@ fn one_occurrence_of_a_weekly_booking_can_be_cancelled() {
         )]);
     given()
         .when(book("b2", "a.durand", nov(4, 10, 0), nov(4, 11, 0), 1))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Salle 204\" is already booked on Wed 4 Nov 2026 10:00–11:00: \
              booking w1 by m.martin (Wed 4 Nov 2026 10:00–11:00)",
         );
@@ -750,32 +753,32 @@ fn a_pool_shrinks_only_if_every_booking_still_fits() {
             quantity: 26,
             by: "gest".into(),
         }]);
-    given().when(change(20, "gest")).then_expect_error_message(
+    given().when(change(20, "gest")).then_expect_english_error(
         "\"Chariot de tablettes\" cannot go down to 20: bookings b1 by m.martin, \
              b2 by a.durand, b3 by s.leroy hold up to 26 at once (first on Tue 10 Nov 2026 \
              10:00); cancel some of them first",
     );
-    given().when(change(25, "gest")).then_expect_error_message(
+    given().when(change(25, "gest")).then_expect_english_error(
         "\"Chariot de tablettes\" cannot go down to 25: bookings b1 by m.martin, \
              b2 by a.durand hold up to 26 at once (first on Tue 10 Nov 2026 10:00); \
              cancel some of them first",
     );
     given()
         .when(change(30, "gest"))
-        .then_expect_error_message("\"Chariot de tablettes\" already has 30");
+        .then_expect_english_error("\"Chariot de tablettes\" already has 30");
     given()
         .when(change(0, "gest"))
-        .then_expect_error_message("a pool holds at least one item");
+        .then_expect_english_error("a pool holds at least one item");
     given()
         .when(change(40, "m.martin"))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only a manager of \"Chariot de tablettes\" (gest, cpe) may change its quantity; \
              m.martin is not one",
         );
     test()
         .given(vec![room()])
         .when(change(2, "gest"))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Salle 204\" is not a pool of items: it has no quantity to change",
         );
     let s = state(&[
@@ -804,7 +807,7 @@ fn a_retired_resource_cannot_be_booked() {
     };
     given()
         .when(retire(nov(10, 10, 30)))
-        .then_expect_error_message(
+        .then_expect_english_error(
             "\"Vidéoprojecteur 3\" cannot be retired on Tue 10 Nov 2026 10:30: bookings \
              b1 by m.martin still hold it after that; cancel them first",
         );
@@ -819,18 +822,18 @@ fn a_retired_resource_cannot_be_booked() {
     given()
         .and(vec![retired.clone()])
         .when(retire(nov(20, 0, 0)))
-        .then_expect_error_message("\"Vidéoprojecteur 3\" is already retired");
+        .then_expect_english_error("\"Vidéoprojecteur 3\" is already retired");
     given()
         .and(vec![retired.clone()])
         .when(book("b2", "a.durand", nov(20, 10, 0), nov(20, 11, 0), 1))
-        .then_expect_error_message("\"Vidéoprojecteur 3\" is retired and can no longer be booked");
+        .then_expect_english_error("\"Vidéoprojecteur 3\" is retired and can no longer be booked");
     given()
         .when(C::RetireResource {
             at: nov(12, 0, 0),
             by: "m.martin".into(),
             reason: "".into(),
         })
-        .then_expect_error_message(
+        .then_expect_english_error(
             "only a manager of \"Vidéoprojecteur 3\" (gest, cpe) may retire it; m.martin is \
              not one",
         );

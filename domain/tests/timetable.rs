@@ -1,5 +1,8 @@
 //! The rules of the timetable, given / when / then, and the lessons it gives.
 
+#[path = "support/english.rs"]
+mod english;
+use english::ThenRefused;
 use std::collections::BTreeSet;
 
 use carnet_domain::calendar::{Closure, SchoolCalendar, WeekLabel};
@@ -151,7 +154,7 @@ fn refuses(events: Vec<V>, command: C, message: &str) {
     test()
         .given(events)
         .when(command)
-        .then_expect_error_message(message);
+        .then_expect_english_error(message);
 }
 
 fn dates(occurrences: &[Occurrence]) -> Vec<NaiveDate> {
@@ -368,7 +371,7 @@ fn a_course_must_be_complete_and_fit_the_year() {
             end: t(14, 0),
             ..art()
         },
-        "a lesson must end after it starts (14:00:00 to 14:00:00)",
+        "a lesson must end after it starts (14:00 to 14:00)",
     );
     refuse(
         CourseSpec {
@@ -909,7 +912,7 @@ fn a_lesson_moves_to_a_free_slot_of_a_school_day() {
             end: t(14, 0),
             room: None,
         },
-        "a lesson must end after it starts (15:00:00 to 14:00:00)",
+        "a lesson must end after it starts (15:00 to 14:00)",
     );
     // Tuesday at 14:00, 4A has Anglais; and the lesson cannot go onto the course's own
     // lesson of the next Monday either.

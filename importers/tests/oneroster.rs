@@ -819,7 +819,7 @@ async fn ent_identifiers_of_user_ids_are_linked(kind: BackendKind) {
     assert!(
         problems.iter().any(|p| p
             .to_string()
-            .contains("identifier AC-LYON$cb1 is already linked to member of staff usr-t1")),
+            .contains("l'identifiant AC-LYON$cb1 est déjà attribué au membre du personnel usr-t1")),
         "{problems:#?}"
     );
     assert_eq!(head(store, &uai).await, before);

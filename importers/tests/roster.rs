@@ -482,7 +482,7 @@ async fn bad_files_list_every_problem_and_write_nothing(kind: BackendKind) {
                 Some(line_of(&earlier, "ELEVE_ID=\"500002\""))
             );
             assert_eq!(p[0].field, "student");
-            assert!(p[0].rule.contains("2026-09-01"), "{}", p[0]);
+            assert!(p[0].rule.contains("01/09/2026"), "{}", p[0]);
         }
         other => panic!("{other:?}"),
     }

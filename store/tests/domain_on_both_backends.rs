@@ -231,7 +231,8 @@ async fn last_tablets_race(kind: BackendKind) {
     match lost {
         CommandError::Rejected(e @ ReservationError::Unavailable(_)) => {
             let message = e.to_string();
-            assert!(message.contains(&format!("booking {won}")), "{message}");
+            assert!(message.contains(&format!("réservation {won}")), "{message}");
+            assert_eq!(carnet_domain::refusal::Refusal::rule(&e), "RESOURCE_FULL");
         }
         other => panic!("{other:?}"),
     }

@@ -18,6 +18,9 @@ use tokio::sync::watch;
 
 pub const UAI: &str = "0750655E";
 
+/// The web origin (an ENT's web app) the test servers let call them from a browser.
+pub const ENT_ORIGIN: &str = "https://ent.monlycee.example";
+
 pub struct TestServer {
     pub base: String,
     pub key: DevKey,
@@ -67,10 +70,13 @@ impl TestServer {
             carnet_domain::Uai::from_number(750_656).unwrap()
         ))
         .unwrap();
-        let state = Arc::new(AppState::new(
-            store.clone(),
-            Authenticator::new(Some(key.clone()), None).with_auditors(auditors),
-        ));
+        let state = Arc::new(
+            AppState::new(
+                store.clone(),
+                Authenticator::new(Some(key.clone()), None).with_auditors(auditors),
+            )
+            .with_cors_origins(vec![ENT_ORIGIN.to_string()]),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut on_stop = stopped.clone();

@@ -6,6 +6,27 @@ use crate::schema::prelude::*;
 #[derive(Debug, Default)]
 pub struct AuditMutation;
 
+/// The person whose personal data is erased, and why.
+#[derive(Debug, Clone, InputObject)]
+pub struct ErasePersonInput {
+    /// The person's id in Carnet (a student, a guardian, a member of staff).
+    pub person: String,
+    /// The grounds of the erasure (the request it answers), kept in the log.
+    pub grounds: String,
+    /// A retry with the same id records nothing more (the `Idempotency-Key` header
+    /// does the same). No `expectedVersion`: an erasure is not decided on what the
+    /// client read.
+    pub command_id: Option<Uuid>,
+}
+
+payload!(
+    ErasePersonPayload,
+    "What the erasure did. Its result names the establishment's stream and its version \
+     after the erasure; `changed` says whether keys were destroyed by this call; \
+     `replayed` is false, and `position` and `recordedAt` are not given.",
+    erasure: Erasure
+);
+
 // Each argument of a field is a parameter of its resolver.
 #[allow(clippy::too_many_arguments)]
 #[Object]
@@ -19,22 +40,46 @@ impl AuditMutation {
     async fn erase_person(
         &self,
         ctx: &Context<'_>,
-        person: String,
-        grounds: String,
-        command_id: Option<Uuid>,
-    ) -> GqlResult<Erasure> {
+        input: ErasePersonInput,
+    ) -> GqlResult<ErasePersonPayload> {
+        let ErasePersonInput {
+            person,
+            grounds,
+            command_id,
+        } = input;
         let c = Command::new(ctx, command_id, None).await?;
         c.actor.may_administer("erasing personal data")?;
         non_empty(&person, "person")?;
         non_empty(&grounds, "grounds")?;
+        let context = c.context();
         let destroyed = c
             .school
-            .erase_person(&person, &grounds, &c.context())
+            .erase_person(&person, &grounds, &context)
             .await
             .map_err(ApiError::from)?;
-        Ok(Erasure {
-            person,
-            keys_destroyed: destroyed.len(),
+        let stream_id = c.school.establishment_id();
+        let (version, _) = c
+            .school
+            .establishment
+            .state(&stream_id)
+            .await
+            .map_err(ApiError::from)?;
+        let result = CommandResult {
+            stream: format!("{}/{stream_id}", Establishment::TYPE),
+            version,
+            changed: !destroyed.is_empty(),
+            replayed: false,
+            position: None,
+            recorded_at: None,
+            command_id: context.command_id,
+            created: None,
+        };
+        Ok(ErasePersonPayload {
+            result,
+            erasure: Some(Erasure {
+                person,
+                keys_destroyed: destroyed.len(),
+            }),
         })
     }
 }

@@ -107,6 +107,20 @@ impl<'a> Command<'a> {
         })
     }
 
+    /// The context of one part of a mutation that runs several commands, with a
+    /// command id of its own derived from the mutation's: a retry with the same id
+    /// finds each part as the first run left it.
+    pub(crate) fn part(&self, part: &str) -> Command<'a> {
+        Command {
+            ctx: self.ctx,
+            reader: self.reader.clone(),
+            actor: self.actor.clone(),
+            school: self.school.clone(),
+            command_id: self.command_id.map(|id| Uuid::new_v5(&id, part.as_bytes())),
+            expected: None,
+        }
+    }
+
     pub(super) fn context(&self) -> CommandContext {
         CommandContext {
             command_id: self.command_id,
@@ -138,6 +152,7 @@ impl<'a> Command<'a> {
     ) -> GqlResult<CommandResult>
     where
         A: Aggregate + std::fmt::Debug + 'static,
+        A::Error: carnet_domain::refusal::Refusal,
         A::Command: Serialize + Clone,
     {
         let metrics = &state(self.ctx)?.metrics;
@@ -205,9 +220,13 @@ impl<'a> Command<'a> {
         let (year, occurrence) = find_lesson(&self.reader, lesson, "lesson").await?;
         self.actor.may_take_roll_call(&occurrence.teachers)?;
         if let Some(reason) = &occurrence.cancelled {
-            return Err(ApiError::RuleViolation(format!(
-                "lesson {lesson} is cancelled ({reason}): it has no roll call"
-            )));
+            return Err(ApiError::rule_violation(
+                "LESSON_CANCELLED",
+                crate::i18n::Text::new(
+                    format!("le cours {lesson} est annulé ({reason}) : il n'a pas d'appel"),
+                    format!("lesson {lesson} is cancelled ({reason}): it has no roll call"),
+                ),
+            ));
         }
         let record = self.reader.student(student).await?;
         let here = record.placement_on(occurrence.date).is_some_and(|p| {

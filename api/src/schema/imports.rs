@@ -1,7 +1,7 @@
 //! The administration's upload: a national or standard file imported through the API, as
 //! `carnet import` does it (all or nothing, every problem listed, a dry run to preview).
 
-use async_graphql::{Context, InputObject, Object, SimpleObject};
+use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
 use base64::Engine as _;
 use carnet_domain::enrolment::SchoolYear;
 use carnet_importers::{Format, ImportError, Options};
@@ -20,11 +20,16 @@ pub struct ImportInput {
     /// asc (its XML export).
     /// Also udt (UnDeuxTEMPS's export for the ENT: its `<UAI>_<stamp>_UDT.zip`).
     pub format: String,
-    /// The file's name, kept in every event's provenance.
-    pub file_name: String,
-    /// The file's bytes, base64-encoded (files come in UTF-8, UTF-8 with BOM or
-    /// Windows-1252/ISO-8859-1/15: the encoding is detected on the bytes).
-    pub content_base64: String,
+    /// The file's name, kept in every event's provenance; by default the uploaded
+    /// file's own.
+    pub file_name: Option<String>,
+    /// The file, uploaded by the GraphQL multipart request convention (up to 64 MiB),
+    /// or else:
+    pub file: Option<Upload>,
+    /// The file's bytes, base64-encoded, in a JSON request (up to 1 MiB in all). Files
+    /// come in UTF-8, UTF-8 with BOM or Windows-1252/ISO-8859-1/15: the encoding is
+    /// detected on the bytes.
+    pub content_base64: Option<String>,
     /// Report what would change, write nothing.
     #[graphql(default)]
     pub dry_run: bool,
@@ -80,10 +85,13 @@ impl ImportMutation {
                 format!("Carnet imports {}", known.join(", ")),
             )
         })?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(input.content_base64.trim())
-            .map_err(|e| ApiError::validation("input.contentBase64", format!("not base64: {e}")))?;
-        let name = std::path::Path::new(&input.file_name)
+        let (bytes, uploaded_name) = content(ctx, &input)?;
+        let given_name = input
+            .file_name
+            .clone()
+            .or(uploaded_name)
+            .unwrap_or_default();
+        let name = std::path::Path::new(&given_name)
             .file_name()
             .and_then(|n| n.to_str())
             .filter(|n| !n.is_empty())
@@ -159,6 +167,48 @@ impl ImportMutation {
                 .collect(),
             notes: summary.notes,
         })
+    }
+}
+
+/// The file's bytes, from the upload or the base64 text (exactly one of them), and the
+/// uploaded file's name.
+fn content(ctx: &Context<'_>, input: &ImportInput) -> ApiResult<(Vec<u8>, Option<String>)> {
+    match (&input.file, &input.content_base64) {
+        (Some(upload), None) => {
+            let value = upload.value(ctx).map_err(|e| {
+                ApiError::validation(
+                    "input.file",
+                    crate::i18n::Text::new(
+                        format!("le fichier envoyé n'a pas pu être lu : {e}"),
+                        format!("the uploaded file could not be read: {e}"),
+                    ),
+                )
+            })?;
+            Ok((value.content.to_vec(), Some(value.filename)))
+        }
+        (None, Some(text)) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| {
+                    ApiError::validation(
+                        "input.contentBase64",
+                        crate::i18n::Text::new(
+                            format!("n'est pas du base64 : {e}"),
+                            format!("not base64: {e}"),
+                        ),
+                    )
+                })?;
+            Ok((bytes, None))
+        }
+        _ => Err(ApiError::validation(
+            "input.file",
+            crate::i18n::Text::new(
+                "donnez le fichier, envoyé en multipart (`file`) ou en base64 \
+                 (`contentBase64`), l'un des deux",
+                "give the file, uploaded as multipart (`file`) or in base64 \
+                 (`contentBase64`), one of the two",
+            ),
+        )),
     }
 }
 

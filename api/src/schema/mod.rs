@@ -9,10 +9,12 @@
 mod attendance;
 mod audit;
 mod common;
+pub(crate) mod connection;
 pub(crate) mod context;
 mod enrolment;
 mod grades;
 mod imports;
+pub(crate) mod node;
 mod notification_query;
 mod prelude;
 mod reservations;
@@ -35,7 +37,10 @@ pub use subscription::SubscriptionRoot;
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     enrolment::EnrolmentQuery,
+    enrolment::ListsQuery,
     timetable::TimetableQuery,
+    timetable::CalendarQuery,
+    node::NodeQuery,
     attendance::AttendanceQuery,
     reservations::ReservationsQuery,
     notification_query::NotificationQuery,
@@ -49,6 +54,7 @@ pub struct MutationRoot(
     grades::GradesMutation,
     reservations::ReservationsMutation,
     enrolment::EnrolmentMutation,
+    enrolment::AdministrationMutation,
     timetable::TimetableMutation,
     audit::AuditMutation,
     imports::ImportMutation,
@@ -62,6 +68,9 @@ pub type CarnetSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 /// a few hundred; these leave room for real apps and stop abusive ones.
 pub const MAX_DEPTH: usize = 12;
 pub const MAX_COMPLEXITY: usize = 5_000;
+/// Query texts kept for automatic persisted queries: the apps' few hundred queries
+/// with room to spare (each is a parsed document of a few kilobytes).
+const PERSISTED_QUERIES: usize = 2_048;
 
 pub fn build(state: Arc<AppState>) -> CarnetSchema {
     let deadline = crate::deadline::Deadline(state.server_limits.operation_deadline);
@@ -70,12 +79,18 @@ pub fn build(state: Arc<AppState>) -> CarnetSchema {
         MutationRoot::default(),
         SubscriptionRoot,
     )
+    // First, so that it sees every error of the others.
+    .extension(crate::codes::ErrorCodes)
     .extension(deadline)
     // Not `limit_depth`: it would refuse the standard introspection query.
     .extension(crate::depth::DepthLimit {
         max: MAX_DEPTH,
         introspection: crate::depth::INTROSPECTION_DEPTH,
     })
+    // Automatic persisted queries: an app sends a query's SHA-256 instead of its text
+    // once the server has seen it (a phone on a slow network sends kilobytes less per
+    // request); the texts are kept per server, the most used first.
+    .extension(crate::persisted::PersistedQueries::new(PERSISTED_QUERIES))
     .data(state)
     .limit_complexity(MAX_COMPLEXITY)
     .finish()

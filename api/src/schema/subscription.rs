@@ -5,6 +5,11 @@
 //! is open (a guardian's link to a child, a staff member's post): each event is
 //! checked against the rights as the establishment's records stand when it arrives,
 //! not as they stood at the start (see [`LiveRights`]).
+//!
+//! A client that lost its connection subscribes again with `after:` the `position` of
+//! the last item it received: the log from there to the present is read first (in
+//! pages, through the same rights), then the live feed takes over, without a gap or a
+//! duplicate.
 
 use std::sync::Arc;
 
@@ -15,7 +20,7 @@ use carnet_projections::{enrolment, Projection};
 use carnet_store::RecordedEvent;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use cqrs_es::Aggregate;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use tokio::sync::broadcast;
 
 use super::attendance::AlertView;
@@ -44,20 +49,27 @@ pub struct AbsenceNotice {
 impl SubscriptionRoot {
     /// Absences as they are recorded: a guardian receives those of the children they
     /// are to be told of; vie scolaire and the head receive every one.
+    ///
+    /// `after`: the position of the last absence received before a disconnection; the
+    /// absences recorded since are delivered first.
     async fn absences(
         &self,
         ctx: &Context<'_>,
+        after: Option<i64>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AbsenceNotice>>> {
-        let (rights, events) = LiveRights::start(ctx).await?;
+        let (rights, events) = LiveRights::start(ctx, after).await?;
         Ok(watched(events, rights, |_| Ok(()), absence_for))
     }
 
     /// Attendance alerts (L131-8) as they are reached: for vie scolaire and the head.
+    ///
+    /// `after`: as for `absences`.
     async fn attendance_alerts(
         &self,
         ctx: &Context<'_>,
+        after: Option<i64>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AlertView>>> {
-        let (rights, events) = LiveRights::start(ctx).await?;
+        let (rights, events) = LiveRights::start(ctx, after).await?;
         rights.actor.may_see_alerts()?;
         Ok(watched(
             events,
@@ -98,10 +110,9 @@ struct LiveRights {
 }
 
 impl LiveRights {
-    /// The feed of the caller's establishment from now on, and the rights as they stand.
-    async fn start(
-        ctx: &Context<'_>,
-    ) -> ApiResult<(Self, broadcast::Receiver<Arc<RecordedEvent>>)> {
+    /// The feed of the caller's establishment from now on (from `after`, when resuming),
+    /// and the rights as they stand.
+    async fn start(ctx: &Context<'_>, after: Option<i64>) -> ApiResult<(Self, Events)> {
         let state = state(ctx)?.clone();
         let caller = ctx
             .data::<Caller>()
@@ -112,6 +123,18 @@ impl LiveRights {
         // records read below or on the feed, never lost between the two.
         let events = state.feed.subscribe(&tenant).await?;
         let head = carnet_projections::checkpoint::head(&state.pool, tenant.as_str()).await?;
+        let events = match after {
+            None => live(events),
+            Some(after) => {
+                if after < 0 || after > head {
+                    return Err(ApiError::validation(
+                        "after",
+                        format!("is no position of this establishment's log (0 to {head})"),
+                    ));
+                }
+                resumed(state.store.clone(), tenant.clone(), after, head, events)
+            }
+        };
         let mut rights = LiveRights {
             state,
             principal,
@@ -169,14 +192,18 @@ impl LiveRights {
 /// anew. A refusal, or records that cannot be read, ends the subscription with that
 /// error (the client subscribes again when it can).
 fn watched<T: Send + 'static>(
-    events: broadcast::Receiver<Arc<RecordedEvent>>,
+    events: Events,
     rights: LiveRights,
     allowed: fn(&Actor) -> ApiResult<()>,
     pick: fn(&Actor, &RecordedEvent) -> Option<T>,
 ) -> impl Stream<Item = async_graphql::Result<T>> {
-    futures::stream::unfold(Some((live(events), rights)), move |running| async move {
+    futures::stream::unfold(Some((events, rights)), move |running| async move {
         let (mut events, mut rights) = running?;
-        while let Some((event, skipped)) = events.next().await {
+        while let Some(next) = events.next().await {
+            let (event, skipped) = match next {
+                Ok(next) => next,
+                Err(e) => return Some((Err(e.into()), None)),
+            };
             rights.saw(&event, skipped);
             // Only attendance events are ever delivered: the rights are resolved
             // again for those only.
@@ -204,16 +231,20 @@ fn watched<T: Send + 'static>(
     })
 }
 
-/// The feed as a stream, each event with whether events were skipped just before it: a
-/// subscriber too slow for the buffer skips what it missed.
-fn live(
-    receiver: broadcast::Receiver<Arc<RecordedEvent>>,
-) -> impl Stream<Item = (Arc<RecordedEvent>, bool)> {
+/// The events a subscription is fed, each with whether events were skipped just
+/// before it; a log that cannot be read ends it.
+type Events = futures::stream::BoxStream<'static, ApiResult<(Arc<RecordedEvent>, bool)>>;
+
+/// Events of the log read per page when a subscription resumes.
+const RESUME_PAGE: i64 = 500;
+
+/// The feed as a stream: a subscriber too slow for the buffer skips what it missed.
+fn live(receiver: broadcast::Receiver<Arc<RecordedEvent>>) -> Events {
     futures::stream::unfold(receiver, |mut receiver| async move {
         let mut skipped = false;
         loop {
             match receiver.recv().await {
-                Ok(event) => return Some(((event, skipped), receiver)),
+                Ok(event) => return Some((Ok((event, skipped)), receiver)),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
                     tracing::warn!(missed, "a subscription fell behind the live feed");
                     skipped = true;
@@ -223,6 +254,39 @@ fn live(
         }
     })
     .boxed()
+}
+
+/// The log after `after` up to `head`, read page by page, then the live feed (opened
+/// before `head` was read) from after `head`: each event once, in order.
+fn resumed(
+    store: carnet_store::EventStore,
+    tenant: Uai,
+    after: i64,
+    head: i64,
+    receiver: broadcast::Receiver<Arc<RecordedEvent>>,
+) -> Events {
+    let backlog = futures::stream::try_unfold(after, move |from| {
+        let (store, tenant) = (store.clone(), tenant.clone());
+        async move {
+            if from >= head {
+                return Ok(None);
+            }
+            let page = store.read_log(&tenant, from, RESUME_PAGE).await?;
+            let Some(last) = page.last().map(|e| e.position) else {
+                return Ok(None);
+            };
+            let events: Vec<ApiResult<(Arc<RecordedEvent>, bool)>> = page
+                .into_iter()
+                .filter(|e| e.position <= head)
+                .map(|e| Ok((Arc::new(e), false)))
+                .collect();
+            Ok::<_, ApiError>(Some((futures::stream::iter(events), last)))
+        }
+    })
+    .try_flatten();
+    let live =
+        live(receiver).try_filter(move |(event, _)| futures::future::ready(event.position > head));
+    backlog.chain(live).boxed()
 }
 
 fn attendance_event(event: &RecordedEvent) -> Option<AttendanceEvent> {

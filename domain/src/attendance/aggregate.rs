@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::policy::{AttendancePolicy, HalfDay};
 use crate::personal::{absences_owner, school_year_of, Personal};
+use crate::refusal::{date_fr, time_en, time_fr, what_fr, Lang, Refusal};
 
 /// Code de l'éducation L131-8: from four half-days of absence in a month without a
 /// legitimate reason or valid excuse, the chef d'établissement must act (and report to
@@ -205,38 +206,125 @@ impl DomainEvent for AttendanceEvent {
     }
 }
 
+/// A status as the roll call says it in French.
+fn status_fr(status: &Status) -> String {
+    match status {
+        Status::Present => "présent".to_string(),
+        Status::Absent => "absent".to_string(),
+        Status::Late { minutes } => format!("en retard de {minutes} min"),
+        Status::EarlyDeparture { at } => format!("parti à {}", time_fr(at)),
+        Status::Excluded => "exclu de cours".to_string(),
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AttendanceError {
-    #[error("this record is for {expected}, not {given}")]
+    #[error("ce dossier est celui de {expected}, pas de {given}")]
     WrongStudent { expected: String, given: String },
-    #[error("the roll call of lesson {lesson} already says {status}; change it with a correction")]
+    #[error("l'appel du cours {lesson} indique déjà « {} » ; pour le modifier, faites une correction", status_fr(.status))]
     AlreadyRecorded { lesson: String, status: Status },
-    #[error("there is nothing recorded for lesson {0} to correct")]
+    #[error("rien n'a été relevé pour le cours {0} : il n'y a rien à corriger")]
     NothingToCorrect(String),
-    #[error("lesson {lesson} already says {status}")]
+    #[error("le cours {lesson} indique déjà « {} »", status_fr(.status))]
     Unchanged { lesson: String, status: Status },
-    #[error("a roll call records who is not simply present; there is nothing to record")]
+    #[error("l'appel relève les élèves qui ne sont pas simplement présents : il n'y a rien à enregistrer")]
     NothingToRecord,
-    #[error("a lesson must end after it starts ({start} to {end})")]
+    #[error("un cours doit se terminer après avoir commencé (de {} à {})", time_fr(.start), time_fr(.end))]
     LessonTimes { start: NaiveTime, end: NaiveTime },
-    #[error("lateness is a number of minutes between 1 and the length of the lesson ({0} min)")]
+    #[error("un retard se compte en minutes, de 1 à la durée du cours ({0} min ne convient pas)")]
     LatenessOutOfLesson(i64),
-    #[error("an early departure happens during the lesson ({start} to {end})")]
+    #[error("un départ anticipé a lieu pendant le cours (de {} à {})", time_fr(.start), time_fr(.end))]
     DepartureOutOfLesson { start: NaiveTime, end: NaiveTime },
-    #[error("a correction must say why")]
+    #[error("une correction doit être motivée")]
     ReasonRequired,
-    #[error("`{0}` is not a reason of this establishment's list")]
+    #[error("« {0} » ne fait pas partie des motifs de l'établissement")]
     UnknownReason(String),
-    #[error("a justification covers dates from the first to the last: {from} is after {to}")]
+    #[error("un justificatif couvre les dates de la première à la dernière : le {} est après le {}", date_fr(.from), date_fr(.to))]
     DatesReversed { from: NaiveDate, to: NaiveDate },
-    #[error("a justification {0} already exists")]
+    #[error("le justificatif {0} existe déjà")]
     JustificationExists(String),
-    #[error("there is no justification {0}")]
+    #[error("il n'y a pas de justificatif {0}")]
     UnknownJustification(String),
-    #[error("justification {0} was already decided")]
+    #[error("le justificatif {0} a déjà été traité")]
     AlreadyDecided(String),
-    #[error("{0} must not be empty")]
+    #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
+}
+
+impl Refusal for AttendanceError {
+    fn rule(&self) -> &'static str {
+        match self {
+            AttendanceError::WrongStudent { .. } => "WRONG_STUDENT",
+            AttendanceError::AlreadyRecorded { .. } => "ALREADY_RECORDED",
+            AttendanceError::NothingToCorrect(_) => "NOTHING_RECORDED_TO_CORRECT",
+            AttendanceError::Unchanged { .. } => "ATTENDANCE_UNCHANGED",
+            AttendanceError::NothingToRecord => "NOTHING_TO_RECORD",
+            AttendanceError::LessonTimes { .. } => "LESSON_TIMES_REVERSED",
+            AttendanceError::LatenessOutOfLesson(_) => "LATENESS_OUT_OF_LESSON",
+            AttendanceError::DepartureOutOfLesson { .. } => "DEPARTURE_OUT_OF_LESSON",
+            AttendanceError::ReasonRequired => "CORRECTION_REASON_REQUIRED",
+            AttendanceError::UnknownReason(_) => "UNKNOWN_REASON",
+            AttendanceError::DatesReversed { .. } => "JUSTIFICATION_DATES_REVERSED",
+            AttendanceError::JustificationExists(_) => "JUSTIFICATION_EXISTS",
+            AttendanceError::UnknownJustification(_) => "UNKNOWN_JUSTIFICATION",
+            AttendanceError::AlreadyDecided(_) => "JUSTIFICATION_ALREADY_DECIDED",
+            AttendanceError::Missing(_) => "MISSING_VALUE",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            AttendanceError::WrongStudent { expected, given } => {
+                format!("this record is for {expected}, not {given}")
+            }
+            AttendanceError::AlreadyRecorded { lesson, status } => format!(
+                "the roll call of lesson {lesson} already says {status}; change it with a correction"
+            ),
+            AttendanceError::NothingToCorrect(lesson) => {
+                format!("there is nothing recorded for lesson {lesson} to correct")
+            }
+            AttendanceError::Unchanged { lesson, status } => {
+                format!("lesson {lesson} already says {status}")
+            }
+            AttendanceError::NothingToRecord => {
+                "a roll call records who is not simply present; there is nothing to record"
+                    .to_string()
+            }
+            AttendanceError::LessonTimes { start, end } => format!(
+                "a lesson must end after it starts ({} to {})",
+                time_en(start),
+                time_en(end)
+            ),
+            AttendanceError::LatenessOutOfLesson(minutes) => format!(
+                "lateness is a number of minutes between 1 and the length of the lesson ({minutes} min)"
+            ),
+            AttendanceError::DepartureOutOfLesson { start, end } => format!(
+                "an early departure happens during the lesson ({} to {})",
+                time_en(start),
+                time_en(end)
+            ),
+            AttendanceError::ReasonRequired => "a correction must say why".to_string(),
+            AttendanceError::UnknownReason(reason) => {
+                format!("`{reason}` is not a reason of this establishment's list")
+            }
+            AttendanceError::DatesReversed { from, to } => format!(
+                "a justification covers dates from the first to the last: {from} is after {to}"
+            ),
+            AttendanceError::JustificationExists(id) => {
+                format!("a justification {id} already exists")
+            }
+            AttendanceError::UnknownJustification(id) => {
+                format!("there is no justification {id}")
+            }
+            AttendanceError::AlreadyDecided(id) => {
+                format!("justification {id} was already decided")
+            }
+            AttendanceError::Missing(what) => format!("{what} must not be empty"),
+        }
+    }
 }
 
 impl StudentAttendance {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{SchoolYear, SubjectCode};
 use crate::personal::Personal;
+use crate::refusal::{date_fr, what_fr, Lang, Refusal};
 use crate::Uai;
 
 /// A trimestre or semestre: the unit of report cards (bulletins) and class councils.
@@ -380,39 +381,56 @@ impl DomainEvent for EstablishmentEvent {
     }
 }
 
+/// "la division 3A", "le groupe 3A-LV2".
+fn class_fr(class: &ClassRef) -> String {
+    match class {
+        ClassRef::Division(id) => format!("la division {id}"),
+        ClassRef::Group(id) => format!("le groupe {id}"),
+    }
+}
+
+/// "au membre du personnel", "à l'élève", "au responsable légal".
+fn to_kind_fr(kind: PersonKind) -> &'static str {
+    match kind {
+        PersonKind::Staff => "au membre du personnel",
+        PersonKind::Student => "à l'élève",
+        PersonKind::Guardian => "au responsable légal",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EstablishmentError {
-    #[error("the establishment is already registered as {0}")]
+    #[error("l'établissement est déjà enregistré sous l'UAI {0}")]
     AlreadyRegistered(Uai),
-    #[error("the establishment must be registered first")]
+    #[error("l'établissement doit d'abord être enregistré")]
     NotRegistered,
-    #[error("{0} must not be empty")]
+    #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
-    #[error("school year {0} is already open")]
+    #[error("l'année scolaire {0} est déjà ouverte")]
     YearExists(SchoolYear),
-    #[error("school year {0} is not open in this establishment")]
+    #[error("l'année scolaire {0} n'est pas ouverte dans cet établissement")]
     UnknownYear(SchoolYear),
-    #[error("school year {year} must end after it starts ({first} to {last})")]
+    #[error("l'année scolaire {year} doit se terminer après avoir commencé (du {} au {})", date_fr(.first), date_fr(.last))]
     YearDates {
         year: SchoolYear,
         first: NaiveDate,
         last: NaiveDate,
     },
-    #[error("school year {year} cannot start on {first}: it starts in {expected}")]
+    #[error("l'année scolaire {year} ne peut pas commencer le {} : elle commence en {expected}", date_fr(.first))]
     YearStartsElsewhere {
         year: SchoolYear,
         first: NaiveDate,
         expected: u16,
     },
-    #[error("a school year needs at least one period (trimestre or semestre)")]
+    #[error("une année scolaire compte au moins une période (trimestre ou semestre)")]
     NoPeriod,
-    #[error("period {id} ({from} to {to}) ends before it starts")]
+    #[error("la période {id} (du {} au {}) se termine avant de commencer", date_fr(.from), date_fr(.to))]
     PeriodReversed {
         id: String,
         from: NaiveDate,
         to: NaiveDate,
     },
-    #[error("period {id} ({from} to {to}) is outside the school year ({first} to {last})")]
+    #[error("la période {id} (du {} au {}) sort de l'année scolaire (du {} au {})", date_fr(.from), date_fr(.to), date_fr(.first), date_fr(.last))]
     PeriodOutsideYear {
         id: String,
         from: NaiveDate,
@@ -420,69 +438,217 @@ pub enum EstablishmentError {
         first: NaiveDate,
         last: NaiveDate,
     },
-    #[error("periods {first} and {second} overlap: {second} starts on {starts}, before {first} ends on {ends}")]
+    #[error("les périodes {first} et {second} se chevauchent : {second} commence le {}, avant la fin de {first} le {}", date_fr(.starts), date_fr(.ends))]
     PeriodsOverlap {
         first: String,
         second: String,
         starts: NaiveDate,
         ends: NaiveDate,
     },
-    #[error("period id {0} is used twice")]
+    #[error("l'identifiant de période {0} est utilisé deux fois")]
     PeriodTwice(String),
-    #[error("subject {0} is already defined")]
+    #[error("la matière {0} est déjà définie")]
     SubjectExists(SubjectCode),
-    #[error("subject {0} is not defined in this establishment")]
+    #[error("la matière {0} n'est pas définie dans cet établissement")]
     UnknownSubject(SubjectCode),
-    #[error("division {division} already exists in {year}")]
+    #[error("la division {division} existe déjà en {year}")]
     DivisionExists { year: SchoolYear, division: String },
-    #[error("there is no division {division} in {year}")]
+    #[error("il n'y a pas de division {division} en {year}")]
     UnknownDivision { year: SchoolYear, division: String },
-    #[error("group {group} already exists in {year}")]
+    #[error("le groupe {group} existe déjà en {year}")]
     GroupExists { year: SchoolYear, group: String },
-    #[error("there is no group {group} in {year}")]
+    #[error("il n'y a pas de groupe {group} en {year}")]
     UnknownGroup { year: SchoolYear, group: String },
-    #[error("group {0} must be drawn from at least one division")]
+    #[error("le groupe {0} doit être issu d'au moins une division")]
     GroupWithoutDivision(String),
-    #[error(
-        "{id} of {year} already exists with another definition; the rollover cannot change it"
-    )]
+    #[error("{id} existe déjà en {year} avec une autre définition ; le passage à l'année suivante ne peut pas la modifier")]
     RolloverMismatch { year: SchoolYear, id: String },
-    #[error("school year {from} was already rolled over to {to}")]
+    #[error("l'année scolaire {from} a déjà été reconduite en {to}")]
     AlreadyRolledOver { from: SchoolYear, to: SchoolYear },
-    #[error("the rollover goes from {from} to the year after it, not to {to}")]
+    #[error("le passage se fait de {from} à l'année suivante, pas à {to}")]
     RolloverNotNextYear { from: SchoolYear, to: SchoolYear },
-    #[error("the personal data of {0} is already erased")]
+    #[error("les données personnelles de {0} sont déjà effacées")]
     AlreadyErased(String),
-    #[error("{0} is already a member of staff")]
+    #[error("{0} fait déjà partie du personnel")]
     StaffExists(String),
-    #[error("{0} is not a member of staff")]
+    #[error("{0} ne fait pas partie du personnel")]
     UnknownStaff(String),
-    #[error("{0} has left the establishment")]
+    #[error("{0} a quitté l'établissement")]
     StaffLeft(String),
-    #[error("a member of staff needs at least one role")]
+    #[error("un membre du personnel a au moins une fonction")]
     NoRole,
-    #[error("{0} already has exactly these roles")]
+    #[error("{0} a déjà exactement ces fonctions")]
     SameRoles(String),
-    #[error("{0} is not a teacher")]
+    #[error("{0} n'est pas enseignant")]
     NotATeacher(String),
-    #[error("identifier {value} is already linked to {holder}; one identifier names one person")]
-    ExternalIdTaken { value: String, holder: String },
-    #[error("{person} is already linked to identifier {value}")]
+    #[error("l'identifiant {value} est déjà attribué {} {holder} ; un identifiant désigne une seule personne", to_kind_fr(*.kind))]
+    ExternalIdTaken {
+        value: String,
+        kind: PersonKind,
+        holder: String,
+    },
+    #[error("{person} est déjà associé à l'identifiant {value}")]
     AlreadyLinked { person: String, value: String },
-    #[error("identifier {value} ({scheme}) is linked to no one here")]
+    #[error("l'identifiant {value} ({scheme}) n'est attribué à personne ici")]
     ExternalIdNotLinked { scheme: String, value: String },
-    #[error("{teacher} already teaches {subject} to {class}")]
+    #[error("{teacher} enseigne déjà {subject} à {}", class_fr(.class))]
     ServiceExists {
         teacher: String,
         subject: SubjectCode,
         class: ClassRef,
     },
-    #[error("{teacher} does not teach {subject} to {class}")]
+    #[error("{teacher} n'enseigne pas {subject} à {}", class_fr(.class))]
     UnknownService {
         teacher: String,
         subject: SubjectCode,
         class: ClassRef,
     },
+}
+
+impl Refusal for EstablishmentError {
+    fn rule(&self) -> &'static str {
+        match self {
+            E::AlreadyRegistered(_) => "ESTABLISHMENT_ALREADY_REGISTERED",
+            E::NotRegistered => "ESTABLISHMENT_NOT_REGISTERED",
+            E::Missing(_) => "MISSING_VALUE",
+            E::YearExists(_) => "YEAR_ALREADY_OPEN",
+            E::UnknownYear(_) => "YEAR_NOT_OPEN",
+            E::YearDates { .. } => "YEAR_DATES_REVERSED",
+            E::YearStartsElsewhere { .. } => "YEAR_STARTS_ELSEWHERE",
+            E::NoPeriod => "NO_PERIOD",
+            E::PeriodReversed { .. } => "PERIOD_DATES_REVERSED",
+            E::PeriodOutsideYear { .. } => "PERIOD_OUTSIDE_YEAR",
+            E::PeriodsOverlap { .. } => "PERIODS_OVERLAP",
+            E::PeriodTwice(_) => "PERIOD_TWICE",
+            E::SubjectExists(_) => "SUBJECT_EXISTS",
+            E::UnknownSubject(_) => "UNKNOWN_SUBJECT",
+            E::DivisionExists { .. } => "DIVISION_EXISTS",
+            E::UnknownDivision { .. } => "UNKNOWN_DIVISION",
+            E::GroupExists { .. } => "GROUP_EXISTS",
+            E::UnknownGroup { .. } => "UNKNOWN_GROUP",
+            E::GroupWithoutDivision(_) => "GROUP_WITHOUT_DIVISION",
+            E::RolloverMismatch { .. } => "ROLLOVER_MISMATCH",
+            E::AlreadyRolledOver { .. } => "ALREADY_ROLLED_OVER",
+            E::RolloverNotNextYear { .. } => "ROLLOVER_NOT_NEXT_YEAR",
+            E::AlreadyErased(_) => "ALREADY_ERASED",
+            E::StaffExists(_) => "STAFF_EXISTS",
+            E::UnknownStaff(_) => "UNKNOWN_STAFF",
+            E::StaffLeft(_) => "STAFF_LEFT",
+            E::NoRole => "NO_ROLE",
+            E::SameRoles(_) => "SAME_ROLES",
+            E::NotATeacher(_) => "NOT_A_TEACHER",
+            E::ExternalIdTaken { .. } => "EXTERNAL_ID_TAKEN",
+            E::AlreadyLinked { .. } => "ALREADY_LINKED",
+            E::ExternalIdNotLinked { .. } => "EXTERNAL_ID_NOT_LINKED",
+            E::ServiceExists { .. } => "SERVICE_EXISTS",
+            E::UnknownService { .. } => "UNKNOWN_SERVICE",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            E::AlreadyRegistered(uai) => {
+                format!("the establishment is already registered as {uai}")
+            }
+            E::NotRegistered => "the establishment must be registered first".to_string(),
+            E::Missing(what) => format!("{what} must not be empty"),
+            E::YearExists(year) => format!("school year {year} is already open"),
+            E::UnknownYear(year) => {
+                format!("school year {year} is not open in this establishment")
+            }
+            E::YearDates { year, first, last } => {
+                format!("school year {year} must end after it starts ({first} to {last})")
+            }
+            E::YearStartsElsewhere {
+                year,
+                first,
+                expected,
+            } => format!("school year {year} cannot start on {first}: it starts in {expected}"),
+            E::NoPeriod => {
+                "a school year needs at least one period (trimestre or semestre)".to_string()
+            }
+            E::PeriodReversed { id, from, to } => {
+                format!("period {id} ({from} to {to}) ends before it starts")
+            }
+            E::PeriodOutsideYear {
+                id,
+                from,
+                to,
+                first,
+                last,
+            } => format!(
+                "period {id} ({from} to {to}) is outside the school year ({first} to {last})"
+            ),
+            E::PeriodsOverlap {
+                first,
+                second,
+                starts,
+                ends,
+            } => format!(
+                "periods {first} and {second} overlap: {second} starts on {starts}, before {first} ends on {ends}"
+            ),
+            E::PeriodTwice(id) => format!("period id {id} is used twice"),
+            E::SubjectExists(subject) => format!("subject {subject} is already defined"),
+            E::UnknownSubject(subject) => {
+                format!("subject {subject} is not defined in this establishment")
+            }
+            E::DivisionExists { year, division } => {
+                format!("division {division} already exists in {year}")
+            }
+            E::UnknownDivision { year, division } => {
+                format!("there is no division {division} in {year}")
+            }
+            E::GroupExists { year, group } => format!("group {group} already exists in {year}"),
+            E::UnknownGroup { year, group } => format!("there is no group {group} in {year}"),
+            E::GroupWithoutDivision(group) => {
+                format!("group {group} must be drawn from at least one division")
+            }
+            E::RolloverMismatch { year, id } => format!(
+                "{id} of {year} already exists with another definition; the rollover cannot change it"
+            ),
+            E::AlreadyRolledOver { from, to } => {
+                format!("school year {from} was already rolled over to {to}")
+            }
+            E::RolloverNotNextYear { from, to } => {
+                format!("the rollover goes from {from} to the year after it, not to {to}")
+            }
+            E::AlreadyErased(person) => {
+                format!("the personal data of {person} is already erased")
+            }
+            E::StaffExists(person) => format!("{person} is already a member of staff"),
+            E::UnknownStaff(person) => format!("{person} is not a member of staff"),
+            E::StaffLeft(person) => format!("{person} has left the establishment"),
+            E::NoRole => "a member of staff needs at least one role".to_string(),
+            E::SameRoles(person) => format!("{person} already has exactly these roles"),
+            E::NotATeacher(person) => format!("{person} is not a teacher"),
+            E::ExternalIdTaken {
+                value,
+                kind,
+                holder,
+            } => format!(
+                "identifier {value} is already linked to {kind} {holder}; one identifier names one person"
+            ),
+            E::AlreadyLinked { person, value } => {
+                format!("{person} is already linked to identifier {value}")
+            }
+            E::ExternalIdNotLinked { scheme, value } => {
+                format!("identifier {value} ({scheme}) is linked to no one here")
+            }
+            E::ServiceExists {
+                teacher,
+                subject,
+                class,
+            } => format!("{teacher} already teaches {subject} to {class}"),
+            E::UnknownService {
+                teacher,
+                subject,
+                class,
+            } => format!("{teacher} does not teach {subject} to {class}"),
+        }
+    }
 }
 
 use EstablishmentError as E;
@@ -809,7 +975,8 @@ impl Establishment {
                     } else {
                         E::ExternalIdTaken {
                             value: identifier.value,
-                            holder: format!("{} {}", link.kind, link.person),
+                            kind: link.kind,
+                            holder: link.person.clone(),
                         }
                     });
                 }

@@ -62,7 +62,7 @@ impl Rollover {
                 if !drawn {
                     problems.push(EstablishmentError::UnknownGroup {
                         year: self.next.year.clone(),
-                        group: format!("{group} for division {division}"),
+                        group: format!("{group} (division {division})"),
                     });
                 }
             }

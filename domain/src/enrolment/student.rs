@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{Ine, SchoolYear};
 use crate::personal::Personal;
+use crate::refusal::{date_fr, what_fr, Lang, Refusal};
 
 /// What a guardian (responsable légal) may do for this child. A parent who lost
 /// parental authority keeps no right; a second guardian may be kept informed without
@@ -258,36 +259,93 @@ impl DomainEvent for StudentEvent {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StudentError {
-    #[error("{0} must not be empty")]
+    #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
-    #[error("this student is already admitted")]
+    #[error("cet élève est déjà inscrit")]
     AlreadyAdmitted,
-    #[error("the student must be admitted first")]
+    #[error("l'élève doit d'abord être inscrit")]
     NotAdmitted,
-    #[error("the student left the establishment on {0}")]
+    #[error("l'élève a quitté l'établissement le {}", date_fr(.0))]
     Departed(NaiveDate),
-    #[error("a change dated {on} comes before the last recorded change ({latest}); changes are recorded in date order")]
+    #[error("un changement daté du {} précède le dernier changement enregistré (le {}) ; les changements s'enregistrent dans l'ordre des dates", date_fr(.on), date_fr(.latest))]
     BeforeLatestChange { on: NaiveDate, latest: NaiveDate },
-    #[error("the student is already in division {0}")]
+    #[error("l'élève est déjà dans la division {0}")]
     SameDivision(String),
-    #[error("the student is already in group {0}")]
+    #[error("l'élève est déjà dans le groupe {0}")]
     AlreadyInGroup(String),
-    #[error("the student is not in group {0}")]
+    #[error("l'élève n'est pas dans le groupe {0}")]
     NotInGroup(String),
-    #[error("a group is named twice: {0}")]
+    #[error("un groupe est cité deux fois : {0}")]
     GroupTwice(String),
-    #[error(
-        "the student is already enrolled for {year} in {division}; change the division instead"
-    )]
+    #[error("l'élève est déjà inscrit pour {year} en {division} ; changez plutôt sa division")]
     PromotedElsewhere { year: SchoolYear, division: String },
-    #[error("the student already left on {last_day}")]
+    #[error("l'élève est déjà parti le {}", date_fr(.last_day))]
     AlreadyLeft { last_day: NaiveDate },
-    #[error("{0} is already a guardian of this student")]
+    #[error("{0} est déjà responsable légal de cet élève")]
     GuardianExists(String),
-    #[error("{0} is not a guardian of this student")]
+    #[error("{0} n'est pas responsable légal de cet élève")]
     UnknownGuardian(String),
-    #[error("guardian {0} already has exactly these rights")]
+    #[error("le responsable légal {0} a déjà exactement ces droits")]
     SameRights(String),
+}
+
+impl Refusal for StudentError {
+    fn rule(&self) -> &'static str {
+        match self {
+            StudentError::Missing(_) => "MISSING_VALUE",
+            StudentError::AlreadyAdmitted => "STUDENT_ALREADY_ADMITTED",
+            StudentError::NotAdmitted => "STUDENT_NOT_ADMITTED",
+            StudentError::Departed(_) => "STUDENT_DEPARTED",
+            StudentError::BeforeLatestChange { .. } => "BEFORE_LATEST_CHANGE",
+            StudentError::SameDivision(_) => "SAME_DIVISION",
+            StudentError::AlreadyInGroup(_) => "ALREADY_IN_GROUP",
+            StudentError::NotInGroup(_) => "NOT_IN_GROUP",
+            StudentError::GroupTwice(_) => "GROUP_TWICE",
+            StudentError::PromotedElsewhere { .. } => "ALREADY_ENROLLED_FOR_YEAR",
+            StudentError::AlreadyLeft { .. } => "STUDENT_ALREADY_LEFT",
+            StudentError::GuardianExists(_) => "GUARDIAN_EXISTS",
+            StudentError::UnknownGuardian(_) => "UNKNOWN_GUARDIAN",
+            StudentError::SameRights(_) => "SAME_RIGHTS",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            StudentError::Missing(what) => format!("{what} must not be empty"),
+            StudentError::AlreadyAdmitted => "this student is already admitted".to_string(),
+            StudentError::NotAdmitted => "the student must be admitted first".to_string(),
+            StudentError::Departed(on) => format!("the student left the establishment on {on}"),
+            StudentError::BeforeLatestChange { on, latest } => format!(
+                "a change dated {on} comes before the last recorded change ({latest}); changes are recorded in date order"
+            ),
+            StudentError::SameDivision(division) => {
+                format!("the student is already in division {division}")
+            }
+            StudentError::AlreadyInGroup(group) => {
+                format!("the student is already in group {group}")
+            }
+            StudentError::NotInGroup(group) => format!("the student is not in group {group}"),
+            StudentError::GroupTwice(group) => format!("a group is named twice: {group}"),
+            StudentError::PromotedElsewhere { year, division } => format!(
+                "the student is already enrolled for {year} in {division}; change the division instead"
+            ),
+            StudentError::AlreadyLeft { last_day } => {
+                format!("the student already left on {last_day}")
+            }
+            StudentError::GuardianExists(guardian) => {
+                format!("{guardian} is already a guardian of this student")
+            }
+            StudentError::UnknownGuardian(guardian) => {
+                format!("{guardian} is not a guardian of this student")
+            }
+            StudentError::SameRights(guardian) => {
+                format!("guardian {guardian} already has exactly these rights")
+            }
+        }
+    }
 }
 
 use StudentError as E;

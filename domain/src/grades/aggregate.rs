@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::values::{Mark, NotHandedIn};
 use crate::personal::Personal;
+use crate::refusal::{what_fr, Lang, Refusal};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Gradebook {
@@ -158,53 +159,140 @@ impl DomainEvent for GradebookEvent {
     }
 }
 
+/// A number as French schools write it: `12,5`.
+fn num_fr(value: impl std::fmt::Display) -> String {
+    value.to_string().replace('.', ",")
+}
+
 /// Why a gradebook command is refused, in the words of the school.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GradebookError {
-    #[error("the period {period} of {class} was closed by the class council; the administration must reopen it before any change")]
+    #[error("la période {period} de {class} a été close par le conseil de classe : l'administration doit la rouvrir avant toute modification")]
     PeriodClosed { class: String, period: String },
-    #[error("this gradebook is for {expected}; the evaluation is for {given}")]
+    #[error("ce carnet de notes est celui de {expected} ; l'évaluation concerne {given}")]
     WrongGradebook { expected: String, given: String },
-    #[error("an evaluation {0} already exists")]
+    #[error("l'évaluation {0} existe déjà")]
     EvaluationExists(String),
-    #[error("there is no evaluation {0} in this gradebook")]
+    #[error("il n'y a pas d'évaluation {0} dans ce carnet de notes")]
     UnknownEvaluation(String),
-    #[error("the scale of an evaluation must be above 0 (e.g. 20 or 10), not {0}")]
+    #[error("une évaluation est notée sur plus de 0 (par exemple sur 20 ou sur 10), pas sur {}", num_fr(.0.normalize()))]
     InvalidScale(Decimal),
-    #[error(
-        "a coefficient cannot be negative ({0}); use 0 to leave an evaluation out of averages"
-    )]
+    #[error("un coefficient ne peut pas être négatif ({}) ; mettez 0 pour ne pas compter l'évaluation dans les moyennes", num_fr(.0.normalize()))]
     NegativeCoefficient(Decimal),
-    #[error("the score {score} is outside the scale of the evaluation (0 to {scale})")]
+    #[error("la note {} sort du barème de l'évaluation (de 0 à {})", num_fr(.score.normalize()), num_fr(.scale.normalize()))]
     ScoreOutOfScale { score: Decimal, scale: Decimal },
-    #[error("{student} already has the mark {mark} for {evaluation}; change it with a correction")]
+    #[error("{student} a déjà la note {} à l'évaluation {evaluation} ; pour la modifier, faites une correction", num_fr(.mark))]
     AlreadyMarked {
         evaluation: String,
         student: String,
         mark: Mark,
     },
-    #[error("{student} has no mark for {evaluation} to correct")]
+    #[error("{student} n'a pas de note à l'évaluation {evaluation} : il n'y a rien à corriger")]
     NothingToCorrect { evaluation: String, student: String },
-    #[error("only {teacher}, who set {evaluation}, can enter or correct its marks")]
+    #[error("seul {teacher}, qui a créé l'évaluation {evaluation}, peut en saisir ou en corriger les notes")]
     NotTheTeacher { evaluation: String, teacher: String },
-    #[error("a correction must say why the mark changes")]
+    #[error("une correction doit indiquer pourquoi la note change")]
     ReasonRequired,
-    #[error("the mark of {student} for {evaluation} is already {mark}")]
+    #[error("la note de {student} à l'évaluation {evaluation} est déjà {}", num_fr(.mark))]
     SameMark {
         evaluation: String,
         student: String,
         mark: Mark,
     },
-    #[error("{student} appears twice in the marks of {evaluation}")]
+    #[error("{student} figure deux fois dans les notes de l'évaluation {evaluation}")]
     StudentTwice { evaluation: String, student: String },
-    #[error("the grid of {0} has no mark")]
+    #[error("la grille de l'évaluation {0} ne contient aucune note")]
     EmptyGrid(String),
-    #[error("the period is already closed")]
+    #[error("la période est déjà close")]
     AlreadyClosed,
-    #[error("the period is not closed")]
+    #[error("la période n'est pas close")]
     NotClosed,
-    #[error("{0} must not be empty")]
+    #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
+}
+
+impl Refusal for GradebookError {
+    fn rule(&self) -> &'static str {
+        match self {
+            GradebookError::PeriodClosed { .. } => "PERIOD_CLOSED",
+            GradebookError::WrongGradebook { .. } => "WRONG_GRADEBOOK",
+            GradebookError::EvaluationExists(_) => "EVALUATION_EXISTS",
+            GradebookError::UnknownEvaluation(_) => "UNKNOWN_EVALUATION",
+            GradebookError::InvalidScale(_) => "INVALID_SCALE",
+            GradebookError::NegativeCoefficient(_) => "NEGATIVE_COEFFICIENT",
+            GradebookError::ScoreOutOfScale { .. } => "SCORE_OUT_OF_SCALE",
+            GradebookError::AlreadyMarked { .. } => "ALREADY_MARKED",
+            GradebookError::NothingToCorrect { .. } => "NO_MARK_TO_CORRECT",
+            GradebookError::NotTheTeacher { .. } => "NOT_THE_TEACHER",
+            GradebookError::ReasonRequired => "CORRECTION_REASON_REQUIRED",
+            GradebookError::SameMark { .. } => "SAME_MARK",
+            GradebookError::StudentTwice { .. } => "STUDENT_TWICE",
+            GradebookError::EmptyGrid(_) => "EMPTY_GRID",
+            GradebookError::AlreadyClosed => "PERIOD_ALREADY_CLOSED",
+            GradebookError::NotClosed => "PERIOD_NOT_CLOSED",
+            GradebookError::Missing(_) => "MISSING_VALUE",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            GradebookError::PeriodClosed { class, period } => format!(
+                "the period {period} of {class} was closed by the class council; the administration must reopen it before any change"
+            ),
+            GradebookError::WrongGradebook { expected, given } => {
+                format!("this gradebook is for {expected}; the evaluation is for {given}")
+            }
+            GradebookError::EvaluationExists(id) => format!("an evaluation {id} already exists"),
+            GradebookError::UnknownEvaluation(id) => {
+                format!("there is no evaluation {id} in this gradebook")
+            }
+            GradebookError::InvalidScale(scale) => format!(
+                "the scale of an evaluation must be above 0 (e.g. 20 or 10), not {scale}"
+            ),
+            GradebookError::NegativeCoefficient(coefficient) => format!(
+                "a coefficient cannot be negative ({coefficient}); use 0 to leave an evaluation out of averages"
+            ),
+            GradebookError::ScoreOutOfScale { score, scale } => format!(
+                "the score {score} is outside the scale of the evaluation (0 to {scale})"
+            ),
+            GradebookError::AlreadyMarked {
+                evaluation,
+                student,
+                mark,
+            } => format!(
+                "{student} already has the mark {mark} for {evaluation}; change it with a correction"
+            ),
+            GradebookError::NothingToCorrect {
+                evaluation,
+                student,
+            } => format!("{student} has no mark for {evaluation} to correct"),
+            GradebookError::NotTheTeacher {
+                evaluation,
+                teacher,
+            } => format!("only {teacher}, who set {evaluation}, can enter or correct its marks"),
+            GradebookError::ReasonRequired => {
+                "a correction must say why the mark changes".to_string()
+            }
+            GradebookError::SameMark {
+                evaluation,
+                student,
+                mark,
+            } => format!("the mark of {student} for {evaluation} is already {mark}"),
+            GradebookError::StudentTwice {
+                evaluation,
+                student,
+            } => format!("{student} appears twice in the marks of {evaluation}"),
+            GradebookError::EmptyGrid(evaluation) => {
+                format!("the grid of {evaluation} has no mark")
+            }
+            GradebookError::AlreadyClosed => "the period is already closed".to_string(),
+            GradebookError::NotClosed => "the period is not closed".to_string(),
+            GradebookError::Missing(what) => format!("{what} must not be empty"),
+        }
+    }
 }
 
 impl Gradebook {

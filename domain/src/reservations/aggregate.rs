@@ -13,6 +13,7 @@ use super::resource::{
     ResourceKind, Span,
 };
 use crate::calendar::{CalendarError, SchoolCalendar};
+use crate::refusal::{day_fr, moment_fr, what_fr, Lang, Refusal, Words};
 
 /// A weekly booking covers at most the length the calendar allows for a school year, so
 /// that a mistyped year cannot make it list thousands of dates.
@@ -186,111 +187,288 @@ impl DomainEvent for ReservationEvent {
     }
 }
 
+/// What only a manager may do to a resource, in French.
+fn action_fr(action: &'static str) -> &'static str {
+    match action {
+        "change its quantity" => "modifier sa quantité",
+        "retire it" => "retirer cette ressource",
+        "approve or refuse its bookings" => "valider ou refuser ses réservations",
+        other => other,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReservationError {
-    #[error("this resource is not registered yet")]
+    #[error("cette ressource n'est pas encore enregistrée")]
     NotRegistered,
-    #[error("this resource is already registered as \"{0}\"")]
+    #[error("cette ressource est déjà enregistrée sous le nom « {0} »")]
     AlreadyRegistered(String),
-    #[error("{0} must not be empty")]
+    #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
-    #[error("a pool holds at least one item")]
+    #[error("un lot compte au moins un exemplaire")]
     EmptyPool,
-    #[error("a room has at least one seat; leave the number of seats out if it is not known")]
+    #[error("une salle a au moins une place ; ne renseignez pas le nombre de places s'il n'est pas connu")]
     NoSeat,
-    #[error("bookings that need approval need at least one manager to approve them")]
+    #[error("les réservations soumises à validation demandent au moins un gestionnaire pour les valider")]
     NoManager,
-    #[error("\"{0}\" is retired and can no longer be booked")]
+    #[error("la ressource « {0} » est retirée et ne peut plus être réservée")]
     Retired(String),
-    #[error("\"{0}\" is already retired")]
+    #[error("la ressource « {0} » est déjà retirée")]
     AlreadyRetired(String),
-    #[error("there is already a booking {0} of this resource")]
+    #[error("il existe déjà une réservation {0} de cette ressource")]
     BookingExists(String),
-    #[error("there is no booking {0} of this resource")]
+    #[error("il n'y a pas de réservation {0} de cette ressource")]
     UnknownBooking(String),
-    #[error("a booking must end after it starts ({start} to {end})")]
+    #[error("une réservation doit se terminer après avoir commencé (du {} au {})", moment_fr(.start), moment_fr(.end))]
     Times {
         start: NaiveDateTime,
         end: NaiveDateTime,
     },
-    #[error("each week of a weekly booking must end on the day it starts ({start} to {end})")]
+    #[error("chaque semaine d'une réservation hebdomadaire doit se terminer le jour où elle commence (du {} au {})", moment_fr(.start), moment_fr(.end))]
     WeeklyOverDays {
         start: NaiveDateTime,
         end: NaiveDateTime,
     },
-    #[error("the last week ({}) is before the first one ({})", day(.until), day(.first))]
+    #[error("la dernière semaine ({}) est avant la première ({})", day_fr(.until), day_fr(.first))]
     UntilBeforeFirst { first: NaiveDate, until: NaiveDate },
-    #[error("a weekly booking lasts at most a year and a half; {} to {} is longer", day(.first), day(.until))]
+    #[error("une réservation hebdomadaire dure au plus un an et demi ; du {} au {}, c'est plus long", day_fr(.first), day_fr(.until))]
     WeeklyTooLong { first: NaiveDate, until: NaiveDate },
-    #[error("the school calendar closes every one of these dates from {} to {}: there is nothing to book", day(.first), day(.until))]
+    #[error("le calendrier scolaire ferme toutes ces dates du {} au {} : il n'y a rien à réserver", day_fr(.first), day_fr(.until))]
     NothingToBook { first: NaiveDate, until: NaiveDate },
-    #[error("the school calendar is not valid: {0}")]
+    #[error("le calendrier scolaire n'est pas valide : {0}")]
     Calendar(#[from] CalendarError),
-    #[error("\"{resource}\" is booked as a whole: the quantity is 1, not {quantity}")]
+    #[error(
+        "la ressource « {resource} » se réserve en entier : la quantité est 1, pas {quantity}"
+    )]
     WholeOnly { resource: String, quantity: u32 },
-    #[error("a booking of \"{resource}\" takes between 1 and {capacity}, not {quantity}")]
+    #[error("une réservation de la ressource « {resource} » porte sur 1 à {capacity} exemplaires, pas {quantity}")]
     QuantityOutOfPool {
         resource: String,
         quantity: u32,
         capacity: u32,
     },
-    #[error("{0}")]
+    #[error("{}", .0.fr())]
     Unavailable(Conflict),
-    #[error("the weekly booking was not made: {0}")]
+    #[error("la réservation hebdomadaire n'a pas été faite : {}", .0.fr())]
     WeeklyUnavailable(Conflicts),
-    #[error("only a manager of \"{resource}\" ({managers}) may {action}; {by} is not one")]
+    #[error("seul un gestionnaire de « {resource} » ({managers}) peut {} ; {by} n'en est pas un", action_fr(.action))]
     NotAManager {
         resource: String,
         managers: String,
         action: &'static str,
         by: String,
     },
-    #[error("booking {booking} is not awaiting approval: it is {status}")]
+    #[error("la réservation {booking} n'est pas en attente de validation : elle est {}", .status.fr())]
     NotPending {
         booking: String,
         status: BookingStatus,
     },
-    #[error("a refusal must say why")]
+    #[error("un refus doit être motivé")]
     RefusalReasonRequired,
-    #[error("say why you cancel a booking made by {0}, so that they know")]
+    #[error("indiquez pourquoi vous annulez une réservation faite par {0}, pour l'en informer")]
     CancelReasonRequired(String),
-    #[error("booking {booking} is already {status}")]
+    #[error("la réservation {booking} est déjà {}", .status.fr())]
     AlreadyEnded {
         booking: String,
         status: BookingStatus,
     },
-    #[error(
-        "only {owner}, who made booking {booking}, or a manager of \"{resource}\" may cancel it"
-    )]
+    #[error("seul {owner}, qui a fait la réservation {booking}, ou un gestionnaire de « {resource} » peut l'annuler")]
     NotYours {
         booking: String,
         owner: String,
         resource: String,
     },
-    #[error("booking {0} is not a weekly booking: cancel the whole booking instead")]
+    #[error("la réservation {0} n'est pas hebdomadaire : annulez plutôt toute la réservation")]
     NotWeekly(String),
-    #[error("booking {booking} has no occurrence on {}", day(.date))]
+    #[error("la réservation {booking} n'a pas d'occurrence le {}", day_fr(.date))]
     NoOccurrenceOn { booking: String, date: NaiveDate },
-    #[error("the occurrence of {} of booking {booking} is already cancelled", day(.date))]
+    #[error("l'occurrence du {} de la réservation {booking} est déjà annulée", day_fr(.date))]
     OccurrenceAlreadyCancelled { booking: String, date: NaiveDate },
-    #[error("\"{0}\" is not a pool of items: it has no quantity to change")]
+    #[error("la ressource « {0} » n'est pas un lot : elle n'a pas de quantité à modifier")]
     NotAPool(String),
-    #[error("\"{resource}\" already has {quantity}")]
+    #[error("la ressource « {resource} » compte déjà {quantity} exemplaires")]
     QuantityUnchanged { resource: String, quantity: u32 },
-    #[error("\"{resource}\" cannot go down to {quantity}: bookings {bookings} hold up to {peak} at once (first on {}); cancel some of them first", .at.format("%a %-d %b %Y %H:%M"))]
+    #[error("la ressource « {resource} » ne peut pas descendre à {quantity} exemplaires : les réservations {bookings} en occupent jusqu'à {peak} en même temps (la première fois le {}) ; annulez-en d'abord certaines", moment_fr(.at))]
     QuantityTooLow {
         resource: String,
         quantity: u32,
         peak: u64,
         at: NaiveDateTime,
-        bookings: String,
+        bookings: Words,
     },
-    #[error("\"{resource}\" cannot be retired on {}: bookings {bookings} still hold it after that; cancel them first", .at.format("%a %-d %b %Y %H:%M"))]
+    #[error("la ressource « {resource} » ne peut pas être retirée le {} : les réservations {bookings} l'occupent encore après ; annulez-les d'abord", moment_fr(.at))]
     StillBooked {
         resource: String,
         at: NaiveDateTime,
-        bookings: String,
+        bookings: Words,
     },
+}
+
+impl Refusal for ReservationError {
+    fn rule(&self) -> &'static str {
+        use ReservationError as E;
+        match self {
+            E::NotRegistered => "RESOURCE_NOT_REGISTERED",
+            E::AlreadyRegistered(_) => "RESOURCE_ALREADY_REGISTERED",
+            E::Missing(_) => "MISSING_VALUE",
+            E::EmptyPool => "EMPTY_POOL",
+            E::NoSeat => "NO_SEAT",
+            E::NoManager => "NO_MANAGER",
+            E::Retired(_) => "RESOURCE_RETIRED",
+            E::AlreadyRetired(_) => "RESOURCE_ALREADY_RETIRED",
+            E::BookingExists(_) => "BOOKING_EXISTS",
+            E::UnknownBooking(_) => "UNKNOWN_BOOKING",
+            E::Times { .. } => "BOOKING_TIMES_REVERSED",
+            E::WeeklyOverDays { .. } => "WEEKLY_OVER_DAYS",
+            E::UntilBeforeFirst { .. } => "UNTIL_BEFORE_FIRST",
+            E::WeeklyTooLong { .. } => "WEEKLY_TOO_LONG",
+            E::NothingToBook { .. } => "NOTHING_TO_BOOK",
+            E::Calendar(calendar) => calendar.rule(),
+            E::WholeOnly { .. } => "WHOLE_ONLY",
+            E::QuantityOutOfPool { .. } => "QUANTITY_OUT_OF_POOL",
+            E::Unavailable(_) => "RESOURCE_FULL",
+            E::WeeklyUnavailable(_) => "RESOURCE_FULL_WEEKLY",
+            E::NotAManager { .. } => "NOT_A_MANAGER",
+            E::NotPending { .. } => "BOOKING_NOT_PENDING",
+            E::RefusalReasonRequired => "REFUSAL_REASON_REQUIRED",
+            E::CancelReasonRequired(_) => "CANCEL_REASON_REQUIRED",
+            E::AlreadyEnded { .. } => "BOOKING_ALREADY_ENDED",
+            E::NotYours { .. } => "NOT_YOUR_BOOKING",
+            E::NotWeekly(_) => "NOT_WEEKLY",
+            E::NoOccurrenceOn { .. } => "NO_OCCURRENCE_ON_DATE",
+            E::OccurrenceAlreadyCancelled { .. } => "OCCURRENCE_ALREADY_CANCELLED",
+            E::NotAPool(_) => "NOT_A_POOL",
+            E::QuantityUnchanged { .. } => "QUANTITY_UNCHANGED",
+            E::QuantityTooLow { .. } => "QUANTITY_TOO_LOW",
+            E::StillBooked { .. } => "STILL_BOOKED",
+        }
+    }
+
+    fn message(&self, lang: Lang) -> String {
+        use ReservationError as E;
+        if lang == Lang::Fr {
+            return self.to_string();
+        }
+        match self {
+            E::NotRegistered => "this resource is not registered yet".to_string(),
+            E::AlreadyRegistered(name) => {
+                format!("this resource is already registered as \"{name}\"")
+            }
+            E::Missing(what) => format!("{what} must not be empty"),
+            E::EmptyPool => "a pool holds at least one item".to_string(),
+            E::NoSeat => {
+                "a room has at least one seat; leave the number of seats out if it is not known"
+                    .to_string()
+            }
+            E::NoManager => {
+                "bookings that need approval need at least one manager to approve them"
+                    .to_string()
+            }
+            E::Retired(name) => format!("\"{name}\" is retired and can no longer be booked"),
+            E::AlreadyRetired(name) => format!("\"{name}\" is already retired"),
+            E::BookingExists(id) => format!("there is already a booking {id} of this resource"),
+            E::UnknownBooking(id) => format!("there is no booking {id} of this resource"),
+            E::Times { start, end } => {
+                format!("a booking must end after it starts ({start} to {end})")
+            }
+            E::WeeklyOverDays { start, end } => format!(
+                "each week of a weekly booking must end on the day it starts ({start} to {end})"
+            ),
+            E::UntilBeforeFirst { first, until } => format!(
+                "the last week ({}) is before the first one ({})",
+                day(until),
+                day(first)
+            ),
+            E::WeeklyTooLong { first, until } => format!(
+                "a weekly booking lasts at most a year and a half; {} to {} is longer",
+                day(first),
+                day(until)
+            ),
+            E::NothingToBook { first, until } => format!(
+                "the school calendar closes every one of these dates from {} to {}: there is nothing to book",
+                day(first),
+                day(until)
+            ),
+            E::Calendar(calendar) => {
+                format!("the school calendar is not valid: {}", calendar.message(lang))
+            }
+            E::WholeOnly { resource, quantity } => format!(
+                "\"{resource}\" is booked as a whole: the quantity is 1, not {quantity}"
+            ),
+            E::QuantityOutOfPool {
+                resource,
+                quantity,
+                capacity,
+            } => format!(
+                "a booking of \"{resource}\" takes between 1 and {capacity}, not {quantity}"
+            ),
+            E::Unavailable(conflict) => conflict.to_string(),
+            E::WeeklyUnavailable(conflicts) => {
+                format!("the weekly booking was not made: {conflicts}")
+            }
+            E::NotAManager {
+                resource,
+                managers,
+                action,
+                by,
+            } => format!(
+                "only a manager of \"{resource}\" ({managers}) may {action}; {by} is not one"
+            ),
+            E::NotPending { booking, status } => {
+                format!("booking {booking} is not awaiting approval: it is {status}")
+            }
+            E::RefusalReasonRequired => "a refusal must say why".to_string(),
+            E::CancelReasonRequired(by) => {
+                format!("say why you cancel a booking made by {by}, so that they know")
+            }
+            E::AlreadyEnded { booking, status } => {
+                format!("booking {booking} is already {status}")
+            }
+            E::NotYours {
+                booking,
+                owner,
+                resource,
+            } => format!(
+                "only {owner}, who made booking {booking}, or a manager of \"{resource}\" may cancel it"
+            ),
+            E::NotWeekly(booking) => format!(
+                "booking {booking} is not a weekly booking: cancel the whole booking instead"
+            ),
+            E::NoOccurrenceOn { booking, date } => {
+                format!("booking {booking} has no occurrence on {}", day(date))
+            }
+            E::OccurrenceAlreadyCancelled { booking, date } => format!(
+                "the occurrence of {} of booking {booking} is already cancelled",
+                day(date)
+            ),
+            E::NotAPool(name) => {
+                format!("\"{name}\" is not a pool of items: it has no quantity to change")
+            }
+            E::QuantityUnchanged { resource, quantity } => {
+                format!("\"{resource}\" already has {quantity}")
+            }
+            E::QuantityTooLow {
+                resource,
+                quantity,
+                peak,
+                at,
+                bookings,
+            } => format!(
+                "\"{resource}\" cannot go down to {quantity}: bookings {} hold up to {peak} at once (first on {}); cancel some of them first",
+                bookings.en,
+                at.format("%a %-d %b %Y %H:%M")
+            ),
+            E::StillBooked {
+                resource,
+                at,
+                bookings,
+            } => format!(
+                "\"{resource}\" cannot be retired on {}: bookings {} still hold it after that; cancel them first",
+                at.format("%a %-d %b %Y %H:%M"),
+                bookings.en
+            ),
+        }
+    }
 }
 
 type Result<T> = std::result::Result<T, ReservationError>;

@@ -5,6 +5,8 @@ use std::fmt;
 use chrono::{NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
+use crate::refusal::{day_fr, moment_fr, time_fr, Words};
+
 /// What kind of thing a resource is, which decides how much of it one booking takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResourceKind {
@@ -108,6 +110,34 @@ impl fmt::Display for Span {
     }
 }
 
+impl Span {
+    /// "mardi 10 novembre 2026 de 10h00 à 11h00".
+    pub fn fr(&self) -> String {
+        if self.start.date() == self.end.date() {
+            format!(
+                "{} de {} à {}",
+                day_fr(&self.start.date()),
+                time_fr(&self.start.time()),
+                time_fr(&self.end.time())
+            )
+        } else {
+            format!("du {} au {}", moment_fr(&self.start), moment_fr(&self.end))
+        }
+    }
+}
+
+impl BookingStatus {
+    /// The status in French: "en attente de validation", "confirmée"...
+    pub fn fr(self) -> &'static str {
+        match self {
+            BookingStatus::Pending => "en attente de validation",
+            BookingStatus::Confirmed => "confirmée",
+            BookingStatus::Refused => "refusée",
+            BookingStatus::Cancelled => "annulée",
+        }
+    }
+}
+
 /// A date as a school user reads it: "Tue 10 Nov 2026".
 pub(crate) fn day(date: &NaiveDate) -> String {
     date.format("%a %-d %b %Y").to_string()
@@ -165,6 +195,49 @@ impl fmt::Display for Conflict {
     }
 }
 
+impl Conflict {
+    /// Why the period cannot be booked, in French.
+    pub fn fr(&self) -> String {
+        let (resource, when) = (&self.resource, self.when.fr());
+        let mut text = if self.capacity == 1 {
+            format!("la ressource « {resource} » est déjà réservée le {when} : ")
+        } else if self.free == 0 {
+            format!(
+                "aucun des {} exemplaires de la ressource « {resource} » n'est libre le {when} : ",
+                self.capacity
+            )
+        } else {
+            format!(
+                "seulement {} des {} exemplaires de la ressource « {resource} » sont libres le {when}, pour {} demandés : ",
+                self.free, self.capacity, self.asked
+            )
+        };
+        for (i, holder) in self.holders.iter().enumerate() {
+            if i > 0 {
+                text.push_str(", ");
+            }
+            let span = Span {
+                start: holder.start,
+                end: holder.end,
+            };
+            text.push_str(&format!(
+                "réservation {} de {} ({}",
+                holder.booking,
+                holder.by,
+                span.fr()
+            ));
+            if holder.status == BookingStatus::Pending {
+                text.push_str(", en attente de validation");
+            }
+            text.push(')');
+            if self.capacity > 1 {
+                text.push_str(&format!(" qui en occupe {}", holder.quantity));
+            }
+        }
+        text
+    }
+}
+
 /// The dates of a weekly booking that cannot be booked, each with its reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Conflicts(pub Vec<Conflict>);
@@ -181,16 +254,30 @@ impl fmt::Display for Conflicts {
     }
 }
 
+impl Conflicts {
+    /// Why the dates cannot be booked, in French.
+    pub fn fr(&self) -> String {
+        self.0
+            .iter()
+            .map(Conflict::fr)
+            .collect::<Vec<_>>()
+            .join(" ; ")
+    }
+}
+
 /// "b1 by m.martin, b2 by a.durand": bookings named in a message.
-pub(crate) fn names(occurrences: &[ActiveOccurrence]) -> String {
+pub(crate) fn names(occurrences: &[ActiveOccurrence]) -> Words {
     let mut seen: Vec<&ActiveOccurrence> = Vec::new();
     for o in occurrences {
         if !seen.iter().any(|s| s.booking == o.booking) {
             seen.push(o);
         }
     }
-    seen.iter()
-        .map(|o| format!("{} by {}", o.booking, o.by))
-        .collect::<Vec<_>>()
-        .join(", ")
+    let list = |word: &str| {
+        seen.iter()
+            .map(|o| format!("{} {word} {}", o.booking, o.by))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Words::new(list("de"), list("by"))
 }

@@ -8,10 +8,11 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
-use super::course::{day_name, weekdays_between, CourseSpec, ExtraLesson, Group, WeekPattern};
+use super::course::{weekdays_between, CourseSpec, ExtraLesson, Group, WeekPattern};
 use super::error::TimetableError;
-use super::occurrences::{lesson_id, Change, Course, Days, Moved};
+use super::occurrences::{label_fr, lesson_id, Change, Course, Days, Moved};
 use crate::calendar::{monday_of, Closure, SchoolCalendar, WeekLabel};
+use crate::refusal::{date_fr, Words};
 
 /// One stream per establishment and school year: whether two lessons clash depends on
 /// every course, group and day of the year, so it is decided in one place.
@@ -259,7 +260,10 @@ impl Timetable {
             C::OpenTimetable { .. } => Err(E::NotOpen),
             C::AddClosure(closure) => {
                 calendar.check_closure(&closure)?;
-                let change = format!("closure \"{}\"", closure.name);
+                let change = Words::new(
+                    format!("la fermeture « {} »", closure.name),
+                    format!("closure \"{}\"", closure.name),
+                );
                 let from = monday_of(closure.from);
                 self.check_calendar_change(V::ClosureAdded(closure), change, from)
             }
@@ -268,7 +272,14 @@ impl Timetable {
                     return Err(E::NotAMonday(monday));
                 }
                 let previous = days.label(monday).ok_or(E::WeekWithoutLessons(monday))?;
-                let change = format!("setting the week of {monday} as {label}");
+                let change = Words::new(
+                    format!(
+                        "mettre la semaine du {} en {}",
+                        date_fr(&monday),
+                        label_fr(label)
+                    ),
+                    format!("setting the week of {monday} as {label}"),
+                );
                 let event = V::WeekLabelSet {
                     monday,
                     label,
@@ -373,10 +384,7 @@ impl Timetable {
                 let found = self.lesson(&days, &course, date)?;
                 check_times(start, end)?;
                 if let Some(why) = days.closed_because(to_date) {
-                    return Err(E::NotASchoolDay {
-                        day: day_name(to_date),
-                        why,
-                    });
+                    return Err(E::NotASchoolDay { day: to_date, why });
                 }
                 check_room(room.as_deref())?;
                 let mut candidate = found.clone();
@@ -443,7 +451,7 @@ impl Timetable {
                 }
                 if let Some(why) = days.closed_because(extra.date) {
                     return Err(E::NotASchoolDay {
-                        day: day_name(extra.date),
+                        day: extra.date,
                         why,
                     });
                 }
@@ -465,7 +473,7 @@ impl Timetable {
     fn check_calendar_change(
         &self,
         event: TimetableEvent,
-        change: String,
+        change: Words,
         from: NaiveDate,
     ) -> Result<TimetableEvent, E> {
         let mut next = self.clone();
@@ -474,7 +482,7 @@ impl Timetable {
             next.check_all(&Days::new(calendar), from)
                 .map_err(|conflict| E::WeeksShifted {
                     change,
-                    conflict: conflict.to_string(),
+                    conflict: Box::new(conflict),
                 })?;
         }
         Ok(event)
@@ -496,14 +504,17 @@ impl Timetable {
             .get(course)
             .ok_or_else(|| E::UnknownCourse(course.to_string()))?;
         if let Some(why) = found.absent_on(date, days) {
-            let what = if found.extra {
-                "extra lesson"
+            let course = if found.extra {
+                Words::new(
+                    format!("le cours supplémentaire {course}"),
+                    format!("extra lesson {course}"),
+                )
             } else {
-                "course"
+                Words::new(format!("le cours {course}"), format!("course {course}"))
             };
             return Err(E::NoLesson {
-                course: format!("{what} {course}"),
-                day: day_name(date),
+                course,
+                day: date,
                 why,
             });
         }

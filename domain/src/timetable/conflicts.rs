@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::course::{day_name, Group};
+use super::course::Group;
 use super::error::TimetableError;
 use super::occurrences::{describe, Course, Days, Slot};
 use super::Timetable;
+use crate::refusal::Words;
 
 /// What two lessons would both need at the same time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +32,29 @@ pub(crate) enum Shared {
         first: String,
         second: String,
     },
+}
+
+impl Shared {
+    /// What both lessons would need, in French.
+    fn fr(&self) -> String {
+        match self {
+            Shared::Teacher(t) => format!("l'enseignant {t}"),
+            Shared::Room(r) => format!("la salle {r}"),
+            Shared::Division(d) => format!("la division {d}"),
+            Shared::DivisionAndGroup { division, group } => {
+                format!("la division {division} (dont est issu le groupe {group})")
+            }
+            Shared::Group(g) => format!("le groupe {g}"),
+            Shared::Groups {
+                division,
+                first,
+                second,
+            } => format!(
+                "des élèves de la division {division} (les groupes {first} et {second} \
+                 appartiennent à des partitions différentes et peuvent donc avoir des élèves en commun)"
+            ),
+        }
+    }
 }
 
 impl std::fmt::Display for Shared {
@@ -134,8 +158,8 @@ fn conflict(mine: &Slot<'_>, other: &Slot<'_>, shared: &Shared) -> TimetableErro
     TimetableError::Conflict {
         first: describe(mine),
         second: describe(other),
-        shared: shared.to_string(),
-        day: day_name(mine.on),
+        shared: Box::new(Words::new(shared.fr(), shared.to_string())),
+        day: mine.on,
     }
 }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::course::{day_name, weekday_name, weekdays_between, CourseSpec, WeekPattern};
 use super::Timetable;
 use crate::calendar::{monday_of, SchoolCalendar, WeekLabel};
+use crate::refusal::{date_fr, day_fr, time_fr, weekday_fr, Words};
 
 /// How an occurrence came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,19 +101,32 @@ impl<'a> Days<'a> {
     }
 
     /// Why there are no lessons on `date`, or `None` on a school day.
-    pub fn closed_because(&self, date: NaiveDate) -> Option<String> {
+    pub fn closed_because(&self, date: NaiveDate) -> Option<Words> {
         let calendar = self.calendar;
         if date < calendar.first_day || date > calendar.last_day {
-            Some(format!(
-                "it is outside the school year ({} to {})",
-                calendar.first_day, calendar.last_day
+            Some(Words::new(
+                format!(
+                    "ce jour est hors de l'année scolaire (du {} au {})",
+                    date_fr(&calendar.first_day),
+                    date_fr(&calendar.last_day)
+                ),
+                format!(
+                    "it is outside the school year ({} to {})",
+                    calendar.first_day, calendar.last_day
+                ),
             ))
         } else if let Some(closure) = calendar.closure_on(date) {
-            Some(format!("it falls in {}", closure.name))
+            Some(Words::new(
+                format!("ce jour tombe pendant « {} »", closure.name),
+                format!("it falls in {}", closure.name),
+            ))
         } else if !calendar.weekdays.contains(&date.weekday()) {
-            Some(format!(
-                "{} is not a day of lessons",
-                weekday_name(date.weekday())
+            Some(Words::new(
+                format!(
+                    "le {} n'est pas un jour de cours",
+                    weekday_fr(date.weekday())
+                ),
+                format!("{} is not a day of lessons", weekday_name(date.weekday())),
             ))
         } else {
             None
@@ -167,24 +181,47 @@ impl Course {
     }
 
     /// Why the course has no lesson due on `date`, or `None` if it has one.
-    pub fn absent_on(&self, date: NaiveDate, days: &Days<'_>) -> Option<String> {
+    pub fn absent_on(&self, date: NaiveDate, days: &Days<'_>) -> Option<Words> {
         let spec = &self.spec;
         if date < spec.valid_from {
-            Some(format!("it starts on {}", spec.valid_from))
+            Some(Words::new(
+                format!("il commence le {}", date_fr(&spec.valid_from)),
+                format!("it starts on {}", spec.valid_from),
+            ))
         } else if date > spec.valid_to {
-            Some(format!("it ended on {}", spec.valid_to))
+            Some(Words::new(
+                format!("il s'est terminé le {}", date_fr(&spec.valid_to)),
+                format!("it ended on {}", spec.valid_to),
+            ))
         } else if date.weekday() != spec.weekday {
-            Some(format!("it takes place on {}s", weekday_name(spec.weekday)))
+            Some(Words::new(
+                format!("il a lieu le {}", weekday_fr(spec.weekday)),
+                format!("it takes place on {}s", weekday_name(spec.weekday)),
+            ))
         } else if let Some(why) = days.closed_because(date) {
             Some(why)
         } else if !spec.weeks.includes(monday_of(date), days.label(date)) {
             let monday = monday_of(date);
             Some(match (&spec.weeks, days.label(date)) {
-                (WeekPattern::A | WeekPattern::B, Some(label)) => format!(
-                    "it takes place in {} and the week of {monday} is {label}",
-                    spec.weeks
+                (WeekPattern::A | WeekPattern::B, Some(label)) => Words::new(
+                    format!(
+                        "il a lieu {} et la semaine du {} est en {}",
+                        weeks_fr(&spec.weeks),
+                        date_fr(&monday),
+                        label_fr(label)
+                    ),
+                    format!(
+                        "it takes place in {} and the week of {monday} is {label}",
+                        spec.weeks
+                    ),
                 ),
-                _ => format!("the week of {monday} is not one of its weeks"),
+                _ => Words::new(
+                    format!(
+                        "la semaine du {} ne fait pas partie de ses semaines",
+                        date_fr(&monday)
+                    ),
+                    format!("the week of {monday} is not one of its weeks"),
+                ),
             })
         } else {
             None
@@ -401,7 +438,7 @@ impl Timetable {
 }
 
 /// "Maths 4A (course c12, 08:00–09:00)": a lesson as the timetable's author knows it.
-pub(crate) fn describe(slot: &Slot<'_>) -> String {
+pub(crate) fn describe(slot: &Slot<'_>) -> Words {
     let spec = &slot.course.spec;
     let audience: Vec<&str> = spec
         .divisions
@@ -409,18 +446,49 @@ pub(crate) fn describe(slot: &Slot<'_>) -> String {
         .chain(&spec.groups)
         .map(String::as_str)
         .collect();
-    let what = if slot.course.extra {
-        format!("extra lesson {}", spec.id)
+    let (fr, en) = if slot.course.extra {
+        (
+            format!("cours supplémentaire {}", spec.id),
+            format!("extra lesson {}", spec.id),
+        )
     } else if slot.moved {
-        format!("course {} moved from {}", spec.id, day_name(slot.due))
+        (
+            format!("cours {} déplacé du {}", spec.id, day_fr(&slot.due)),
+            format!("course {} moved from {}", spec.id, day_name(slot.due)),
+        )
     } else {
-        format!("course {}", spec.id)
+        (format!("cours {}", spec.id), format!("course {}", spec.id))
     };
-    format!(
-        "{} {} ({what}, {}–{})",
-        spec.subject,
-        audience.join(", "),
-        slot.start.format("%H:%M"),
-        slot.end.format("%H:%M")
+    let audience = audience.join(", ");
+    Words::new(
+        format!(
+            "{} {audience} ({fr}, {}–{})",
+            spec.subject,
+            time_fr(&slot.start),
+            time_fr(&slot.end)
+        ),
+        format!(
+            "{} {audience} ({en}, {}–{})",
+            spec.subject,
+            slot.start.format("%H:%M"),
+            slot.end.format("%H:%M")
+        ),
     )
+}
+
+/// "une semaine sur deux, en semaine A"...
+pub(crate) fn weeks_fr(weeks: &WeekPattern) -> String {
+    match weeks {
+        WeekPattern::Every => "toutes les semaines".to_string(),
+        WeekPattern::A => "en semaine A seulement".to_string(),
+        WeekPattern::B => "en semaine B seulement".to_string(),
+        WeekPattern::Weeks(mondays) => format!("{} semaines choisies", mondays.len()),
+    }
+}
+
+pub(crate) fn label_fr(label: WeekLabel) -> &'static str {
+    match label {
+        WeekLabel::A => "semaine A",
+        WeekLabel::B => "semaine B",
+    }
 }

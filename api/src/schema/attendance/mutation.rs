@@ -22,6 +22,73 @@ payload!(
     line: RegisterLine
 );
 
+/// Corrects a roll-call entry, saying why.
+#[derive(Debug, Clone, InputObject)]
+pub struct CorrectAttendanceInput {
+    /// The lesson's id (`Lesson.id`).
+    pub lesson: String,
+    pub student: String,
+    /// The status the entry should have had.
+    pub status: AttendanceStatusInput,
+    /// Why the entry is corrected; kept in its history.
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    CorrectAttendancePayload,
+    "The roll call's line for the student, as it now stands.",
+    line: RegisterLine
+);
+
+/// An absence explained by a guardian (or vie scolaire).
+#[derive(Debug, Clone, InputObject)]
+pub struct DeclareJustificationInput {
+    pub student: String,
+    /// The first day the justification covers.
+    pub from: NaiveDate,
+    /// The last day it covers (inclusive).
+    pub to: NaiveDate,
+    /// A reason code of the establishment's list.
+    pub reason: String,
+    #[graphql(default)]
+    pub comment: String,
+    /// The justification's id; by default one is made (the same on a retry with the
+    /// same `commandId`).
+    pub justification: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    DeclareJustificationPayload,
+    "The justification as declared; null if the caller may not read the student's record.",
+    justification: Justification
+);
+
+/// The CPE's decision on a justification.
+#[derive(Debug, Clone, InputObject)]
+pub struct DecideJustificationInput {
+    pub student: String,
+    /// The justification's id (`Justification.id`).
+    pub justification: String,
+    /// True to accept it, false to refuse it.
+    pub accept: bool,
+    #[graphql(default)]
+    pub note: String,
+    /// The school year of the justification; by default the current one.
+    pub year: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    DecideJustificationPayload,
+    "The justification with its decision; null if the caller may not read the student's record.",
+    justification: Justification
+);
+
 /// The student's line of the lesson's register, read back after a command.
 async fn register_line(
     c: &Command<'_>,
@@ -37,8 +104,36 @@ async fn register_line(
     }))
 }
 
-// Each argument of a field is a parameter of its resolver.
-#[allow(clippy::too_many_arguments)]
+/// A justification of the student, read back after a command; `None` if the caller
+/// may not read the student's record (a guardian who may justify without seeing).
+async fn justification(
+    c: &Command<'_>,
+    year: &SchoolYear,
+    student: &str,
+    id: &str,
+) -> ApiResult<Option<Justification>> {
+    let reader = c.reader.fresh();
+    let record = reader.student(student).await?;
+    if c.actor.may_see_student(&record, student).is_err() {
+        return Ok(None);
+    }
+    let attendance = reader.attendance(year, student).await?;
+    let Some(j) = attendance.justifications.get(id) else {
+        return Ok(None);
+    };
+    Ok(Some(Justification {
+        stream: (reader.clone(), School::attendance_id(year, student)),
+        id: id.to_string(),
+        from: j.from,
+        to: j.to,
+        reason: reader.open(&j.reason).await?,
+        legitimate: j.legitimate,
+        comment: reader.open(&j.comment).await?,
+        declared_by: j.declared_by.clone(),
+        accepted: j.accepted,
+    }))
+}
+
 #[Object]
 impl AttendanceMutation {
     /// One student's line of a lesson's roll call. The guardians with the right to be
@@ -78,31 +173,29 @@ impl AttendanceMutation {
     async fn correct_attendance(
         &self,
         ctx: &Context<'_>,
-        lesson: String,
-        student: String,
-        status: AttendanceStatusInput,
-        reason: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
-        let status = status.status()?;
-        let (year, _, record) = c.lesson_for(&lesson, &student).await?;
+        input: CorrectAttendanceInput,
+    ) -> GqlResult<CorrectAttendancePayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let status = input.status.status()?;
+        let (year, _, record) = c.lesson_for(&input.lesson, &input.student).await?;
         let command = AttendanceCommand::CorrectAttendance {
-            lesson,
+            lesson: input.lesson.clone(),
             status,
             by: c.actor.person.clone(),
-            reason,
+            reason: input.reason,
             notify: record.guardians_to_notify(),
         };
-        c.run(
-            "correct_attendance",
-            &c.school.attendance,
-            &School::attendance_id(&year, &student),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "correct_attendance",
+                &c.school.attendance,
+                &School::attendance_id(&year, &input.student),
+                command,
+                None,
+            )
+            .await?;
+        let line = register_line(&c, &year, &input.lesson, &input.student).await?;
+        Ok(CorrectAttendancePayload { result, line })
     }
 
     /// A guardian (or vie scolaire) explains an absence from `from` to `to`; `reason`
@@ -110,67 +203,67 @@ impl AttendanceMutation {
     async fn declare_justification(
         &self,
         ctx: &Context<'_>,
-        student: String,
-        from: NaiveDate,
-        to: NaiveDate,
-        reason: String,
-        #[graphql(default)] comment: String,
-        justification: Option<String>,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: DeclareJustificationInput,
+    ) -> GqlResult<DeclareJustificationPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let student = input.student;
         c.actor.may_justify(&student)?;
         c.reader.student(&student).await?;
-        let year = c.year_of(from).await?;
-        let id = c.new_id(justification, "just");
+        let year = c.year_of(input.from).await?;
+        let id = c.new_id(input.justification, "just");
         let command = AttendanceCommand::DeclareJustification {
             student: student.clone(),
             justification: id.clone(),
-            from,
-            to,
-            reason,
-            comment,
+            from: input.from,
+            to: input.to,
+            reason: input.reason,
+            comment: input.comment,
             by: c.actor.person.clone(),
         };
-        c.run(
-            "declare_justification",
-            &c.school.attendance,
-            &School::attendance_id(&year, &student),
-            command,
-            Some(id),
-        )
-        .await
+        let result = c
+            .run(
+                "declare_justification",
+                &c.school.attendance,
+                &School::attendance_id(&year, &student),
+                command,
+                Some(id.clone()),
+            )
+            .await?;
+        let justification = justification(&c, &year, &student, &id).await?;
+        Ok(DeclareJustificationPayload {
+            result,
+            justification,
+        })
     }
 
     /// The CPE accepts or refuses a justification.
     async fn decide_justification(
         &self,
         ctx: &Context<'_>,
-        student: String,
-        justification: String,
-        accept: bool,
-        #[graphql(default)] note: String,
-        year: Option<String>,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: DecideJustificationInput,
+    ) -> GqlResult<DecideJustificationPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_decide_justification()?;
-        let year = crate::schema::common::year(&c.reader, year.as_deref()).await?;
+        let year = crate::schema::common::year(&c.reader, input.year.as_deref()).await?;
         let command = AttendanceCommand::DecideJustification {
-            justification,
-            accept,
+            justification: input.justification.clone(),
+            accept: input.accept,
             by: c.actor.person.clone(),
-            note,
+            note: input.note,
         };
-        c.run(
-            "decide_justification",
-            &c.school.attendance,
-            &School::attendance_id(&year, &student),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "decide_justification",
+                &c.school.attendance,
+                &School::attendance_id(&year, &input.student),
+                command,
+                None,
+            )
+            .await?;
+        let justification = justification(&c, &year, &input.student, &input.justification).await?;
+        Ok(DecideJustificationPayload {
+            result,
+            justification,
+        })
     }
 }

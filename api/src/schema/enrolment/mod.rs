@@ -1,9 +1,17 @@
 //! Enrolment: students, their divisions and groups, guardians, staff and their
 //! services, the caller.
 
+mod administration;
+mod lists;
 mod mutation;
 mod query;
 
+pub(crate) use administration::AdministrationMutation;
+/// Week A or B: what `openSchoolYear` takes, and what lessons and calendars answer.
+pub(crate) use administration::AlternatingWeek;
+/// The staff's roles: what `hireStaff` takes, and what `staff` lists and filters by.
+pub(crate) use administration::StaffRole;
+pub(crate) use lists::*;
 pub(crate) use mutation::EnrolmentMutation;
 pub(crate) use query::EnrolmentQuery;
 
@@ -84,7 +92,18 @@ impl StudentView {
 
 #[Object(name = "Student")]
 impl StudentView {
-    async fn id(&self) -> &str {
+    /// The global id (see `node`).
+    async fn id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Student,
+            &self.reader.tenant,
+            &self.id,
+        )
+    }
+
+    /// The establishment's id of the student, e.g. `eleve00001`: what other fields and
+    /// mutations take.
+    async fn local_id(&self) -> &str {
         &self.id
     }
 
@@ -285,7 +304,17 @@ pub struct ClassView {
 
 #[Object(name = "Class")]
 impl ClassView {
-    async fn id(&self) -> &str {
+    /// The global id (see `node`); it carries the school year.
+    async fn id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Class,
+            &self.reader.tenant,
+            &self.local_key(),
+        )
+    }
+
+    /// The establishment's id of the division or group, e.g. `4A`.
+    async fn local_id(&self) -> &str {
         &self.id
     }
 
@@ -302,6 +331,37 @@ impl ClassView {
         self.is_group
     }
 
+    /// A division's level (niveau), e.g. `4e`; null for a group.
+    async fn level(&self) -> GqlResult<Option<String>> {
+        let establishment = self.reader.establishment().await?;
+        Ok(establishment
+            .years
+            .get(&self.year)
+            .and_then(|y| y.divisions.get(&self.id))
+            .map(|d| d.level.clone()))
+    }
+
+    /// The divisions a group is drawn from (empty for a division).
+    async fn divisions(&self) -> GqlResult<Vec<String>> {
+        let establishment = self.reader.establishment().await?;
+        Ok(establishment
+            .years
+            .get(&self.year)
+            .and_then(|y| y.groups.get(&self.id))
+            .map(|g| g.divisions.clone())
+            .unwrap_or_default())
+    }
+
+    /// A group's partition (groups of one partition are disjoint); null for a division.
+    async fn partition(&self) -> GqlResult<Option<String>> {
+        let establishment = self.reader.establishment().await?;
+        Ok(establishment
+            .years
+            .get(&self.year)
+            .and_then(|y| y.groups.get(&self.id))
+            .map(|g| g.partition.clone()))
+    }
+
     /// The students in the class on `date` (today by default), by id.
     #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn roster(
@@ -312,6 +372,7 @@ impl ClassView {
         first: Option<i32>,
         last: Option<i32>,
     ) -> GqlResult<Page<StudentView>> {
+        self.actor.may_see_class(&self.year, &self.id)?;
         let date = match date {
             Some(d) => d,
             None => {
@@ -352,6 +413,7 @@ impl ClassView {
 
     async fn timetable(&self, from: NaiveDate, to: NaiveDate) -> GqlResult<Vec<Lesson>> {
         use carnet_projections::timetable::Whose;
+        self.actor.may_see_class(&self.year, &self.id)?;
         let whose = if self.is_group {
             Whose::Group(&self.id)
         } else {
@@ -362,6 +424,7 @@ impl ClassView {
 
     /// The gradebook of a period (the current one by default).
     async fn gradebook(&self, period: Option<String>) -> GqlResult<Option<GradebookView>> {
+        self.actor.may_see_class(&self.year, &self.id)?;
         let period = match period {
             Some(p) => p,
             None => current_period(&self.reader, &self.year).await?,
@@ -388,7 +451,7 @@ impl ClassView {
 #[graphql(name = "Service")]
 pub struct ServiceView {
     pub year: String,
-    pub subject: String,
+    pub subject: SubjectView,
     pub class: String,
 }
 
@@ -402,9 +465,30 @@ pub struct TeacherView {
 }
 
 impl TeacherView {
-    async fn lessons(&self, from: NaiveDate, to: NaiveDate) -> ApiResult<Vec<Lesson>> {
+    /// The teacher's lessons from `from` to `to` in the timetable of `year`: by default
+    /// the school year `from` is in (else the current one).
+    async fn lessons(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        year: Option<String>,
+    ) -> ApiResult<Vec<Lesson>> {
         use carnet_projections::timetable::Whose;
-        let year = year(&self.reader, None).await?;
+        self.actor.may_see_teacher(&self.id)?;
+        let year = match year {
+            Some(y) => self::year(&self.reader, Some(&y)).await?,
+            None => {
+                let establishment = self.reader.establishment().await?;
+                match establishment
+                    .years
+                    .iter()
+                    .find(|(_, y)| y.first_day <= from && from <= y.last_day)
+                {
+                    Some((id, _)) => id.clone(),
+                    None => self::year(&self.reader, None).await?,
+                }
+            }
+        };
         lessons(
             &self.reader,
             &self.actor,
@@ -419,7 +503,17 @@ impl TeacherView {
 
 #[Object(name = "Teacher")]
 impl TeacherView {
-    async fn id(&self) -> &str {
+    /// The global id (see `node`).
+    async fn id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Teacher,
+            &self.reader.tenant,
+            &self.id,
+        )
+    }
+
+    /// The establishment's id of the teacher, e.g. `prof001`.
+    async fn local_id(&self) -> &str {
         &self.id
     }
 
@@ -431,27 +525,37 @@ impl TeacherView {
     async fn services(&self) -> GqlResult<Vec<ServiceView>> {
         let services =
             enrolment::teacher_services(&self.reader.pool, &self.reader.tenant, &self.id).await?;
+        let establishment = self.reader.establishment().await?;
         Ok(services
             .services
             .into_iter()
             .map(|(year, subject, class)| ServiceView {
                 year: year.to_string(),
-                subject: subject.to_string(),
+                subject: subject_of(&establishment, subject.as_str()),
                 class: crate::access::class_id(&class).to_string(),
             })
             .collect())
     }
 
-    /// The lessons of the week of `date` (this week by default), Monday to Sunday.
-    async fn week(&self, date: Option<NaiveDate>) -> GqlResult<Vec<Lesson>> {
+    /// The lessons of the week of `date`, Monday to Sunday. `date` defaults to today
+    /// (the day of `asOf`, if given) in the establishment's time zone; `year` to the
+    /// school year of the week's Monday.
+    async fn week(&self, date: Option<NaiveDate>, year: Option<String>) -> GqlResult<Vec<Lesson>> {
         let establishment = self.reader.establishment().await?;
         let day = date.unwrap_or_else(|| today(&self.reader, &establishment));
         let (monday, sunday) = week_of(day);
-        Ok(self.lessons(monday, sunday).await?)
+        Ok(self.lessons(monday, sunday, year).await?)
     }
 
-    async fn timetable(&self, from: NaiveDate, to: NaiveDate) -> GqlResult<Vec<Lesson>> {
-        Ok(self.lessons(from, to).await?)
+    /// The lessons from `from` to `to` (at most 62 days) in the timetable of `year`,
+    /// by default the school year `from` is in.
+    async fn timetable(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        year: Option<String>,
+    ) -> GqlResult<Vec<Lesson>> {
+        Ok(self.lessons(from, to, year).await?)
     }
 }
 
@@ -496,9 +600,8 @@ impl From<PersonKindInput> for PersonKind {
 pub struct Me {
     pub person: String,
     pub establishment: String,
-    /// What the caller acts as here: guardian, student, teacher, cpe, aed, secretariat,
-    /// principal, auditor.
-    pub roles: Vec<String>,
+    /// What the caller acts as here.
+    pub roles: Vec<ActingRole>,
     /// The children the caller is a guardian of (with the right to see them).
     pub children: Vec<String>,
     pub services: Vec<ServiceView>,

@@ -1,5 +1,6 @@
 //! The enrolment queries: the caller, a student, a class, a teacher.
 
+use crate::schema::node::{class_arg, local_id, NodeType};
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -11,17 +12,38 @@ pub struct EnrolmentQuery;
 impl EnrolmentQuery {
     async fn me(&self, ctx: &Context<'_>) -> GqlResult<Me> {
         let (reader, actor) = caller(ctx, None).await?;
-        let mut roles: Vec<String> = Vec::new();
+        let mut roles: Vec<ActingRole> = Vec::new();
         if !actor.children.is_empty() {
-            roles.push("guardian".into());
+            roles.push(ActingRole::Guardian);
         }
         if actor.student {
-            roles.push("student".into());
+            roles.push(ActingRole::Student);
         }
-        roles.extend(actor.staff.iter().map(|r| format!("{r:?}").to_lowercase()));
+        roles.extend(actor.staff.iter().map(|r| ActingRole::from(*r)));
         if actor.auditor {
-            roles.push("auditor".into());
+            roles.push(ActingRole::Auditor);
         }
+        let establishment = if actor.services.is_empty() {
+            None
+        } else {
+            Some(reader.establishment().await?)
+        };
+        let services = actor
+            .services
+            .iter()
+            .map(|(y, class, subject)| ServiceView {
+                year: y.to_string(),
+                subject: match &establishment {
+                    Some(e) => subject_of(e, subject),
+                    None => SubjectView {
+                        code: subject.clone(),
+                        label: subject.clone(),
+                        national_code: None,
+                    },
+                },
+                class: class.clone(),
+            })
+            .collect();
         Ok(Me {
             person: actor.person.clone(),
             establishment: reader.tenant.to_string(),
@@ -32,85 +54,55 @@ impl EnrolmentQuery {
                 .filter(|(_, r)| r.see)
                 .map(|(c, _)| c.clone())
                 .collect(),
-            services: actor
-                .services
-                .iter()
-                .map(|(y, class, subject)| ServiceView {
-                    year: y.to_string(),
-                    subject: subject.clone(),
-                    class: class.clone(),
-                })
-                .collect(),
+            services,
         })
     }
 
     /// A student: record, timetable, absences, half-day counts, report cards, history.
+    /// `id` is the student's id (`eleve00001`) or global id. Null, with the error, when
+    /// the student is unknown or not the caller's to see.
     async fn student(
         &self,
         ctx: &Context<'_>,
         id: String,
         as_of: Option<DateTime<Utc>>,
-    ) -> GqlResult<StudentView> {
+    ) -> GqlResult<Option<StudentView>> {
         let (reader, actor) = caller(ctx, as_of).await?;
-        Ok(StudentView::load(&reader, &actor, &id).await?)
+        let id = local_id(&reader, NodeType::Student, &id)?;
+        Ok(Some(StudentView::load(&reader, &actor, &id).await?))
     }
 
-    /// A division or group of a school year (the current one by default).
+    /// A division or group: `id` is its id (`4A`) in `year` (by default the current
+    /// school year: that of today, or of `asOf`, in the establishment's time zone), or
+    /// its global id (which names its year). Null, with the error, when it is unknown
+    /// or not the caller's to see.
     async fn class(
         &self,
         ctx: &Context<'_>,
         id: String,
         year: Option<String>,
         as_of: Option<DateTime<Utc>>,
-    ) -> GqlResult<ClassView> {
+    ) -> GqlResult<Option<ClassView>> {
         let (reader, actor) = caller(ctx, as_of).await?;
-        let year = crate::schema::common::year(&reader, year.as_deref()).await?;
-        actor.may_see_class(&year, &id)?;
-        let establishment = reader.establishment().await?;
-        let y = establishment
-            .years
-            .get(&year)
-            .ok_or_else(|| ApiError::not_found(format!("school year {year} is not open here")))?;
-        let (name, is_group) = match (y.divisions.get(&id), y.groups.get(&id)) {
-            (Some(d), _) => (d.name.clone(), false),
-            (None, Some(g)) => (g.name.clone(), true),
-            (None, None) => {
-                return Err(
-                    ApiError::not_found(format!("no division or group `{id}` in {year}")).into(),
-                )
-            }
+        let (named, id) = class_arg(&reader, &id)?;
+        let year = match named {
+            Some(y) => y,
+            None => crate::schema::common::year(&reader, year.as_deref()).await?,
         };
-        Ok(ClassView {
-            reader,
-            actor,
-            year,
-            id,
-            name,
-            is_group,
-        })
+        Ok(Some(ClassView::load(&reader, &actor, year, &id).await?))
     }
 
-    /// A teacher: services, week, timetable.
+    /// A teacher: services, week, timetable. `id` is the teacher's id or global id.
+    /// Null, with the error, when unknown or not the caller's to see.
     async fn teacher(
         &self,
         ctx: &Context<'_>,
         id: String,
         as_of: Option<DateTime<Utc>>,
-    ) -> GqlResult<TeacherView> {
+    ) -> GqlResult<Option<TeacherView>> {
         let (reader, actor) = caller(ctx, as_of).await?;
-        actor.may_see_teacher(&id)?;
-        let establishment = reader.establishment().await?;
-        let member = establishment
-            .staff
-            .get(&id)
-            .filter(|m| m.roles.contains(&Role::Teacher))
-            .ok_or_else(|| ApiError::not_found(format!("no teacher `{id}` here")))?;
-        Ok(TeacherView {
-            name: reader.open(&member.name).await?,
-            reader,
-            actor,
-            id,
-        })
+        let id = local_id(&reader, NodeType::Teacher, &id)?;
+        Ok(Some(TeacherView::load(&reader, &actor, &id).await?))
     }
 
     /// The students of a guardian (the caller), with what they may see of each.

@@ -12,6 +12,8 @@ pub struct MarkValue {
     /// "14.5", "ABS", "DISP", "NN", "NR".
     pub label: String,
     pub score: Option<Decimal>,
+    /// The code of a mark that is not a score (null for a score), as `MarkInput` takes it.
+    pub code: Option<MarkCode>,
 }
 
 impl From<&Mark> for MarkValue {
@@ -21,6 +23,13 @@ impl From<&Mark> for MarkValue {
             score: match mark {
                 Mark::Score(s) => Some(*s),
                 _ => None,
+            },
+            code: match mark {
+                Mark::Score(_) => None,
+                Mark::Absent => Some(MarkCode::Absent),
+                Mark::Exempted => Some(MarkCode::Exempted),
+                Mark::NotGraded => Some(MarkCode::NotGraded),
+                Mark::NotHandedIn => Some(MarkCode::NotHandedIn),
             },
         }
     }
@@ -51,6 +60,7 @@ impl From<averages::ClassFigures> for Figures {
 pub struct StudentMark {
     pub evaluation: String,
     pub class: String,
+    /// The subject's code in the establishment (`Subject.code`, e.g. `MATHS`).
     pub subject: String,
     pub title: String,
     pub date: NaiveDate,
@@ -88,6 +98,7 @@ impl StudentMark {
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct SubjectAverage {
+    /// The subject's code in the establishment (`Subject.code`, e.g. `MATHS`).
     pub subject: String,
     /// Rounded to the hundredth, as report cards print it.
     pub average: Decimal,
@@ -217,6 +228,7 @@ pub struct GradebookView {
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct SubjectFigures {
+    /// The subject's code in the establishment (`Subject.code`, e.g. `MATHS`).
     pub subject: String,
     pub coefficient: Decimal,
     pub figures: Figures,
@@ -226,6 +238,7 @@ pub struct SubjectFigures {
 #[graphql(complex, name = "Evaluation")]
 pub struct EvaluationView {
     pub id: String,
+    /// The subject's code in the establishment (`Subject.code`, e.g. `MATHS`).
     pub subject: String,
     pub teacher: String,
     pub title: String,
@@ -391,25 +404,4 @@ impl MarkInput {
 pub struct MarkLine {
     pub student: String,
     pub mark: MarkInput,
-}
-
-#[derive(Debug, Clone, InputObject)]
-pub struct EvaluationInput {
-    /// The evaluation's id; by default one is made.
-    pub id: Option<String>,
-    pub class: String,
-    /// The period; by default the current one.
-    pub period: Option<String>,
-    pub subject: String,
-    pub title: String,
-    pub date: NaiveDate,
-    #[graphql(default_with = "Decimal::from(20)")]
-    pub scale: Decimal,
-    #[graphql(default_with = "Decimal::ONE")]
-    pub coefficient: Decimal,
-    #[graphql(default)]
-    pub bonus: bool,
-    /// NR counts as 0 (default) or is left out of averages.
-    #[graphql(default = true)]
-    pub not_handed_in_counts_as_zero: bool,
 }

@@ -44,6 +44,8 @@ pub struct BookedTime {
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(complex, name = "Booking")]
 pub struct BookingView {
+    /// The establishment's id of the booking (what booking mutations take).
+    #[graphql(name = "localId")]
     pub id: String,
     pub resource: String,
     pub by: String,
@@ -58,6 +60,15 @@ pub struct BookingView {
 
 #[ComplexObject]
 impl BookingView {
+    /// The global id (see `node`).
+    #[graphql(name = "id")]
+    async fn global_id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Booking,
+            &self.reader.tenant,
+            &format!("{}/{}", self.resource, self.id),
+        )
+    }
     /// Each change of the booking: made, approved or refused, cancelled.
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
     async fn history(&self) -> GqlResult<Vec<Change>> {
@@ -118,7 +129,17 @@ pub struct ResourceView {
 
 #[Object(name = "Resource")]
 impl ResourceView {
-    async fn id(&self) -> &str {
+    /// The global id (see `node`).
+    async fn id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Resource,
+            &self.reader.tenant,
+            &self.resource.id,
+        )
+    }
+
+    /// The establishment's id of the resource, e.g. `salle-101`.
+    async fn local_id(&self) -> &str {
         &self.resource.id
     }
 
@@ -220,19 +241,4 @@ pub enum NewResourceKind {
     Room,
     Item,
     Pool,
-}
-
-#[derive(Debug, Clone, InputObject)]
-pub struct ResourceInput {
-    pub id: Option<String>,
-    pub name: String,
-    pub kind: NewResourceKind,
-    /// A room's seats (information), a pool's number of items (required).
-    pub seats: Option<u32>,
-    pub quantity: Option<u32>,
-    #[graphql(default)]
-    pub requires_approval: bool,
-    /// Who approves bookings; by default the person registering it.
-    #[graphql(default)]
-    pub managers: Vec<String>,
 }

@@ -5,172 +5,320 @@ use crate::schema::prelude::*;
 #[derive(Debug, Default)]
 pub struct ReservationsMutation;
 
-// Each argument of a field is a parameter of its resolver.
-#[allow(clippy::too_many_arguments)]
+/// A booking of (part of) a resource.
+#[derive(Debug, Clone, InputObject)]
+pub struct BookInput {
+    /// The resource's id (`Resource.id`).
+    pub resource: String,
+    /// When the booking starts (local time).
+    pub start: NaiveDateTime,
+    /// When it ends (local time).
+    pub end: NaiveDateTime,
+    /// How many of a pool's items (1 for a room or an item).
+    #[graphql(default = 1)]
+    pub quantity: u32,
+    #[graphql(default)]
+    pub purpose: String,
+    /// The booking's id; by default one is made (the same on a retry with the same
+    /// `commandId`).
+    pub booking: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    BookPayload,
+    "The booking as made (pending while it waits for a manager's approval); null if the caller may not read the resource's bookings.",
+    booking: BookingView
+);
+
+/// A booking cancelled, saying why.
+#[derive(Debug, Clone, InputObject)]
+pub struct CancelBookingInput {
+    pub resource: String,
+    /// The booking's id (`Booking.id`).
+    pub booking: String,
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    CancelBookingPayload,
+    "The booking, now cancelled; null if the caller may not read the resource's bookings.",
+    booking: BookingView
+);
+
+/// A pending booking approved by a manager of the resource.
+#[derive(Debug, Clone, InputObject)]
+pub struct ApproveBookingInput {
+    pub resource: String,
+    /// The booking's id (`Booking.id`).
+    pub booking: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    ApproveBookingPayload,
+    "The booking, now confirmed; null if the caller may not read the resource's bookings.",
+    booking: BookingView
+);
+
+/// A pending booking refused by a manager of the resource, saying why.
+#[derive(Debug, Clone, InputObject)]
+pub struct RefuseBookingInput {
+    pub resource: String,
+    /// The booking's id (`Booking.id`).
+    pub booking: String,
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    RefuseBookingPayload,
+    "The booking, now refused; null if the caller may not read the resource's bookings.",
+    booking: BookingView
+);
+
+/// A room, a piece of equipment or a pool of items that staff can book.
+#[derive(Debug, Clone, InputObject)]
+pub struct RegisterResourceInput {
+    /// The resource's id; by default one is made.
+    pub id: Option<String>,
+    pub name: String,
+    pub kind: NewResourceKind,
+    /// A room's seats (information), a pool's number of items (required).
+    pub seats: Option<u32>,
+    pub quantity: Option<u32>,
+    #[graphql(default)]
+    pub requires_approval: bool,
+    /// Who approves bookings; by default the person registering it.
+    #[graphql(default)]
+    pub managers: Vec<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    RegisterResourcePayload,
+    "The resource as registered; null if the caller may not read resources.",
+    resource: ResourceView
+);
+
+/// A resource out of service from `at`.
+#[derive(Debug, Clone, InputObject)]
+pub struct RetireResourceInput {
+    pub resource: String,
+    /// From when it is out of service (local time).
+    pub at: NaiveDateTime,
+    /// Why; required.
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    RetireResourcePayload,
+    "The resource, now retired; null if the caller may not read resources.",
+    resource: ResourceView
+);
+
+/// The resource read back after a command (its read model is updated in the command's
+/// transaction); `None` if the caller may not read resources.
+async fn resource_after(c: &Command<'_>, resource: &str) -> ApiResult<Option<ResourceView>> {
+    if c.actor.may_see_resources().is_err() {
+        return Ok(None);
+    }
+    let reader = c.reader.fresh();
+    let resource = match reader.resource(resource).await {
+        Ok(found) => found,
+        Err(ApiError::NotFound(_)) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(Some(ResourceView { reader, resource }))
+}
+
+/// A booking of the resource read back after a command.
+async fn booking_after(
+    c: &Command<'_>,
+    resource: &str,
+    id: &str,
+) -> ApiResult<Option<BookingView>> {
+    let Some(view) = resource_after(c, resource).await? else {
+        return Ok(None);
+    };
+    Ok(view
+        .resource
+        .bookings
+        .get(id)
+        .map(|b| booking(&view.reader, resource, b)))
+}
+
 #[Object]
 impl ReservationsMutation {
     /// Books (part of) a resource; it may wait for a manager's approval.
-    async fn book(
-        &self,
-        ctx: &Context<'_>,
-        resource: String,
-        start: NaiveDateTime,
-        end: NaiveDateTime,
-        #[graphql(default = 1)] quantity: u32,
-        #[graphql(default)] purpose: String,
-        booking: Option<String>,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+    async fn book(&self, ctx: &Context<'_>, input: BookInput) -> GqlResult<BookPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let resource = input.resource;
         c.actor.may_book()?;
         c.reader.resource(&resource).await?;
-        let id = c.new_id(booking, "book");
+        let id = c.new_id(input.booking, "book");
         let command = ReservationCommand::Book {
             booking: id.clone(),
             by: c.actor.person.clone(),
-            start,
-            end,
-            quantity,
-            purpose,
+            start: input.start,
+            end: input.end,
+            quantity: input.quantity,
+            purpose: input.purpose,
         };
-        c.run("book", &c.school.resources, &resource, command, Some(id))
-            .await
+        let result = c
+            .run(
+                "book",
+                &c.school.resources,
+                &resource,
+                command,
+                Some(id.clone()),
+            )
+            .await?;
+        let booking = booking_after(&c, &resource, &id).await?;
+        Ok(BookPayload { result, booking })
     }
 
+    /// Cancels a booking, saying why.
     async fn cancel_booking(
         &self,
         ctx: &Context<'_>,
-        resource: String,
-        booking: String,
-        reason: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: CancelBookingInput,
+    ) -> GqlResult<CancelBookingPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_book()?;
         let command = ReservationCommand::CancelBooking {
-            booking,
+            booking: input.booking.clone(),
             by: c.actor.person.clone(),
-            reason,
+            reason: input.reason,
         };
-        c.run(
-            "cancel_booking",
-            &c.school.resources,
-            &resource,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "cancel_booking",
+                &c.school.resources,
+                &input.resource,
+                command,
+                None,
+            )
+            .await?;
+        let booking = booking_after(&c, &input.resource, &input.booking).await?;
+        Ok(CancelBookingPayload { result, booking })
     }
 
+    /// A manager of the resource approves a pending booking.
     async fn approve_booking(
         &self,
         ctx: &Context<'_>,
-        resource: String,
-        booking: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
-        let found = c.reader.resource(&resource).await?;
+        input: ApproveBookingInput,
+    ) -> GqlResult<ApproveBookingPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
         let command = ReservationCommand::ApproveBooking {
-            booking,
+            booking: input.booking.clone(),
             by: c.actor.person.clone(),
         };
-        c.run(
-            "approve_booking",
-            &c.school.resources,
-            &resource,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "approve_booking",
+                &c.school.resources,
+                &input.resource,
+                command,
+                None,
+            )
+            .await?;
+        let booking = booking_after(&c, &input.resource, &input.booking).await?;
+        Ok(ApproveBookingPayload { result, booking })
     }
 
+    /// A manager of the resource refuses a pending booking, saying why.
     async fn refuse_booking(
         &self,
         ctx: &Context<'_>,
-        resource: String,
-        booking: String,
-        reason: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
-        let found = c.reader.resource(&resource).await?;
+        input: RefuseBookingInput,
+    ) -> GqlResult<RefuseBookingPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
         let command = ReservationCommand::RefuseBooking {
-            booking,
+            booking: input.booking.clone(),
             by: c.actor.person.clone(),
-            reason,
+            reason: input.reason,
         };
-        c.run(
-            "refuse_booking",
-            &c.school.resources,
-            &resource,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "refuse_booking",
+                &c.school.resources,
+                &input.resource,
+                command,
+                None,
+            )
+            .await?;
+        let booking = booking_after(&c, &input.resource, &input.booking).await?;
+        Ok(RefuseBookingPayload { result, booking })
     }
 
     /// A room, a piece of equipment or a pool of items that staff can book.
     async fn register_resource(
         &self,
         ctx: &Context<'_>,
-        resource: ResourceInput,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: RegisterResourceInput,
+    ) -> GqlResult<RegisterResourcePayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("registering a resource")?;
-        non_empty(&resource.name, "resource.name")?;
-        let kind = match resource.kind {
-            NewResourceKind::Room => ResourceKind::Room {
-                seats: resource.seats,
-            },
+        non_empty(&input.name, "name")?;
+        let kind = match input.kind {
+            NewResourceKind::Room => ResourceKind::Room { seats: input.seats },
             NewResourceKind::Item => ResourceKind::Item,
             NewResourceKind::Pool => ResourceKind::Pool {
-                quantity: resource.quantity.ok_or_else(|| {
-                    ApiError::validation("resource.quantity", "a pool needs its number of items")
+                quantity: input.quantity.ok_or_else(|| {
+                    ApiError::validation("quantity", "a pool needs its number of items")
                 })?,
             },
         };
-        let managers = if resource.managers.is_empty() {
+        let managers = if input.managers.is_empty() {
             vec![c.actor.person.clone()]
         } else {
             let establishment = c.reader.establishment().await?;
-            if let Some(m) = resource
+            if let Some(m) = input
                 .managers
                 .iter()
                 .find(|m| !establishment.staff.contains_key(*m))
             {
                 return Err(ApiError::validation(
-                    "resource.managers",
+                    "managers",
                     format!("`{m}` is not on the establishment's staff"),
                 )
                 .into());
             }
-            resource.managers
+            input.managers
         };
-        let id = c.new_id(resource.id, "resource");
+        let id = c.new_id(input.id, "resource");
         let command = ReservationCommand::RegisterResource {
             id: id.clone(),
-            name: resource.name,
+            name: input.name,
             kind,
-            requires_approval: resource.requires_approval,
+            requires_approval: input.requires_approval,
             managers,
         };
-        c.run(
-            "register_resource",
-            &c.school.resources,
-            &id,
-            command,
-            Some(id.clone()),
-        )
-        .await
+        let result = c
+            .run(
+                "register_resource",
+                &c.school.resources,
+                &id,
+                command,
+                Some(id.clone()),
+            )
+            .await?;
+        let resource = resource_after(&c, &id).await?;
+        Ok(RegisterResourcePayload { result, resource })
     }
 
     /// The resource is out of service from `at`; bookings after it must be cancelled
@@ -178,28 +326,27 @@ impl ReservationsMutation {
     async fn retire_resource(
         &self,
         ctx: &Context<'_>,
-        resource: String,
-        at: NaiveDateTime,
-        reason: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
-        let found = c.reader.resource(&resource).await?;
+        input: RetireResourceInput,
+    ) -> GqlResult<RetireResourcePayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
-        non_empty(&reason, "reason")?;
+        non_empty(&input.reason, "reason")?;
         let command = ReservationCommand::RetireResource {
-            at,
+            at: input.at,
             by: c.actor.person.clone(),
-            reason,
+            reason: input.reason,
         };
-        c.run(
-            "retire_resource",
-            &c.school.resources,
-            &resource,
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "retire_resource",
+                &c.school.resources,
+                &input.resource,
+                command,
+                None,
+            )
+            .await?;
+        let resource = resource_after(&c, &input.resource).await?;
+        Ok(RetireResourcePayload { result, resource })
     }
 }

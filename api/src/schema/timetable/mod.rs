@@ -1,8 +1,10 @@
 //! The timetable: weekly courses, their lessons, and one-off changes.
 
+mod calendar;
 mod mutation;
 mod query;
 
+pub(crate) use calendar::*;
 pub(crate) use mutation::TimetableMutation;
 pub(crate) use query::TimetableQuery;
 
@@ -19,7 +21,8 @@ pub enum LessonKind {
 #[derive(Debug, Clone, SimpleObject)]
 #[graphql(complex)]
 pub struct Lesson {
-    /// The id roll calls use: `course@due-date`.
+    /// The establishment's id of the lesson, what roll calls use: `course@due-date`.
+    #[graphql(name = "localId")]
     pub id: String,
     pub course: String,
     pub date: NaiveDate,
@@ -27,13 +30,15 @@ pub struct Lesson {
     pub start: NaiveDateTime,
     pub end: NaiveDateTime,
     pub start_utc: DateTime<Utc>,
+    /// The subject's code in the establishment (`MATHS`), as `Subject.code` and
+    /// evaluations say it; `subjectInfo` gives its label and national code.
     pub subject: String,
     pub teachers: Vec<String>,
     pub divisions: Vec<String>,
     pub groups: Vec<String>,
     pub room: Option<String>,
-    /// "A" or "B" in alternating weeks.
-    pub week: Option<String>,
+    /// Week A or B of the alternation; null for a course of every week.
+    pub week: Option<AlternatingWeek>,
     pub kind: LessonKind,
     /// The day it was due, when moved.
     pub moved_from: Option<NaiveDate>,
@@ -62,7 +67,7 @@ impl Lesson {
             divisions: o.divisions,
             groups: o.groups,
             room: o.room,
-            week: o.week.map(|w| w.to_string()),
+            week: o.week.map(Into::into),
             kind,
             moved_from,
             cancelled: o.cancelled,
@@ -81,6 +86,21 @@ pub struct RegisterLine {
 
 #[ComplexObject]
 impl Lesson {
+    /// The global id (see `node`).
+    #[graphql(name = "id")]
+    async fn global_id(&self) -> async_graphql::ID {
+        crate::schema::node::global_id(
+            crate::schema::node::NodeType::Lesson,
+            &self.context.0.tenant,
+            &self.id,
+        )
+    }
+
+    /// The subject: its code, label and national code.
+    async fn subject_info(&self) -> GqlResult<SubjectView> {
+        let establishment = self.context.0.establishment().await?;
+        Ok(subject_of(&establishment, &self.subject))
+    }
     /// Each change of this lesson: its course added or changed, then its exceptions
     /// (cancelled, moved, another teacher or room), as the timetable's events made them.
     #[graphql(complexity = "HISTORY_COST + child_complexity")]
@@ -285,6 +305,17 @@ pub async fn find_lesson(
     id: &str,
     field: &str,
 ) -> Result<(SchoolYear, Occurrence), ApiError> {
+    find_lesson_in(reader, id, field, None).await
+}
+
+/// `find_lesson`, an extra lesson looked for in the timetable of `year` (by default the
+/// current school year).
+pub async fn find_lesson_in(
+    reader: &Reader,
+    id: &str,
+    field: &str,
+    extra_year: Option<SchoolYear>,
+) -> Result<(SchoolYear, Occurrence), ApiError> {
     let due = match id.split_once('@') {
         Some((_, d)) => Some(
             d.parse::<NaiveDate>()
@@ -299,7 +330,10 @@ pub async fn find_lesson(
                 ApiError::validation(field, format!("{date} is in no school year"))
             })?
         }
-        None => year(reader, None).await?,
+        None => match extra_year {
+            Some(y) => y,
+            None => year(reader, None).await?,
+        },
     };
     let t = reader
         .timetable(&year)

@@ -1,10 +1,197 @@
 //! The timetable commands: courses, rooms, extra, cancelled and moved lessons,
 //! replacements.
+//!
+//! The timetable's read model is updated after the command, asynchronously: what a
+//! mutation answers is read from the write side instead (the year's `Timetable` as the
+//! next command would be decided on), so that it shows what the command did.
 
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
 pub struct TimetableMutation;
+
+/// A lesson that does not take place.
+#[derive(Debug, Clone, InputObject)]
+pub struct CancelLessonInput {
+    /// The lesson's course (or extra lesson).
+    pub course: String,
+    /// The day the lesson is due.
+    pub date: NaiveDate,
+    /// Why, as families read it next to the crossed-out lesson.
+    pub reason: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// A lesson moving to another day, time or room.
+#[derive(Debug, Clone, InputObject)]
+pub struct MoveLessonInput {
+    pub course: String,
+    /// The day the lesson is due.
+    pub date: NaiveDate,
+    /// The day it takes place instead.
+    pub to_date: NaiveDate,
+    /// Local times of the establishment.
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    /// Another room; by default its own.
+    pub room: Option<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// Another teacher for one lesson.
+#[derive(Debug, Clone, InputObject)]
+pub struct ReplaceTeacherInput {
+    pub course: String,
+    /// The day the lesson is due.
+    pub date: NaiveDate,
+    /// Who teaches it instead.
+    pub teachers: Vec<String>,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// A recurring course.
+#[derive(Debug, Clone, InputObject)]
+pub struct AddCourseInput {
+    pub course: CourseInput,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// The end of a course.
+#[derive(Debug, Clone, InputObject)]
+pub struct EndCourseInput {
+    pub course: String,
+    /// Its last day: its lessons after it are gone.
+    pub last_day: NaiveDate,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// Another room for one lesson.
+#[derive(Debug, Clone, InputObject)]
+pub struct ChangeRoomInput {
+    pub course: String,
+    /// The day the lesson is due.
+    pub date: NaiveDate,
+    pub room: String,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+/// A one-off lesson.
+#[derive(Debug, Clone, InputObject)]
+pub struct AddExtraLessonInput {
+    pub lesson: ExtraLessonInput,
+    #[graphql(flatten)]
+    pub options: CommandOptions,
+}
+
+payload!(
+    CancelLessonPayload,
+    "The lesson, cancelled (its `cancelled` reason set).",
+    lesson: Lesson
+);
+payload!(
+    MoveLessonPayload,
+    "The lesson where it now takes place (its id stays that of its due day).",
+    lesson: Lesson
+);
+payload!(
+    ReplaceTeacherPayload,
+    "The lesson, with its teachers for the day.",
+    lesson: Lesson
+);
+payload!(
+    AddCoursePayload,
+    "The lessons of the course in its school year, first to last.",
+    lessons: Vec<Lesson>
+);
+payload!(
+    EndCoursePayload,
+    "The lessons the course keeps, those up to its last day.",
+    lessons: Vec<Lesson>
+);
+payload!(
+    ChangeRoomPayload,
+    "The lesson, in its room for the day.",
+    lesson: Lesson
+);
+payload!(
+    AddExtraLessonPayload,
+    "The extra lesson (its id is the one roll calls use).",
+    lesson: Lesson
+);
+
+/// The year's timetable as the command left it: its write side, which the read model
+/// follows asynchronously.
+async fn written(c: &Command<'_>, year: &SchoolYear) -> ApiResult<Timetable> {
+    let (_, timetable) = c
+        .school
+        .timetable
+        .state(year.as_str())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(timetable)
+}
+
+/// The lesson as the `lesson` query shows it, `None` when the caller may not see it.
+fn visible(c: &Command<'_>, year: &SchoolYear, o: Occurrence) -> Option<Lesson> {
+    let lesson = Lesson::new(o, &c.reader.fresh(), &c.actor, year);
+    let actor = &c.actor;
+    (actor.sees_establishment()
+        || lesson.teachers.contains(&actor.person)
+        || lesson
+            .divisions
+            .iter()
+            .chain(&lesson.groups)
+            .any(|class| actor.teaches(year, class)))
+    .then_some(lesson)
+}
+
+/// The lesson of `course` due on `date` (an extra lesson's id is its course's), as the
+/// command left it.
+async fn lesson_after(
+    c: &Command<'_>,
+    year: &SchoolYear,
+    course: &str,
+    date: NaiveDate,
+) -> ApiResult<Option<Lesson>> {
+    let t = written(c, year).await?;
+    let found = t
+        .occurrence_by_id(&format!("{course}@{date}"))
+        .or_else(|| t.occurrence_by_id(course));
+    Ok(found.and_then(|o| visible(c, year, o)))
+}
+
+/// The lessons of `course` in the year, as the command left them.
+async fn course_lessons(
+    c: &Command<'_>,
+    year: &SchoolYear,
+    course: &str,
+) -> ApiResult<Option<Vec<Lesson>>> {
+    let t = written(c, year).await?;
+    let Some(spec) = t.course(course) else {
+        return Ok(None);
+    };
+    let mut lessons = Vec::new();
+    let mut day = spec.valid_from;
+    while day <= spec.valid_to {
+        if day.weekday() == spec.weekday {
+            if let Some(o) = t.occurrence_by_id(&format!("{course}@{day}")) {
+                match visible(c, year, o) {
+                    Some(lesson) => lessons.push(lesson),
+                    None => return Ok(None),
+                }
+            }
+        }
+        day += Duration::days(1);
+    }
+    lessons.sort_by(|a, b| (a.start_utc, &a.id).cmp(&(b.start_utc, &b.id)));
+    Ok(Some(lessons))
+}
 
 // Each argument of a field is a parameter of its resolver.
 #[allow(clippy::too_many_arguments)]
@@ -14,90 +201,84 @@ impl TimetableMutation {
     async fn cancel_lesson(
         &self,
         ctx: &Context<'_>,
-        course: String,
-        date: NaiveDate,
-        reason: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: CancelLessonInput,
+    ) -> GqlResult<CancelLessonPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(date).await?;
+        let year = c.year_of(input.date).await?;
         let command = TimetableCommand::CancelOccurrence {
-            course,
-            date,
-            reason,
+            course: input.course.clone(),
+            date: input.date,
+            reason: input.reason,
         };
-        c.run(
-            "cancel_lesson",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "cancel_lesson",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                None,
+            )
+            .await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        Ok(CancelLessonPayload { result, lesson })
     }
 
     /// A lesson moves to another day, time or room.
     async fn move_lesson(
         &self,
         ctx: &Context<'_>,
-        course: String,
-        date: NaiveDate,
-        to_date: NaiveDate,
-        start: NaiveTime,
-        end: NaiveTime,
-        room: Option<String>,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: MoveLessonInput,
+    ) -> GqlResult<MoveLessonPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(date).await?;
+        let year = c.year_of(input.date).await?;
         let command = TimetableCommand::MoveOccurrence {
-            course,
-            date,
-            to_date,
-            start,
-            end,
-            room,
+            course: input.course.clone(),
+            date: input.date,
+            to_date: input.to_date,
+            start: input.start,
+            end: input.end,
+            room: input.room,
         };
-        c.run(
-            "move_lesson",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "move_lesson",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                None,
+            )
+            .await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        Ok(MoveLessonPayload { result, lesson })
     }
 
     /// Another teacher takes one lesson (remplacement).
     async fn replace_teacher(
         &self,
         ctx: &Context<'_>,
-        course: String,
-        date: NaiveDate,
-        teachers: Vec<String>,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: ReplaceTeacherInput,
+    ) -> GqlResult<ReplaceTeacherPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(date).await?;
+        let year = c.year_of(input.date).await?;
         let command = TimetableCommand::ReplaceTeacher {
-            course,
-            date,
-            teachers,
+            course: input.course.clone(),
+            date: input.date,
+            teachers: input.teachers,
         };
-        c.run(
-            "replace_teacher",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "replace_teacher",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                None,
+            )
+            .await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        Ok(ReplaceTeacherPayload { result, lesson })
     }
 
     /// A recurring course of the timetable; refused when it clashes with another
@@ -105,11 +286,10 @@ impl TimetableMutation {
     async fn add_course(
         &self,
         ctx: &Context<'_>,
-        course: CourseInput,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: AddCourseInput,
+    ) -> GqlResult<AddCoursePayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let course = input.course;
         c.actor.may_administer("changing the timetable")?;
         non_empty(&course.subject, "course.subject")?;
         let establishment = c.reader.establishment().await?;
@@ -159,14 +339,17 @@ impl TimetableMutation {
             valid_from,
             valid_to,
         });
-        c.run(
-            "add_course",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            Some(id),
-        )
-        .await
+        let result = c
+            .run(
+                "add_course",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                Some(id.clone()),
+            )
+            .await?;
+        let lessons = course_lessons(&c, &year, &id).await?;
+        Ok(AddCoursePayload { result, lessons })
     }
 
     /// The course stops after `lastDay`: its later lessons are gone, the earlier ones
@@ -174,51 +357,54 @@ impl TimetableMutation {
     async fn end_course(
         &self,
         ctx: &Context<'_>,
-        course: String,
-        last_day: NaiveDate,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: EndCourseInput,
+    ) -> GqlResult<EndCoursePayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(last_day).await?;
+        let year = c.year_of(input.last_day).await?;
         let command = TimetableCommand::EndCourse {
-            id: course,
-            last_day,
+            id: input.course.clone(),
+            last_day: input.last_day,
         };
-        c.run(
-            "end_course",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            None,
-        )
-        .await
+        let result = c
+            .run(
+                "end_course",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                None,
+            )
+            .await?;
+        let lessons = course_lessons(&c, &year, &input.course).await?;
+        Ok(EndCoursePayload { result, lessons })
     }
 
     /// One lesson takes place in another room.
     async fn change_room(
         &self,
         ctx: &Context<'_>,
-        course: String,
-        date: NaiveDate,
-        room: String,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: ChangeRoomInput,
+    ) -> GqlResult<ChangeRoomPayload> {
+        let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        non_empty(&room, "room")?;
-        let year = c.year_of(date).await?;
-        let command = TimetableCommand::ChangeRoom { course, date, room };
-        c.run(
-            "change_room",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            None,
-        )
-        .await
+        non_empty(&input.room, "room")?;
+        let year = c.year_of(input.date).await?;
+        let command = TimetableCommand::ChangeRoom {
+            course: input.course.clone(),
+            date: input.date,
+            room: input.room,
+        };
+        let result = c
+            .run(
+                "change_room",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                None,
+            )
+            .await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        Ok(ChangeRoomPayload { result, lesson })
     }
 
     /// A one-off lesson (cours exceptionnel): a catch-up lesson, a test in a double
@@ -226,11 +412,10 @@ impl TimetableMutation {
     async fn add_extra_lesson(
         &self,
         ctx: &Context<'_>,
-        lesson: ExtraLessonInput,
-        command_id: Option<Uuid>,
-        expected_version: Option<i64>,
-    ) -> GqlResult<CommandResult> {
-        let c = Command::new(ctx, command_id, expected_version).await?;
+        input: AddExtraLessonInput,
+    ) -> GqlResult<AddExtraLessonPayload> {
+        let c = Command::sent(ctx, input.options).await?;
+        let lesson = input.lesson;
         c.actor.may_administer("changing the timetable")?;
         non_empty(&lesson.subject, "lesson.subject")?;
         let establishment = c.reader.establishment().await?;
@@ -250,13 +435,17 @@ impl TimetableMutation {
             room: a.room,
         });
         // An extra lesson's id is its lesson id too (it has one day only).
-        c.run(
-            "add_extra_lesson",
-            &c.school.timetable,
-            year.as_str(),
-            command,
-            Some(id),
-        )
-        .await
+        let result = c
+            .run(
+                "add_extra_lesson",
+                &c.school.timetable,
+                year.as_str(),
+                command,
+                Some(id.clone()),
+            )
+            .await?;
+        let t = written(&c, &year).await?;
+        let lesson = t.occurrence_by_id(&id).and_then(|o| visible(&c, &year, o));
+        Ok(AddExtraLessonPayload { result, lesson })
     }
 }

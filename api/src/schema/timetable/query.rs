@@ -1,5 +1,6 @@
 //! The timetable queries.
 
+use crate::schema::node::{local_id, NodeType};
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -9,26 +10,23 @@ pub struct TimetableQuery;
 #[allow(clippy::too_many_arguments)]
 #[Object]
 impl TimetableQuery {
-    /// One lesson by its id (`course@date`), with its register for those who may see it.
+    /// One lesson by its id (`course@date`) or global id, with its register for those
+    /// who may see it. Null, with the error, when unknown or not the caller's to see.
+    /// A lesson is in the timetable of the school year of its date; an extra lesson
+    /// (whose id has no date) in that of `year`, by default the current school year
+    /// (that of today, or of `asOf`, in the establishment's time zone).
     async fn lesson(
         &self,
         ctx: &Context<'_>,
         id: String,
+        year: Option<String>,
         as_of: Option<DateTime<Utc>>,
-    ) -> GqlResult<Lesson> {
+    ) -> GqlResult<Option<Lesson>> {
         let (reader, actor) = caller(ctx, as_of).await?;
-        let (year, found) = find_lesson(&reader, &id, "id").await?;
-        let lesson = Lesson::new(found, &reader, &actor, &year);
-        if !(actor.sees_establishment()
-            || lesson.teachers.contains(&actor.person)
-            || lesson
-                .divisions
-                .iter()
-                .chain(&lesson.groups)
-                .any(|c| actor.teaches(&year, c)))
-        {
-            return Err(ApiError::forbidden("you may not see this lesson").into());
-        }
-        Ok(lesson)
+        let id = local_id(&reader, NodeType::Lesson, &id)?;
+        let year = year
+            .map(|y| SchoolYear::parse(&y).map_err(|e| ApiError::validation("year", e.to_string())))
+            .transpose()?;
+        Ok(Some(Lesson::load(&reader, &actor, &id, year).await?))
     }
 }

@@ -1,0 +1,98 @@
+//! Keyed Relay pagination (`first`/`after`, `last`/`before`) over a list sorted by a
+//! stable key.
+//!
+//! A cursor is the item's key (its id or sort key), opaque (base64url): `after: X`
+//! answers the items whose key comes after X's key, whatever was inserted or removed
+//! meanwhile, so that a client paging through a list that grows sees no item twice and
+//! misses none that was there when it started (`crate::pagination`'s cursors are
+//! offsets, which shift when an item is inserted before them).
+
+use async_graphql::connection::{query, Connection, CursorType, Edge};
+use async_graphql::OutputType;
+use base64::Engine;
+
+use crate::error::ApiError;
+use crate::pagination::{Total, DEFAULT_PAGE, MAX_PAGE};
+
+/// The key of an item in a keyed list: its cursor, base64url-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Key(pub String);
+
+/// A cursor that is not one of a keyed list.
+#[derive(Debug, thiserror::Error)]
+#[error("not a cursor of this list")]
+pub struct BadCursor;
+
+impl CursorType for Key {
+    type Error = BadCursor;
+
+    fn decode_cursor(s: &str) -> Result<Self, Self::Error> {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| BadCursor)?;
+        String::from_utf8(bytes).map(Key).map_err(|_| BadCursor)
+    }
+
+    fn encode_cursor(&self) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.0.as_bytes())
+    }
+}
+
+/// A page of a keyed list.
+pub type KeyedPage<T> = Connection<Key, T, Total>;
+
+/// One page of `items`, each with its key: sorted by key (keys are unique; the first of
+/// equal keys is kept), then cut after `after`'s key and before `before`'s key, then to
+/// the `first` or `last` of what is left (50 by default, at most 500).
+pub async fn keyed<T: OutputType>(
+    mut items: Vec<(String, T)>,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> async_graphql::Result<KeyedPage<T>> {
+    for (field, n) in [("first", first), ("last", last)] {
+        if n.is_some_and(|n| n as usize > MAX_PAGE) {
+            return Err(
+                ApiError::validation(field, format!("at most {MAX_PAGE} items a page")).into(),
+            );
+        }
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    items.dedup_by(|a, b| a.0 == b.0);
+    query(
+        after,
+        before,
+        first,
+        last,
+        |after: Option<Key>, before: Option<Key>, first, last| async move {
+            let total = items.len();
+            let mut start = after.map_or(0, |a| items.partition_point(|(k, _)| *k <= a.0));
+            let mut end = before
+                .map_or(total, |b| items.partition_point(|(k, _)| *k < b.0))
+                .max(start);
+            match (first, last) {
+                (Some(first), _) => end = end.min(start + first),
+                (None, Some(last)) => start = end.saturating_sub(last).max(start),
+                (None, None) => end = end.min(start + DEFAULT_PAGE),
+            }
+            if let (Some(_), Some(last)) = (first, last) {
+                start = end.saturating_sub(last).max(start);
+            }
+            let mut page = Connection::with_additional_fields(
+                start > 0,
+                end < total,
+                Total { total_count: total },
+            );
+            page.edges.extend(
+                items
+                    .into_iter()
+                    .skip(start)
+                    .take(end - start)
+                    .map(|(k, item)| Edge::new(Key(k), item)),
+            );
+            Ok::<_, async_graphql::Error>(page)
+        },
+    )
+    .await
+}
