@@ -211,7 +211,7 @@ async fn measure(
         let mut lessons: BTreeMap<String, (String, Vec<String>)> = BTreeMap::new();
         for s in 1..=*students {
             let id = format!("eleve{s:05}");
-            let answer = post(&http, &base, &cpe, "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { id start teachers cancelled } } }", json!({ "id": id, "d": day })).await.unwrap();
+            let answer = post(&http, &base, &cpe, "query($id: String!, $d: Date!) { student(id: $id) { timetable(from: $d, to: $d) { localId start teachers cancelled } } }", json!({ "id": id, "d": day })).await.unwrap();
             for lesson in answer["data"]["student"]["timetable"]
                 .as_array()
                 .into_iter()
@@ -228,7 +228,7 @@ async fn measure(
                     continue;
                 };
                 let entry = lessons
-                    .entry(lesson["id"].as_str().unwrap().to_string())
+                    .entry(lesson["localId"].as_str().unwrap().to_string())
                     .or_insert_with(|| (teacher.to_string(), Vec::new()));
                 if entry.1.len() < ENTRIES_PER_LESSON {
                     entry.1.push(id.clone());

@@ -118,13 +118,13 @@ async fn main() {
     let mut per_student = Vec::new();
     for n in 1..=students.min(200) {
         let id = format!("eleve{n:05}");
-        let answer = post(&http, &base, &cpe, "query($id: String!) { student(id: $id) { timetable(from: \"2026-12-01\", to: \"2026-12-18\") { id cancelled } } }", json!({ "id": id })).await.unwrap();
+        let answer = post(&http, &base, &cpe, "query($id: String!) { student(id: $id) { timetable(from: \"2026-12-01\", to: \"2026-12-18\") { localId cancelled } } }", json!({ "id": id })).await.unwrap();
         let lessons: Vec<(String, String)> = answer["data"]["student"]["timetable"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|l| l["cancelled"].is_null())
-            .map(|l| (l["id"].as_str().unwrap().to_string(), id.clone()))
+            .map(|l| (l["localId"].as_str().unwrap().to_string(), id.clone()))
             .collect();
         per_student.push(lessons);
     }

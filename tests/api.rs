@@ -23,7 +23,7 @@ async fn december_lesson(server: &TestServer, date: &str) -> (String, String, St
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers subject } } }",
+            "query($id: String!, $d: Date!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers subject } } }",
             json!({ "id": CHILD, "d": date }),
         )
         .await;
@@ -423,7 +423,7 @@ async fn subscriptions(kind: BackendKind) {
     let mut half_days = Vec::new();
     for day in ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"] {
         let answer = server
-            .as_("principal", ClaimedRole::Principal, "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId cancelled } } }", json!({ "id": CHILD, "d": day }))
+            .as_("principal", ClaimedRole::Principal, "query($id: String!, $d: Date!) { student(id: $id) { timetable(from: $d, to: $d) { localId cancelled } } }", json!({ "id": CHILD, "d": day }))
             .await;
         let lessons = data(&answer)["student"]["timetable"]
             .as_array()
@@ -1082,7 +1082,7 @@ async fn setting_up_the_school(kind: BackendKind) {
         room["registerResource"]["resource"],
         json!({ "requiresApproval": true, "retiredAt": null })
     );
-    let book = "mutation($b: String!, $s: NaiveDateTime!, $e: NaiveDateTime!) { book(input: { resource: \"salle-reunion\", start: $s, end: $e, purpose: \"Conseil\", booking: $b }) { created booking { localId status purpose } } }";
+    let book = "mutation($b: String!, $s: LocalDateTime!, $e: LocalDateTime!) { book(input: { resource: \"salle-reunion\", start: $s, end: $e, purpose: \"Conseil\", booking: $b }) { created booking { localId status purpose } } }";
     let mut statuses = Vec::new();
     for (b, s, e) in [
         ("conseil-1", "2026-12-14T17:00:00", "2026-12-14T19:00:00"),

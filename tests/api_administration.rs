@@ -110,15 +110,13 @@ async fn opening_a_year_and_setting_it_up(kind: BackendKind) {
     // A subject, a division and a group of the new year.
     let subject = principal(
         &server,
-        "mutation($input: DefineSubjectInput!) { defineSubject(input: $input) { changed subject { code short name } } }",
-        json!({ "code": "072700", "short": "ECOL", "name": "Éducation au développement durable" }),
+        "mutation($input: DefineSubjectInput!) { defineSubject(input: $input) { changed subject { code label nationalCode } } }",
+        json!({ "code": "ECOL", "label": "Éducation au développement durable", "nationalCode": "072700" }),
     )
     .await;
-    assert_eq!(
-        data(&subject)["defineSubject"]["subject"]["short"],
-        json!("ECOL"),
-        "{subject}"
-    );
+    let defined = &data(&subject)["defineSubject"]["subject"];
+    assert_eq!(defined["code"], json!("ECOL"), "{subject}");
+    assert_eq!(defined["nationalCode"], json!("072700"));
     let division = principal(
         &server,
         "mutation($input: CreateDivisionInput!) { createDivision(input: $input) { changed class { name year isGroup level } } }",

@@ -169,7 +169,7 @@ async fn the_secretariat_cannot_import_staff_or_timetables(kind: BackendKind) {
             .await;
         assert_eq!(code(&refused).as_deref(), Some("FORBIDDEN"), "{refused}");
         let message = refused["errors"][0]["message"].as_str().unwrap();
-        assert!(message.contains("head of the establishment"), "{message}");
+        assert!(message.contains("chef d'établissement"), "{message}");
         assert_eq!(server.head().await, before, "{format}: nothing written");
     }
     // The head may, and the STS file's director is then a principal of the records.

@@ -39,7 +39,7 @@ async fn principal(server: &TestServer, query: &str, variables: Value) -> Value 
 async fn week_lessons(server: &TestServer, class: &str, from: &str, to: &str) -> Vec<Value> {
     let d = principal(
         server,
-        "query($c: String!, $f: NaiveDate!, $t: NaiveDate!) { class(id: $c) { timetable(from: $f, to: $t) { localId course teachers subject cancelled } } }",
+        "query($c: String!, $f: Date!, $t: Date!) { class(id: $c) { timetable(from: $f, to: $t) { localId course teachers subject cancelled } } }",
         json!({ "c": class, "f": from, "t": to }),
     )
     .await;

@@ -131,7 +131,7 @@ async fn lesson_of(server: &TestServer, student: &str, date: &str) -> (String, S
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers } } }",
+            "query($id: String!, $d: Date!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers } } }",
             json!({ "id": student, "d": date }),
         )
         .await;
@@ -655,7 +655,7 @@ async fn marks_are_told_where_the_establishment_wants_it() {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { placement { division } timetable(from: $d, to: $d) { teachers subject } } }",
+            "query($id: String!, $d: Date!) { student(id: $id) { placement { division } timetable(from: $d, to: $d) { teachers subject } } }",
             json!({ "id": kid, "d": "2026-12-04" }),
         )
         .await;

@@ -183,7 +183,7 @@ async fn lessons(server: &TestServer, day: &str) -> Vec<(String, String)> {
         .as_(
             "principal",
             ClaimedRole::Principal,
-            "query($id: String!, $d: NaiveDate!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers cancelled } } }",
+            "query($id: String!, $d: Date!) { student(id: $id) { timetable(from: $d, to: $d) { localId teachers cancelled } } }",
             json!({ "id": CHILD, "d": day }),
         )
         .await;

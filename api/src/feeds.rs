@@ -181,9 +181,16 @@ fn may_subscribe(actor: &Actor, whose: &Whose) -> ApiResult<ClaimedRole> {
             } else if actor.student && actor.person == *id {
                 Ok(ClaimedRole::Student)
             } else {
-                Err(ApiError::forbidden(format!(
-                    "you may not subscribe to the timetable of student {id}: a calendar link \
-                     is for the student, or a guardian who may see them"
+                Err(ApiError::forbidden(Text::new(
+                    format!(
+                        "vous ne pouvez pas vous abonner à l'emploi du temps de l'élève {id} : \
+                         un lien d'agenda est réservé à l'élève ou à un responsable légal qui \
+                         peut le consulter"
+                    ),
+                    format!(
+                        "you may not subscribe to the timetable of student {id}: a calendar \
+                         link is for the student, or a guardian who may see them"
+                    ),
                 )))
             }
         }
@@ -191,9 +198,15 @@ fn may_subscribe(actor: &Actor, whose: &Whose) -> ApiResult<ClaimedRole> {
             if actor.is(Role::Teacher) && actor.person == *id {
                 Ok(ClaimedRole::Teacher)
             } else {
-                Err(ApiError::forbidden(format!(
-                    "you may not subscribe to the timetable of {id}: a teacher's calendar \
-                     link is for that teacher"
+                Err(ApiError::forbidden(Text::new(
+                    format!(
+                        "vous ne pouvez pas vous abonner à l'emploi du temps de {id} : le lien \
+                         d'agenda d'un enseignant est réservé à cet enseignant"
+                    ),
+                    format!(
+                        "you may not subscribe to the timetable of {id}: a teacher's calendar \
+                         link is for that teacher"
+                    ),
                 )))
             }
         }
@@ -253,7 +266,10 @@ impl FeedMutation {
             _ => {
                 return Err(ApiError::validation(
                     "student",
-                    "name exactly one of `student` and `teacher`",
+                    Text::new(
+                        "indiquez soit `student`, soit `teacher`, et un seul des deux",
+                        "name exactly one of `student` and `teacher`",
+                    ),
                 )
                 .into())
             }

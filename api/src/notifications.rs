@@ -21,6 +21,7 @@ use cqrs_es::Aggregate;
 
 use crate::access::Actor;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Text;
 use crate::reader::Reader;
 use crate::schema::context::{payload, Command, CommandOptions};
 
@@ -191,18 +192,21 @@ fn may_reach(actor: &Actor, guardian: &str) -> ApiResult<()> {
     (own || staff || actor.auditor)
         .then_some(())
         .ok_or_else(|| {
-            ApiError::forbidden(format!(
-                "you may not see or change how {guardian} is reached"
+            ApiError::forbidden(Text::new(
+                format!("vous ne pouvez ni voir ni modifier les coordonnées de {guardian}"),
+                format!("you may not see or change how {guardian} is reached"),
             ))
         })
 }
 
 /// The deliveries of the establishment: vie scolaire and the administration.
 fn may_follow(actor: &Actor) -> ApiResult<()> {
-    actor
-        .sees_establishment()
-        .then_some(())
-        .ok_or_else(|| ApiError::forbidden("notifications are followed by vie scolaire"))
+    actor.sees_establishment().then_some(()).ok_or_else(|| {
+        ApiError::forbidden(Text::new(
+            "le suivi des notifications est réservé à la vie scolaire",
+            "notifications are followed by vie scolaire",
+        ))
+    })
 }
 
 /// `notificationPreferences(guardian)`, read from the guardian's own stream (a few
@@ -292,7 +296,10 @@ pub(crate) async fn deliveries(
     if !(1..=MAX_LISTED).contains(&first) {
         return Err(ApiError::validation(
             "first",
-            format!("between 1 and {MAX_LISTED}"),
+            Text::new(
+                format!("entre 1 et {MAX_LISTED}"),
+                format!("between 1 and {MAX_LISTED}"),
+            ),
         ));
     }
     let rows = outbox::list(
@@ -437,7 +444,11 @@ impl NotificationMutation {
     ) -> GqlResult<SetNotificationPreferencesPayload> {
         let c = Command::sent(ctx, input.options).await?;
         if c.actor.children.is_empty() {
-            return Err(ApiError::forbidden("preferences are a guardian's own choice").into());
+            return Err(ApiError::forbidden(Text::new(
+                "seul le responsable légal choisit ses préférences",
+                "preferences are a guardian's own choice",
+            ))
+            .into());
         }
         let guardian = c.actor.person.clone();
         let command = ContactCommand::SetPreferences {
@@ -515,7 +526,11 @@ impl NotificationMutation {
                 .map(NotificationDelivery::from);
             return Ok(RetryNotificationPayload { delivery });
         }
-        Err(ApiError::not_found(format!("no dead letter `{id}` in this establishment")).into())
+        Err(ApiError::not_found(Text::new(
+            format!("aucune notification en échec `{id}` dans cet établissement"),
+            format!("no dead letter `{id}` in this establishment"),
+        ))
+        .into())
     }
 }
 
@@ -558,7 +573,10 @@ async fn is_guardian(c: &Command<'_>, guardian: &str) -> ApiResult<()> {
     if children.children.is_empty() {
         return Err(ApiError::validation(
             "guardian",
-            format!("`{guardian}` is the guardian of no student here"),
+            Text::new(
+                format!("`{guardian}` n'est responsable légal d'aucun élève de l'établissement"),
+                format!("`{guardian}` is the guardian of no student here"),
+            ),
         ));
     }
     Ok(())

@@ -26,24 +26,51 @@ pub fn today(reader: &Reader, establishment: &Establishment) -> NaiveDate {
         .date_naive()
 }
 
+/// The school year `text` names, or VALIDATION on `field`.
+pub(crate) fn school_year_arg(field: &str, text: &str) -> ApiResult<SchoolYear> {
+    SchoolYear::parse(text).map_err(|e| {
+        ApiError::validation(
+            field,
+            Text::new(
+                format!(
+                    "`{}` n'est pas une année scolaire : écrivez-la comme deux années \
+                     consécutives, par ex. 2026-2027",
+                    e.0
+                ),
+                e.to_string(),
+            ),
+        )
+    })
+}
+
 /// The year asked for, or the current one.
 pub async fn year(reader: &Reader, asked: Option<&str>) -> ApiResult<SchoolYear> {
     if let Some(text) = asked {
-        return SchoolYear::parse(text).map_err(|e| ApiError::validation("year", e.to_string()));
+        return school_year_arg("year", text);
     }
     let establishment = reader.establishment().await?;
-    year_of(&establishment, today(reader, &establishment))
-        .ok_or_else(|| ApiError::not_found("no school year is open in this establishment"))
+    year_of(&establishment, today(reader, &establishment)).ok_or_else(|| {
+        ApiError::not_found(Text::new(
+            "aucune année scolaire n'est ouverte dans cet établissement",
+            "no school year is open in this establishment",
+        ))
+    })
 }
 
 pub fn check_range(from: NaiveDate, to: NaiveDate) -> ApiResult<()> {
     if to < from {
-        return Err(ApiError::validation("to", "is before `from`"));
+        return Err(ApiError::validation(
+            "to",
+            Text::new("est avant `from`", "is before `from`"),
+        ));
     }
     if (to - from).num_days() > MAX_RANGE_DAYS {
         return Err(ApiError::validation(
             "to",
-            format!("a range spans at most {MAX_RANGE_DAYS} days"),
+            Text::new(
+                format!("une plage couvre au plus {MAX_RANGE_DAYS} jours"),
+                format!("a range spans at most {MAX_RANGE_DAYS} days"),
+            ),
         ));
     }
     Ok(())
@@ -74,7 +101,12 @@ pub async fn current_period(reader: &Reader, year: &SchoolYear) -> ApiResult<Str
         .or_else(|| periods.iter().rev().find(|p| p.from <= day))
         .or_else(|| periods.first())
         .map(|p| p.id.clone())
-        .ok_or_else(|| ApiError::not_found(format!("school year {year} has no period")))
+        .ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!("l'année scolaire {year} n'a aucune période"),
+                format!("school year {year} has no period"),
+            ))
+        })
 }
 
 /// What a `history` field counts against the request's complexity: it reads and folds a
@@ -92,13 +124,22 @@ pub(crate) fn year_containing(
         .find(|(_, y)| y.first_day <= date && date <= y.last_day)
         .map(|(id, _)| id.clone())
         .ok_or_else(|| {
-            ApiError::validation(field, format!("{date} is in no school year of {}", e.name))
+            ApiError::validation(
+                field,
+                Text::new(
+                    format!("le {date} n'est dans aucune année scolaire de {}", e.name),
+                    format!("{date} is in no school year of {}", e.name),
+                ),
+            )
         })
 }
 
 pub(crate) fn non_empty(value: &str, field: &str) -> ApiResult<()> {
     if value.trim().is_empty() {
-        return Err(ApiError::validation(field, "must not be empty"));
+        return Err(ApiError::validation(
+            field,
+            Text::new("ne doit pas être vide", "must not be empty"),
+        ));
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use async_graphql::OutputType;
 use base64::Engine;
 
 use crate::error::ApiError;
+use crate::i18n::Text;
 use crate::pagination::{Total, DEFAULT_PAGE, MAX_PAGE};
 
 /// The key of an item in a keyed list: its cursor, base64url-encoded.
@@ -53,9 +54,14 @@ pub async fn keyed<T: OutputType>(
 ) -> async_graphql::Result<KeyedPage<T>> {
     for (field, n) in [("first", first), ("last", last)] {
         if n.is_some_and(|n| n as usize > MAX_PAGE) {
-            return Err(
-                ApiError::validation(field, format!("at most {MAX_PAGE} items a page")).into(),
-            );
+            return Err(ApiError::validation(
+                field,
+                Text::new(
+                    format!("au plus {MAX_PAGE} éléments par page"),
+                    format!("at most {MAX_PAGE} items a page"),
+                ),
+            )
+            .into());
         }
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));

@@ -205,7 +205,10 @@ impl<'a> Command<'a> {
         year_of(&establishment, date).ok_or_else(|| {
             ApiError::validation(
                 "date",
-                format!("{date} is in no school year of this establishment"),
+                Text::new(
+                    format!("le {date} n'est dans aucune année scolaire de cet établissement"),
+                    format!("{date} is in no school year of this establishment"),
+                ),
             )
         })
     }
@@ -222,7 +225,7 @@ impl<'a> Command<'a> {
         if let Some(reason) = &occurrence.cancelled {
             return Err(ApiError::rule_violation(
                 "LESSON_CANCELLED",
-                crate::i18n::Text::new(
+                Text::new(
                     format!("le cours {lesson} est annulé ({reason}) : il n'a pas d'appel"),
                     format!("lesson {lesson} is cancelled ({reason}): it has no roll call"),
                 ),
@@ -236,9 +239,16 @@ impl<'a> Command<'a> {
         if !here {
             return Err(ApiError::validation(
                 "student",
-                format!(
-                    "{student} is not in the class of lesson {lesson} on {}",
-                    occurrence.date
+                Text::new(
+                    format!(
+                        "l'élève {student} n'est pas dans la division ou le groupe du cours \
+                         {lesson} le {}",
+                        occurrence.date
+                    ),
+                    format!(
+                        "{student} is not in the class of lesson {lesson} on {}",
+                        occurrence.date
+                    ),
                 ),
             ));
         }
@@ -262,15 +272,22 @@ impl<'a> Command<'a> {
             .gradebook(&year, class, &period)
             .await?
             .ok_or_else(|| {
-                ApiError::not_found(format!("no gradebook for {class} in period {period}"))
+                ApiError::not_found(Text::new(
+                    format!("aucun carnet de notes pour {class} sur la période {period}"),
+                    format!("no gradebook for {class} in period {period}"),
+                ))
             })?;
         let subject = book
             .evaluations
             .get(evaluation)
             .map(|e| e.subject.as_str())
             .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "no evaluation `{evaluation}` in the gradebook of {class}, {period}"
+                ApiError::not_found(Text::new(
+                    format!(
+                        "aucune évaluation `{evaluation}` dans le carnet de notes de {class}, \
+                         période {period}"
+                    ),
+                    format!("no evaluation `{evaluation}` in the gradebook of {class}, {period}"),
                 ))
             })?;
         self.actor.may_grade(&year, class, subject)?;

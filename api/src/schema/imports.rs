@@ -5,10 +5,12 @@ use async_graphql::{Context, InputObject, Object, SimpleObject, Upload};
 use base64::Engine as _;
 use carnet_domain::enrolment::SchoolYear;
 use carnet_importers::{Format, ImportError, Options};
-use chrono::{NaiveDate, NaiveTime};
+use chrono::NaiveTime;
 
 use super::context::Command;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Text;
+use crate::scalars::Date;
 
 #[derive(Debug, Default)]
 pub struct ImportMutation;
@@ -34,7 +36,7 @@ pub struct ImportInput {
     #[graphql(default)]
     pub dry_run: bool,
     /// Timetables: the day the timetable takes effect (default: today).
-    pub from: Option<NaiveDate>,
+    pub from: Option<Date>,
     /// Timetables: the school year, e.g. 2026-2027 (default: the one `from` falls in).
     pub year: Option<String>,
     /// Timetables: the times of periods whose names hold none, e.g. `1=08:00-08:55`.
@@ -82,7 +84,10 @@ impl ImportMutation {
             let known: Vec<_> = Format::ALL.iter().map(|f| f.name()).collect();
             ApiError::validation(
                 "input.format",
-                format!("Carnet imports {}", known.join(", ")),
+                Text::new(
+                    format!("Carnet importe les formats {}", known.join(", ")),
+                    format!("Carnet imports {}", known.join(", ")),
+                ),
             )
         })?;
         let (bytes, uploaded_name) = content(ctx, &input)?;
@@ -95,13 +100,18 @@ impl ImportMutation {
             .file_name()
             .and_then(|n| n.to_str())
             .filter(|n| !n.is_empty())
-            .ok_or_else(|| ApiError::validation("input.fileName", "a file name is needed"))?
+            .ok_or_else(|| {
+                ApiError::validation(
+                    "input.fileName",
+                    Text::new("un nom de fichier est nécessaire", "a file name is needed"),
+                )
+            })?
             .to_string();
         let mut options = Options::new(&c.actor.person, chrono::Local::now().date_naive());
         options.role = c.actor.role_label().to_string();
         options.tenant = Some(c.reader.tenant.clone());
         options.dry_run = input.dry_run;
-        options.from = input.from;
+        options.from = input.from.map(|d| d.0);
         options.year = input
             .year
             .as_deref()
@@ -128,10 +138,18 @@ impl ImportMutation {
             .map_err(|_| {
                 ApiError::validation(
                     "input.contentBase64",
-                    format!(
-                        "the file took more than {} s to read and check; nothing was imported \
-                         (a file this large is imported with `carnet import`)",
-                        IMPORT_DEADLINE.as_secs()
+                    Text::new(
+                        format!(
+                            "la lecture et la vérification du fichier ont pris plus de {} s ; \
+                             rien n'a été importé (un fichier de cette taille s'importe avec \
+                             `carnet import`)",
+                            IMPORT_DEADLINE.as_secs()
+                        ),
+                        format!(
+                            "the file took more than {} s to read and check; nothing was \
+                             imported (a file this large is imported with `carnet import`)",
+                            IMPORT_DEADLINE.as_secs()
+                        ),
                     ),
                 )
             })?
@@ -139,12 +157,17 @@ impl ImportMutation {
                 ImportError::Invalid(problems) => ApiError::InvalidFile(problems),
                 ImportError::OtherEstablishment { file, expected } => ApiError::validation(
                     "input.contentBase64",
-                    format!("the file is for establishment {file}, not {expected}"),
+                    Text::new(
+                        format!("le fichier concerne l'établissement {file}, et non {expected}"),
+                        format!("the file is for establishment {file}, not {expected}"),
+                    ),
                 ),
                 ImportError::Io { reason, .. } => {
                     ApiError::validation("input.contentBase64", reason)
                 }
-                ImportError::NotAllowed(_) => ApiError::forbidden(e.to_string()),
+                ImportError::NotAllowed(ref reserved) => {
+                    ApiError::forbidden(not_allowed(reserved, e.to_string()))
+                }
                 ImportError::Store(store) => store.into(),
             })?;
         Ok(ImportSummary {
@@ -178,7 +201,7 @@ fn content(ctx: &Context<'_>, input: &ImportInput) -> ApiResult<(Vec<u8>, Option
             let value = upload.value(ctx).map_err(|e| {
                 ApiError::validation(
                     "input.file",
-                    crate::i18n::Text::new(
+                    Text::new(
                         format!("le fichier envoyé n'a pas pu être lu : {e}"),
                         format!("the uploaded file could not be read: {e}"),
                     ),
@@ -192,7 +215,7 @@ fn content(ctx: &Context<'_>, input: &ImportInput) -> ApiResult<(Vec<u8>, Option
                 .map_err(|e| {
                     ApiError::validation(
                         "input.contentBase64",
-                        crate::i18n::Text::new(
+                        Text::new(
                             format!("n'est pas du base64 : {e}"),
                             format!("not base64: {e}"),
                         ),
@@ -202,7 +225,7 @@ fn content(ctx: &Context<'_>, input: &ImportInput) -> ApiResult<(Vec<u8>, Option
         }
         _ => Err(ApiError::validation(
             "input.file",
-            crate::i18n::Text::new(
+            Text::new(
                 "donnez le fichier, envoyé en multipart (`file`) ou en base64 \
                  (`contentBase64`), l'un des deux",
                 "give the file, uploaded as multipart (`file`) or in base64 \
@@ -210,6 +233,31 @@ fn content(ctx: &Context<'_>, input: &ImportInput) -> ApiResult<(Vec<u8>, Option
             ),
         )),
     }
+}
+
+/// The refusal of an import that changes what only the head may change: `english` as
+/// the importer words it, and in French.
+fn not_allowed(reserved: &[String], english: String) -> Text {
+    let changes: Vec<&str> = reserved
+        .iter()
+        .map(|what| match what.as_str() {
+            "the timetable" => "l'emploi du temps",
+            "staff members" => "les membres du personnel",
+            "staff roles" => "les fonctions du personnel",
+            "staff departures" => "les départs du personnel",
+            "teachers' services" => "les services des enseignants",
+            "staff members' ENT identifiers" => "les identifiants ENT du personnel",
+            other => other,
+        })
+        .collect();
+    Text::new(
+        format!(
+            "ce fichier modifie {} : seul le chef d'établissement peut importer cela ; rien \
+             n'a été importé",
+            changes.join(", ")
+        ),
+        english,
+    )
 }
 
 fn count(n: usize) -> i32 {
@@ -231,7 +279,10 @@ fn bell_schedule(entries: &[String]) -> ApiResult<carnet_importers::fet::Hours> 
                 .ok_or_else(|| {
                     ApiError::validation(
                         "input.hours",
-                        format!("`{entry}` is not NAME=HH:MM-HH:MM"),
+                        Text::new(
+                            format!("`{entry}` n'est pas de la forme NOM=HH:MM-HH:MM"),
+                            format!("`{entry}` is not NAME=HH:MM-HH:MM"),
+                        ),
                     )
                 })
         })

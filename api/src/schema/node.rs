@@ -76,9 +76,15 @@ pub fn local_id(reader: &Reader, t: NodeType, arg: &str) -> ApiResult<String> {
     match parse_global(arg) {
         None => Ok(arg.to_string()),
         Some((found, uai, local)) if found == t && uai == reader.tenant.to_string() => Ok(local),
-        Some(_) => Err(ApiError::not_found(format!(
-            "`{arg}` is not the id of a {} of this establishment",
-            t.name()
+        Some(_) => Err(ApiError::not_found(Text::new(
+            format!(
+                "`{arg}` n'est pas l'identifiant d'un objet {} de cet établissement",
+                t.name()
+            ),
+            format!(
+                "`{arg}` is not the id of a {} of this establishment",
+                t.name()
+            ),
         ))),
     }
 }
@@ -136,7 +142,12 @@ impl TeacherView {
             .staff
             .get(id)
             .filter(|m| m.roles.contains(&Role::Teacher))
-            .ok_or_else(|| ApiError::not_found(format!("no teacher `{id}` here")))?;
+            .ok_or_else(|| {
+                ApiError::not_found(Text::new(
+                    format!("aucun enseignant `{id}` dans cet établissement"),
+                    format!("no teacher `{id}` here"),
+                ))
+            })?;
         Ok(TeacherView {
             name: reader.open(&member.name).await?,
             reader: reader.clone(),
@@ -181,7 +192,10 @@ impl Lesson {
                 .chain(&lesson.groups)
                 .any(|c| actor.teaches(&year, c)))
         {
-            return Err(ApiError::forbidden("you may not see this lesson"));
+            return Err(ApiError::forbidden(Text::new(
+                "vous ne pouvez pas voir ce cours",
+                "you may not see this lesson",
+            )));
         }
         Ok(lesson)
     }
@@ -220,7 +234,12 @@ impl BookingView {
 /// The object a global id names, if the caller may see it, or NOT_FOUND / FORBIDDEN as
 /// the type's own lookup answers.
 pub async fn load_node(reader: &Reader, actor: &Arc<Actor>, id: &str) -> ApiResult<Node> {
-    let not_found = || ApiError::not_found(format!("`{id}` is not an id of this establishment"));
+    let not_found = || {
+        ApiError::not_found(Text::new(
+            format!("`{id}` n'est pas un identifiant de cet établissement"),
+            format!("`{id}` is not an id of this establishment"),
+        ))
+    };
     let (t, uai, local) = parse_global(id).ok_or_else(not_found)?;
     if uai != reader.tenant.to_string() {
         return Err(not_found());
@@ -252,11 +271,14 @@ pub fn class_arg(reader: &Reader, arg: &str) -> ApiResult<(Option<SchoolYear>, S
     if local == arg {
         return Ok((None, local));
     }
-    let (year, class) = local
-        .split_once('/')
-        .ok_or_else(|| ApiError::not_found(format!("`{arg}` is not a class id")))?;
-    let year = SchoolYear::parse(year)
-        .map_err(|_| ApiError::not_found(format!("`{arg}` is not a class id")))?;
+    let not_a_class = || {
+        ApiError::not_found(Text::new(
+            format!("`{arg}` n'est pas un identifiant de division ou de groupe"),
+            format!("`{arg}` is not a class id"),
+        ))
+    };
+    let (year, class) = local.split_once('/').ok_or_else(not_a_class)?;
+    let year = SchoolYear::parse(year).map_err(|_| not_a_class())?;
     Ok((Some(year), class.to_string()))
 }
 
@@ -288,7 +310,11 @@ impl NodeQuery {
         as_of: Option<DateTime<Utc>>,
     ) -> GqlResult<Vec<Option<GqlResult<Node>>>> {
         if ids.len() > 100 {
-            return Err(ApiError::validation("ids", "at most 100 ids").into());
+            return Err(ApiError::validation(
+                "ids",
+                Text::new("au plus 100 identifiants", "at most 100 ids"),
+            )
+            .into());
         }
         let (reader, actor) = caller(ctx, as_of).await?;
         let mut out = Vec::with_capacity(ids.len());

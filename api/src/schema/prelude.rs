@@ -25,9 +25,7 @@ pub(crate) use carnet_domain::timetable::{
 pub(crate) use carnet_projections::grades::StudentAverages;
 pub(crate) use carnet_projections::{attendance, enrolment, query as docs, reservations};
 pub(crate) use carnet_store::{CommandBus, CommandContext, CommandOutcome, School, Source};
-pub(crate) use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc, Weekday,
-};
+pub(crate) use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc, Weekday};
 pub(crate) use cqrs_es::Aggregate;
 pub(crate) use rust_decimal::Decimal;
 pub(crate) use serde::Serialize;
@@ -36,8 +34,10 @@ pub(crate) use uuid::Uuid;
 pub(crate) use crate::access::{student_classes, Actor};
 pub(crate) use crate::error::{ApiError, ApiResult};
 pub(crate) use crate::history::{history, Change};
+pub(crate) use crate::i18n::Text;
 pub(crate) use crate::pagination::{paginate, Page};
 pub(crate) use crate::reader::Reader;
+pub(crate) use crate::scalars::{Date, LocalDateTime, Time};
 pub(crate) use crate::state::Caller;
 
 pub(crate) use super::attendance::*;

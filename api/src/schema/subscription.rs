@@ -28,7 +28,9 @@ use super::state;
 use crate::access::Actor;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult};
+use crate::i18n::Text;
 use crate::reader::Reader;
+use crate::scalars::{Date, Time};
 use crate::state::{AppState, Caller};
 
 #[derive(Debug, Default)]
@@ -39,8 +41,8 @@ pub struct SubscriptionRoot;
 pub struct AbsenceNotice {
     pub student: String,
     pub lesson: String,
-    pub date: NaiveDate,
-    pub start: NaiveTime,
+    pub date: Date,
+    pub start: Time,
     pub recorded_at: DateTime<Utc>,
     pub position: i64,
 }
@@ -114,9 +116,12 @@ impl LiveRights {
     /// and the rights as they stand.
     async fn start(ctx: &Context<'_>, after: Option<i64>) -> ApiResult<(Self, Events)> {
         let state = state(ctx)?.clone();
-        let caller = ctx
-            .data::<Caller>()
-            .map_err(|_| ApiError::Unauthenticated("no credentials with this request".into()))?;
+        let caller = ctx.data::<Caller>().map_err(|_| {
+            ApiError::unauthenticated(Text::new(
+                "cette requête ne porte aucune authentification",
+                "no credentials with this request",
+            ))
+        })?;
         let principal = caller.principal()?.clone();
         let tenant = caller.tenant()?;
         // The feed first, then the rights: a change recorded in between is either in the
@@ -129,7 +134,13 @@ impl LiveRights {
                 if after < 0 || after > head {
                     return Err(ApiError::validation(
                         "after",
-                        format!("is no position of this establishment's log (0 to {head})"),
+                        Text::new(
+                            format!(
+                                "n'est pas une position du journal de cet établissement (de 0 \
+                                 à {head})"
+                            ),
+                            format!("is no position of this establishment's log (0 to {head})"),
+                        ),
                     ));
                 }
                 resumed(state.store.clone(), tenant.clone(), after, head, events)
@@ -302,14 +313,15 @@ fn absence_for(actor: &Actor, event: &RecordedEvent) -> Option<AbsenceNotice> {
             .map_or(id.as_str(), |(_, s)| s)
             .to_string()
     };
-    let notice = |student: String, lesson: String, date, start| AbsenceNotice {
-        student,
-        lesson,
-        date,
-        start,
-        recorded_at: event.recorded_at,
-        position: event.position,
-    };
+    let notice =
+        |student: String, lesson: String, date: NaiveDate, start: NaiveTime| AbsenceNotice {
+            student,
+            lesson,
+            date: date.into(),
+            start: start.into(),
+            recorded_at: event.recorded_at,
+            position: event.position,
+        };
     match attendance_event(event)? {
         AttendanceEvent::GuardiansNotified {
             student,

@@ -25,7 +25,7 @@ pub struct AttendanceStatus {
     /// Minutes late, for LATE.
     pub minutes: Option<u32>,
     /// When the student left, for EARLY_DEPARTURE.
-    pub left_at: Option<NaiveTime>,
+    pub left_at: Option<Time>,
     /// In words: "absent", "late by 10 min".
     pub label: String,
 }
@@ -36,7 +36,7 @@ impl From<Status> for AttendanceStatus {
             Status::Present => (AttendanceKind::Present, None, None),
             Status::Absent => (AttendanceKind::Absent, None, None),
             Status::Late { minutes } => (AttendanceKind::Late, Some(minutes), None),
-            Status::EarlyDeparture { at } => (AttendanceKind::EarlyDeparture, None, Some(at)),
+            Status::EarlyDeparture { at } => (AttendanceKind::EarlyDeparture, None, Some(Time(at))),
             Status::Excluded => (AttendanceKind::Excluded, None, None),
         };
         AttendanceStatus {
@@ -79,9 +79,9 @@ impl From<attendance::HalfDays> for HalfDays {
 #[graphql(complex)]
 pub struct Absence {
     pub lesson: String,
-    pub date: NaiveDate,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
+    pub date: Date,
+    pub start: Time,
+    pub end: Time,
     pub half_day: HalfDayPart,
     pub status: AttendanceStatus,
     /// The statuses this entry had before its corrections, oldest first.
@@ -118,9 +118,9 @@ pub(crate) fn absence(
 ) -> Absence {
     Absence {
         lesson: lesson.to_string(),
-        date: e.date,
-        start: e.start,
-        end: e.end,
+        date: e.date.into(),
+        start: e.start.into(),
+        end: e.end.into(),
         half_day: match e.half_day.part {
             Part::Morning => HalfDayPart::Morning,
             Part::Afternoon => HalfDayPart::Afternoon,
@@ -136,8 +136,8 @@ pub(crate) fn absence(
 #[graphql(complex)]
 pub struct Justification {
     pub id: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
     /// The reason's code; null once the student's absence data was erased.
     pub reason: Option<String>,
     pub legitimate: bool,
@@ -182,7 +182,7 @@ pub struct AttendanceStatusInput {
     /// Minutes late: required for LATE.
     pub minutes: Option<u32>,
     /// When the student left: required for EARLY_DEPARTURE.
-    pub left_at: Option<NaiveTime>,
+    pub left_at: Option<Time>,
 }
 
 impl AttendanceStatusInput {
@@ -195,15 +195,21 @@ impl AttendanceStatusInput {
                 minutes: self.minutes.filter(|m| *m > 0).ok_or_else(|| {
                     ApiError::validation(
                         "status.minutes",
-                        "a late arrival needs its minutes (more than 0)",
+                        Text::new(
+                            "un retard doit indiquer son nombre de minutes (plus de 0)",
+                            "a late arrival needs its minutes (more than 0)",
+                        ),
                     )
                 })?,
             },
             AttendanceKind::EarlyDeparture => Status::EarlyDeparture {
-                at: self.left_at.ok_or_else(|| {
+                at: self.left_at.map(|t| t.0).ok_or_else(|| {
                     ApiError::validation(
                         "status.leftAt",
-                        "an early departure needs the time the student left",
+                        Text::new(
+                            "un départ anticipé doit indiquer l'heure à laquelle l'élève est parti",
+                            "an early departure needs the time the student left",
+                        ),
                     )
                 })?,
             },

@@ -47,9 +47,9 @@ payload!(
 pub struct DeclareJustificationInput {
     pub student: String,
     /// The first day the justification covers.
-    pub from: NaiveDate,
+    pub from: Date,
     /// The last day it covers (inclusive).
-    pub to: NaiveDate,
+    pub to: Date,
     /// A reason code of the establishment's list.
     pub reason: String,
     #[graphql(default)]
@@ -124,8 +124,8 @@ async fn justification(
     Ok(Some(Justification {
         stream: (reader.clone(), School::attendance_id(year, student)),
         id: id.to_string(),
-        from: j.from,
-        to: j.to,
+        from: j.from.into(),
+        to: j.to.into(),
         reason: reader.open(&j.reason).await?,
         legitimate: j.legitimate,
         comment: reader.open(&j.comment).await?,
@@ -209,13 +209,13 @@ impl AttendanceMutation {
         let student = input.student;
         c.actor.may_justify(&student)?;
         c.reader.student(&student).await?;
-        let year = c.year_of(input.from).await?;
+        let year = c.year_of(input.from.0).await?;
         let id = c.new_id(input.justification, "just");
         let command = AttendanceCommand::DeclareJustification {
             student: student.clone(),
             justification: id.clone(),
-            from: input.from,
-            to: input.to,
+            from: input.from.0,
+            to: input.to.0,
             reason: input.reason,
             comment: input.comment,
             by: c.actor.person.clone(),

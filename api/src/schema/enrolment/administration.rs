@@ -32,8 +32,8 @@ pub struct PeriodInput {
     pub id: String,
     /// E.g. `1er trimestre`.
     pub name: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
 }
 
 /// Holidays of the zone or a closed day (pont, exams), first and last day included.
@@ -41,8 +41,8 @@ pub struct PeriodInput {
 pub struct ClosureInput {
     /// E.g. `Vacances de la Toussaint`.
     pub name: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
 }
 
 /// Week A or week B of the alternation.
@@ -58,7 +58,7 @@ pub enum AlternatingWeek {
 #[derive(Debug, Clone, InputObject)]
 pub struct WeekLabelInput {
     /// The Monday of the week.
-    pub monday: NaiveDate,
+    pub monday: Date,
     pub label: AlternatingWeek,
 }
 
@@ -84,9 +84,9 @@ pub struct OpenSchoolYearInput {
     /// E.g. `2027-2028`.
     pub year: String,
     /// Jour de la rentrée.
-    pub first_day: NaiveDate,
+    pub first_day: Date,
     /// The last day of lessons.
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     pub periods: Vec<PeriodInput>,
     #[graphql(default)]
     pub calendar: CalendarInput,
@@ -96,12 +96,14 @@ pub struct OpenSchoolYearInput {
 
 #[derive(Debug, Clone, InputObject)]
 pub struct DefineSubjectInput {
-    /// The national code of the subject (six digits, e.g. `061300`).
+    /// The establishment's code, e.g. `MATHS`: what courses, evaluations and every
+    /// `Subject.code` use.
     pub code: String,
-    /// The establishment's short name, e.g. `MATHS`: what courses and evaluations use.
-    pub short: String,
     /// E.g. `Mathématiques`.
-    pub name: String,
+    pub label: String,
+    /// The national code (BCN, six digits, e.g. `061300`), what STS-Web and the LSU
+    /// know the subject by.
+    pub national_code: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -195,7 +197,7 @@ pub struct ChangeStaffRolesInput {
 #[derive(Debug, Clone, InputObject)]
 pub struct StaffMemberLeavesInput {
     pub person: String,
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -250,8 +252,8 @@ pub struct RollOverYearInput {
     pub from: String,
     /// The next year, e.g. `2027-2028`, its dates and periods.
     pub year: String,
-    pub first_day: NaiveDate,
-    pub last_day: NaiveDate,
+    pub first_day: Date,
+    pub last_day: Date,
     pub periods: Vec<PeriodInput>,
     /// The next year's calendar; when given, the timetable of the next year is opened
     /// with it.
@@ -276,27 +278,17 @@ pub struct RollOverYearInput {
 pub struct YearPeriod {
     pub id: String,
     pub name: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
 }
 
 /// A school year as the establishment knows it.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct SchoolYearView {
     pub id: String,
-    pub first_day: NaiveDate,
-    pub last_day: NaiveDate,
+    pub first_day: Date,
+    pub last_day: Date,
     pub periods: Vec<YearPeriod>,
-}
-
-/// A subject of the establishment.
-#[derive(Debug, Clone, SimpleObject)]
-pub struct SubjectView {
-    /// The national code, e.g. `061300`.
-    pub code: String,
-    /// The establishment's short name, e.g. `MATHS`.
-    pub short: String,
-    pub name: String,
 }
 
 /// A member of staff.
@@ -307,11 +299,15 @@ pub struct StaffMemberView {
     pub name: Option<String>,
     pub roles: Vec<StaffRole>,
     /// Their last day, once they left.
-    pub left_on: Option<NaiveDate>,
+    pub left_on: Option<Date>,
 }
 
 payload!(OpenSchoolYearPayload, "The school year as now opened.", school_year: SchoolYearView);
-payload!(DefineSubjectPayload, "The subject as now defined.", subject: SubjectView);
+payload!(
+    DefineSubjectPayload,
+    "The subject as now defined.",
+    subject: super::lists::SubjectView
+);
 payload!(CreateDivisionPayload, "The division, as a class of the year.", class: ClassView);
 payload!(CreateGroupPayload, "The group, as a class of the year.", class: ClassView);
 payload!(StaffMemberPayload, "The member of staff as they now are.", staff_member: StaffMemberView);
@@ -343,7 +339,7 @@ fn year_spec(
     last_day: NaiveDate,
     periods: Vec<PeriodInput>,
 ) -> ApiResult<YearSpec> {
-    let year = SchoolYear::parse(year).map_err(|e| ApiError::validation("year", e.to_string()))?;
+    let year = school_year_arg("year", year)?;
     Ok(YearSpec {
         year,
         first_day,
@@ -353,8 +349,8 @@ fn year_spec(
             .map(|p| Period {
                 id: p.id,
                 name: p.name,
-                from: p.from,
-                to: p.to,
+                from: p.from.0,
+                to: p.to.0,
             })
             .collect(),
     })
@@ -383,8 +379,8 @@ fn calendar(first_day: NaiveDate, last_day: NaiveDate, input: CalendarInput) -> 
         .into_iter()
         .map(|c| Closure {
             name: c.name,
-            from: c.from,
-            to: c.to,
+            from: c.from.0,
+            to: c.to.0,
         })
         .collect();
     calendar.week_overrides = input
@@ -395,7 +391,7 @@ fn calendar(first_day: NaiveDate, last_day: NaiveDate, input: CalendarInput) -> 
                 AlternatingWeek::A => DomainWeekLabel::A,
                 AlternatingWeek::B => DomainWeekLabel::B,
             };
-            (w.monday, label)
+            (w.monday.0, label)
         })
         .collect();
     calendar
@@ -421,16 +417,16 @@ where
 fn school_year_view(establishment: &Establishment, year: &SchoolYear) -> Option<SchoolYearView> {
     establishment.years.get(year).map(|y| SchoolYearView {
         id: year.to_string(),
-        first_day: y.first_day,
-        last_day: y.last_day,
+        first_day: y.first_day.into(),
+        last_day: y.last_day.into(),
         periods: y
             .periods
             .iter()
             .map(|p| YearPeriod {
                 id: p.id.clone(),
                 name: p.name.clone(),
-                from: p.from,
-                to: p.to,
+                from: p.from.into(),
+                to: p.to.into(),
             })
             .collect(),
     })
@@ -461,7 +457,7 @@ impl Command<'_> {
             id: person.to_string(),
             name: self.reader.open(&member.name).await?,
             roles: member.roles.iter().copied().map(StaffRole::from).collect(),
-            left_on: member.left_on,
+            left_on: member.left_on.map(Date),
         }))
     }
 
@@ -497,11 +493,23 @@ impl Command<'_> {
             .ok_or_else(|| {
                 ApiError::validation(
                     "input.subject",
-                    format!("`{}` is no subject of this establishment", input.subject),
+                    Text::new(
+                        format!(
+                            "`{}` n'est pas une matière de cet établissement",
+                            input.subject
+                        ),
+                        format!("`{}` is no subject of this establishment", input.subject),
+                    ),
                 )
             })?;
         let y = establishment.years.get(&year).ok_or_else(|| {
-            ApiError::validation("input.year", format!("{year} is not open here"))
+            ApiError::validation(
+                "input.year",
+                Text::new(
+                    format!("l'année scolaire {year} n'est pas ouverte dans cet établissement"),
+                    format!("{year} is not open here"),
+                ),
+            )
         })?;
         let class = if y.divisions.contains_key(&input.class) {
             ClassRef::Division(input.class.clone())
@@ -510,7 +518,13 @@ impl Command<'_> {
         } else {
             return Err(ApiError::validation(
                 "input.class",
-                format!("`{}` is no division or group of {year}", input.class),
+                Text::new(
+                    format!(
+                        "`{}` n'est ni une division ni un groupe de {year}",
+                        input.class
+                    ),
+                    format!("`{}` is no division or group of {year}", input.class),
+                ),
             ));
         };
         Ok((
@@ -550,7 +564,12 @@ impl AdministrationMutation {
     ) -> GqlResult<OpenSchoolYearPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("opening a school year")?;
-        let spec = year_spec(&input.year, input.first_day, input.last_day, input.periods)?;
+        let spec = year_spec(
+            &input.year,
+            input.first_day.0,
+            input.last_day.0,
+            input.periods,
+        )?;
         let establishment = c.reader.establishment().await?;
         let open_year = EstablishmentCommand::OpenSchoolYear(spec.clone());
         let open_timetable = TimetableCommand::OpenTimetable {
@@ -593,7 +612,7 @@ impl AdministrationMutation {
         })
     }
 
-    /// A subject of the establishment: its national code, short name and name.
+    /// A subject of the establishment: its code, label and national code. The head only.
     async fn define_subject(
         &self,
         ctx: &Context<'_>,
@@ -601,12 +620,24 @@ impl AdministrationMutation {
     ) -> GqlResult<DefineSubjectPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("defining a subject")?;
-        let code = carnet_domain::enrolment::SubjectCode::parse(&input.code)
-            .map_err(|e| ApiError::validation("input.code", e.to_string()))?;
+        let code =
+            carnet_domain::enrolment::SubjectCode::parse(&input.national_code).map_err(|e| {
+                ApiError::validation(
+                    "input.nationalCode",
+                    Text::new(
+                        format!(
+                            "`{}` n'est pas un code matière de la BCN : il a six chiffres, par \
+                             ex. 061300",
+                            e.0
+                        ),
+                        e.to_string(),
+                    ),
+                )
+            })?;
         let command = EstablishmentCommand::DefineSubject {
             code: code.clone(),
-            short: input.short,
-            name: input.name,
+            short: input.code,
+            name: input.label,
         };
         let result = c
             .run(
@@ -617,16 +648,16 @@ impl AdministrationMutation {
                 Some(code.to_string()),
             )
             .await?;
-        let subject = c
-            .establishment_now()
-            .await?
-            .subjects
-            .get(&code)
-            .map(|s| SubjectView {
-                code: code.to_string(),
-                short: s.short.clone(),
-                name: s.name.clone(),
-            });
+        let subject =
+            c.establishment_now()
+                .await?
+                .subjects
+                .get(&code)
+                .map(|s| super::lists::SubjectView {
+                    code: s.short.clone(),
+                    label: s.name.clone(),
+                    national_code: Some(code.to_string()),
+                });
         Ok(DefineSubjectPayload { result, subject })
     }
 
@@ -780,7 +811,7 @@ impl AdministrationMutation {
         c.actor.may_administer("recording a departure of staff")?;
         let command = EstablishmentCommand::StaffMemberLeaves {
             person: input.person.clone(),
-            last_day: input.last_day,
+            last_day: input.last_day.0,
         };
         let result = c
             .run(
@@ -853,12 +884,22 @@ impl AdministrationMutation {
     ) -> GqlResult<RollOverYearPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("the year-end rollover")?;
-        let from = SchoolYear::parse(&input.from)
-            .map_err(|e| ApiError::validation("input.from", e.to_string()))?;
-        let next = year_spec(&input.year, input.first_day, input.last_day, input.periods)?;
+        let from = school_year_arg("input.from", &input.from)?;
+        let next = year_spec(
+            &input.year,
+            input.first_day.0,
+            input.last_day.0,
+            input.periods,
+        )?;
         let establishment = c.reader.establishment().await?;
         let ending = establishment.years.get(&from).ok_or_else(|| {
-            ApiError::validation("input.from", format!("{from} is not open here"))
+            ApiError::validation(
+                "input.from",
+                Text::new(
+                    format!("l'année scolaire {from} n'est pas ouverte dans cet établissement"),
+                    format!("{from} is not open here"),
+                ),
+            )
         })?;
         let mut problems = Vec::new();
         let mut decisions = BTreeMap::new();
@@ -870,15 +911,33 @@ impl AdministrationMutation {
                 },
                 (None, Some(reason)) => Decision::Leave { reason },
                 _ => {
-                    problems.push(format!(
-                        "input.decisions[{i}] ({}): give either `division` or `leaves`",
-                        d.student
-                    ));
+                    problems.push(
+                        Text::new(
+                            format!(
+                                "input.decisions[{i}] ({}) : indiquez soit `division`, soit \
+                                 `leaves`",
+                                d.student
+                            ),
+                            format!(
+                                "input.decisions[{i}] ({}): give either `division` or `leaves`",
+                                d.student
+                            ),
+                        )
+                        .current()
+                        .to_string(),
+                    );
                     continue;
                 }
             };
             if decisions.insert(d.student.clone(), decision).is_some() {
-                problems.push(format!("{}: two decisions", d.student));
+                problems.push(
+                    Text::new(
+                        format!("{} : deux décisions", d.student),
+                        format!("{}: two decisions", d.student),
+                    )
+                    .current()
+                    .to_string(),
+                );
             }
         }
         // Every student of the year that ends must have a decision.
@@ -893,7 +952,14 @@ impl AdministrationMutation {
             .await?;
             for student in students {
                 if !decisions.contains_key(&student) {
-                    problems.push(format!("{student} ({division}): no decision"));
+                    problems.push(
+                        Text::new(
+                            format!("{student} ({division}) : aucune décision"),
+                            format!("{student} ({division}): no decision"),
+                        )
+                        .current()
+                        .to_string(),
+                    );
                 }
             }
         }
@@ -958,7 +1024,15 @@ impl AdministrationMutation {
         let student_commands = plan.student_commands();
         for (student, command) in &student_commands {
             if let Err(e) = decide(&c.school.students, student, command.clone()).await {
-                problems.push(format!("{student}: {}", refused(e)));
+                let refusal = refused(e);
+                problems.push(
+                    Text::new(
+                        format!("{student} : {refusal}"),
+                        format!("{student}: {refusal}"),
+                    )
+                    .current()
+                    .to_string(),
+                );
             }
         }
         let continuing = plan

@@ -57,8 +57,9 @@ impl StaffView {
         may_list_staff(actor)?;
         let establishment = reader.establishment().await?;
         if !establishment.staff.contains_key(id) {
-            return Err(ApiError::not_found(format!(
-                "no member of staff `{id}` here"
+            return Err(ApiError::not_found(Text::new(
+                format!("aucun membre du personnel `{id}` dans cet établissement"),
+                format!("no member of staff `{id}` here"),
             )));
         }
         Ok(StaffView {
@@ -74,7 +75,12 @@ impl StaffView {
 pub fn may_list_staff(actor: &Actor) -> ApiResult<()> {
     (actor.auditor || !actor.staff.is_empty())
         .then_some(())
-        .ok_or_else(|| ApiError::forbidden("the staff list is for the establishment's staff"))
+        .ok_or_else(|| {
+            ApiError::forbidden(Text::new(
+                "la liste du personnel est réservée au personnel de l'établissement",
+                "the staff list is for the establishment's staff",
+            ))
+        })
 }
 
 /// The services of `teacher` in `e` (every year, or `year`), subjects named in full.
@@ -129,18 +135,17 @@ impl StaffView {
     }
 
     /// Last day in the establishment, once the person left.
-    async fn left_on(&self) -> Option<NaiveDate> {
+    async fn left_on(&self) -> Option<Date> {
         self.establishment
             .staff
             .get(&self.id)
             .and_then(|m| m.left_on)
+            .map(Date)
     }
 
     /// The teacher's services, of every year or of `year`.
     async fn services(&self, year: Option<String>) -> GqlResult<Vec<ServiceView>> {
-        let year = year
-            .map(|y| SchoolYear::parse(&y).map_err(|e| ApiError::validation("year", e.to_string())))
-            .transpose()?;
+        let year = year.map(|y| school_year_arg("year", &y)).transpose()?;
         Ok(services_of(&self.establishment, &self.id, year.as_ref()))
     }
 
@@ -171,8 +176,8 @@ pub struct PeriodView {
     pub id: String,
     pub label: String,
     pub year: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
     #[graphql(skip)]
     pub context: (Reader, Arc<Actor>, SchoolYear),
 }
@@ -238,16 +243,19 @@ impl ClassView {
     ) -> ApiResult<Self> {
         actor.may_see_class(&year, id)?;
         let establishment = reader.establishment().await?;
-        let y = establishment
-            .years
-            .get(&year)
-            .ok_or_else(|| ApiError::not_found(format!("school year {year} is not open here")))?;
+        let y = establishment.years.get(&year).ok_or_else(|| {
+            ApiError::not_found(Text::new(
+                format!("l'année scolaire {year} n'est pas ouverte dans cet établissement"),
+                format!("school year {year} is not open here"),
+            ))
+        })?;
         let (name, is_group) = match (y.divisions.get(id), y.groups.get(id)) {
             (Some(d), _) => (d.name.clone(), false),
             (None, Some(g)) => (g.name.clone(), true),
             (None, None) => {
-                return Err(ApiError::not_found(format!(
-                    "no division or group `{id}` in {year}"
+                return Err(ApiError::not_found(Text::new(
+                    format!("aucune division ni aucun groupe `{id}` en {year}"),
+                    format!("no division or group `{id}` in {year}"),
                 )))
             }
         };
@@ -469,8 +477,8 @@ impl ListsQuery {
                         id: p.id,
                         label: p.name,
                         year: year.to_string(),
-                        from: p.from,
-                        to: p.to,
+                        from: p.from.into(),
+                        to: p.to.into(),
                         context: (reader.clone(), actor.clone(), year.clone()),
                     },
                 )

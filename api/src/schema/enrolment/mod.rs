@@ -128,11 +128,11 @@ impl StudentView {
     }
 
     /// Null once the student's personal data was erased.
-    async fn birth_date(&self) -> GqlResult<Option<NaiveDate>> {
+    async fn birth_date(&self) -> GqlResult<Option<Date>> {
         let Some(identity) = &self.record.identity else {
             return Ok(None);
         };
-        Ok(self.reader.open(&identity.birth_date).await?)
+        Ok(self.reader.open(&identity.birth_date).await?.map(Date))
     }
 
     /// Whether the student's personal data was erased (names and birth date read null).
@@ -141,17 +141,20 @@ impl StudentView {
     }
 
     /// Last day in the establishment, once the student left.
-    async fn left_on(&self) -> Option<NaiveDate> {
-        self.record.departure.as_ref().map(|(d, _)| *d)
+    async fn left_on(&self) -> Option<Date> {
+        self.record.departure.as_ref().map(|(d, _)| Date(*d))
     }
 
     /// Division and groups on `date` (today by default).
-    async fn placement(&self, date: Option<NaiveDate>) -> GqlResult<Option<Placement>> {
-        Ok(self.placement_on(date).await?.map(|p| Placement {
-            year: p.year.to_string(),
-            division: p.division,
-            groups: p.groups,
-        }))
+    async fn placement(&self, date: Option<Date>) -> GqlResult<Option<Placement>> {
+        Ok(self
+            .placement_on(date.map(|d| d.0))
+            .await?
+            .map(|p| Placement {
+                year: p.year.to_string(),
+                division: p.division,
+                groups: p.groups,
+            }))
     }
 
     async fn guardians(&self) -> GqlResult<Vec<Guardian>> {
@@ -171,7 +174,8 @@ impl StudentView {
 
     /// The student's lessons from `from` to `to` (at most 62 days), with the division and
     /// groups they are in on each day.
-    async fn timetable(&self, from: NaiveDate, to: NaiveDate) -> GqlResult<Vec<Lesson>> {
+    async fn timetable(&self, from: Date, to: Date) -> GqlResult<Vec<Lesson>> {
+        let (from, to) = (from.0, to.0);
         check_range(from, to)?;
         let mut out: Vec<Lesson> = Vec::new();
         // Placements change on known dates: one query per stretch of equal placement.
@@ -219,14 +223,14 @@ impl StudentView {
     }
 
     /// Half-days of absence from `from` to `to` (a month, a period, the year).
-    async fn half_days(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        year: Option<String>,
-    ) -> GqlResult<HalfDays> {
+    async fn half_days(&self, from: Date, to: Date, year: Option<String>) -> GqlResult<HalfDays> {
+        let (from, to) = (from.0, to.0);
         if to < from {
-            return Err(ApiError::validation("to", "is before `from`").into());
+            return Err(ApiError::validation(
+                "to",
+                Text::new("est avant `from`", "is before `from`"),
+            )
+            .into());
         }
         let (_, record) = self.attendance_record(year).await?;
         Ok(attendance::between(&record, from, to).into())
@@ -240,8 +244,8 @@ impl StudentView {
             justifications.push(Justification {
                 stream: (self.reader.clone(), stream.clone()),
                 id: id.clone(),
-                from: j.from,
-                to: j.to,
+                from: j.from.into(),
+                to: j.to.into(),
                 reason: self.reader.open(&j.reason).await?,
                 legitimate: j.legitimate,
                 comment: self.reader.open(&j.comment).await?,
@@ -366,7 +370,7 @@ impl ClassView {
     #[graphql(complexity = "crate::pagination::page_cost(first, last, child_complexity)")]
     async fn roster(
         &self,
-        date: Option<NaiveDate>,
+        date: Option<Date>,
         after: Option<String>,
         before: Option<String>,
         first: Option<i32>,
@@ -374,7 +378,7 @@ impl ClassView {
     ) -> GqlResult<Page<StudentView>> {
         self.actor.may_see_class(&self.year, &self.id)?;
         let date = match date {
-            Some(d) => d,
+            Some(d) => d.0,
             None => {
                 let establishment = self.reader.establishment().await?;
                 today(&self.reader, &establishment)
@@ -411,7 +415,7 @@ impl ClassView {
         paginate(students, after, before, first, last).await
     }
 
-    async fn timetable(&self, from: NaiveDate, to: NaiveDate) -> GqlResult<Vec<Lesson>> {
+    async fn timetable(&self, from: Date, to: Date) -> GqlResult<Vec<Lesson>> {
         use carnet_projections::timetable::Whose;
         self.actor.may_see_class(&self.year, &self.id)?;
         let whose = if self.is_group {
@@ -419,7 +423,7 @@ impl ClassView {
         } else {
             Whose::Division(&self.id)
         };
-        Ok(lessons(&self.reader, &self.actor, &self.year, whose, from, to).await?)
+        Ok(lessons(&self.reader, &self.actor, &self.year, whose, from.0, to.0).await?)
     }
 
     /// The gradebook of a period (the current one by default).
@@ -540,9 +544,11 @@ impl TeacherView {
     /// The lessons of the week of `date`, Monday to Sunday. `date` defaults to today
     /// (the day of `asOf`, if given) in the establishment's time zone; `year` to the
     /// school year of the week's Monday.
-    async fn week(&self, date: Option<NaiveDate>, year: Option<String>) -> GqlResult<Vec<Lesson>> {
+    async fn week(&self, date: Option<Date>, year: Option<String>) -> GqlResult<Vec<Lesson>> {
         let establishment = self.reader.establishment().await?;
-        let day = date.unwrap_or_else(|| today(&self.reader, &establishment));
+        let day = date
+            .map(|d| d.0)
+            .unwrap_or_else(|| today(&self.reader, &establishment));
         let (monday, sunday) = week_of(day);
         Ok(self.lessons(monday, sunday, year).await?)
     }
@@ -551,11 +557,11 @@ impl TeacherView {
     /// by default the school year `from` is in.
     async fn timetable(
         &self,
-        from: NaiveDate,
-        to: NaiveDate,
+        from: Date,
+        to: Date,
         year: Option<String>,
     ) -> GqlResult<Vec<Lesson>> {
-        Ok(self.lessons(from, to, year).await?)
+        Ok(self.lessons(from.0, to.0, year).await?)
     }
 }
 

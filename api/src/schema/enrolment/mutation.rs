@@ -16,7 +16,7 @@ pub struct ChangeDivisionInput {
     /// Every group the student is in from `on` (those not listed are left).
     pub groups: Vec<String>,
     /// The first day in the new division.
-    pub on: NaiveDate,
+    pub on: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -27,7 +27,7 @@ pub struct JoinGroupInput {
     pub student: String,
     pub group: String,
     /// The first day in the group.
-    pub on: NaiveDate,
+    pub on: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -38,7 +38,7 @@ pub struct LeaveGroupInput {
     pub student: String,
     pub group: String,
     /// The last day in the group.
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -64,14 +64,14 @@ pub struct AdmitStudentInput {
     pub last_name: String,
     pub first_name: String,
     /// Before `on`.
-    pub birth_date: NaiveDate,
+    pub birth_date: Date,
     /// A division of the school year of `on`.
     pub division: String,
     /// Groups of that year, from `on`.
     #[graphql(default)]
     pub groups: Vec<String>,
     /// The first day in the establishment.
-    pub on: NaiveDate,
+    pub on: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -81,7 +81,7 @@ pub struct AdmitStudentInput {
 pub struct StudentLeavesInput {
     pub student: String,
     /// The last day in the establishment.
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     /// Why (a move, a change of school...); not empty.
     pub reason: String,
     #[graphql(flatten)]
@@ -238,7 +238,7 @@ impl EnrolmentMutation {
         let command = StudentCommand::ChangeDivision {
             division: input.division,
             groups: input.groups,
-            on: input.on,
+            on: input.on.0,
         };
         let result = c
             .run(
@@ -263,7 +263,7 @@ impl EnrolmentMutation {
         c.actor.may_enrol()?;
         let command = StudentCommand::JoinGroup {
             group: input.group,
-            on: input.on,
+            on: input.on.0,
         };
         let result = c
             .run(
@@ -288,7 +288,7 @@ impl EnrolmentMutation {
         c.actor.may_enrol()?;
         let command = StudentCommand::LeaveGroup {
             group: input.group,
-            last_day: input.last_day,
+            last_day: input.last_day.0,
         };
         let result = c
             .run(
@@ -347,12 +347,33 @@ impl EnrolmentMutation {
             on,
             options: _,
         } = input;
+        let (birth_date, on) = (birth_date.0, on.0);
         non_empty(&student, "student")?;
-        let ine = Ine::parse(&ine).map_err(|e| ApiError::validation("ine", e.to_string()))?;
+        let ine = Ine::parse(&ine).map_err(|e| {
+            ApiError::validation(
+                "ine",
+                Text::new(
+                    format!(
+                        "`{}` n'est pas un INE : un INE a 11 caractères, 9 chiffres et 2 \
+                         lettres, 10 chiffres et 1 lettre, ou 4 chiffres, A, 5 chiffres et 1 \
+                         lettre",
+                        e.0
+                    ),
+                    e.to_string(),
+                ),
+            )
+        })?;
         non_empty(&last_name, "lastName")?;
         non_empty(&first_name, "firstName")?;
         if birth_date >= on {
-            return Err(ApiError::validation("birthDate", "is not before the admission").into());
+            return Err(ApiError::validation(
+                "birthDate",
+                Text::new(
+                    "n'est pas avant la date d'admission",
+                    "is not before the admission",
+                ),
+            )
+            .into());
         }
         let establishment = c.reader.establishment().await?;
         let year = year_containing(&establishment, on, "on")?;
@@ -364,7 +385,13 @@ impl EnrolmentMutation {
             "",
         )
         .map_err(|_| {
-            ApiError::validation("division", format!("no division `{division}` in {year}"))
+            ApiError::validation(
+                "division",
+                Text::new(
+                    format!("aucune division `{division}` en {year}"),
+                    format!("no division `{division}` in {year}"),
+                ),
+            )
         })?;
         check_classes(&establishment, &year, &[], &groups, "")?;
         let command = StudentCommand::Admit {
@@ -397,7 +424,7 @@ impl EnrolmentMutation {
         c.actor.may_enrol()?;
         non_empty(&input.reason, "reason")?;
         let command = StudentCommand::Depart {
-            last_day: input.last_day,
+            last_day: input.last_day.0,
             reason: input.reason,
         };
         let result = c
@@ -482,7 +509,10 @@ impl EnrolmentMutation {
                 {
                     return Err(ApiError::validation(
                         "person",
-                        format!("no student `{person}` here"),
+                        Text::new(
+                            format!("aucun élève `{person}` dans cet établissement"),
+                            format!("no student `{person}` here"),
+                        ),
                     )
                     .into());
                 }
@@ -495,7 +525,13 @@ impl EnrolmentMutation {
                 if children.children.is_empty() {
                     return Err(ApiError::validation(
                         "person",
-                        format!("`{person}` is the guardian of no student here"),
+                        Text::new(
+                            format!(
+                                "`{person}` n'est responsable légal d'aucun élève de cet \
+                                 établissement"
+                            ),
+                            format!("`{person}` is the guardian of no student here"),
+                        ),
                     )
                     .into());
                 }

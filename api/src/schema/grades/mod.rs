@@ -63,7 +63,7 @@ pub struct StudentMark {
     /// The subject's code in the establishment (`Subject.code`, e.g. `MATHS`).
     pub subject: String,
     pub title: String,
-    pub date: NaiveDate,
+    pub date: Date,
     pub scale: Decimal,
     pub coefficient: Decimal,
     pub bonus: bool,
@@ -132,7 +132,7 @@ fn student_mark(
         class: class.clone(),
         subject: e.subject.clone(),
         title: e.title.clone(),
-        date: e.date,
+        date: e.date.into(),
         scale: e.scale,
         coefficient: e.coefficient,
         bonus: e.bonus,
@@ -242,7 +242,7 @@ pub struct EvaluationView {
     pub subject: String,
     pub teacher: String,
     pub title: String,
-    pub date: NaiveDate,
+    pub date: Date,
     pub scale: Decimal,
     pub coefficient: Decimal,
     pub bonus: bool,
@@ -346,7 +346,7 @@ impl GradebookView {
                 subject: e.subject.clone(),
                 teacher: e.teacher.clone(),
                 title: e.title.clone(),
-                date: e.date,
+                date: e.date.into(),
                 scale: e.scale,
                 coefficient: e.coefficient,
                 bonus: e.bonus,
@@ -394,7 +394,10 @@ impl MarkInput {
             (None, Some(MarkCode::NotHandedIn)) => Ok(Mark::NotHandedIn),
             _ => Err(ApiError::validation(
                 field,
-                "give either a score or a code, not both",
+                Text::new(
+                    "indiquez soit une note, soit un code, pas les deux",
+                    "give either a score or a code, not both",
+                ),
             )),
         }
     }

@@ -16,7 +16,7 @@ pub struct CreateEvaluationInput {
     pub period: Option<String>,
     pub subject: String,
     pub title: String,
-    pub date: NaiveDate,
+    pub date: Date,
     #[graphql(default_with = "Decimal::from(20)")]
     pub scale: Decimal,
     #[graphql(default_with = "Decimal::ONE")]
@@ -185,7 +185,7 @@ fn evaluation_view(
         subject: e.subject.clone(),
         teacher: e.teacher.clone(),
         title: e.title.clone(),
-        date: e.date,
+        date: e.date.into(),
         scale: e.scale,
         coefficient: e.coefficient,
         bonus: e.bonus,
@@ -251,7 +251,7 @@ impl GradesMutation {
         input: CreateEvaluationInput,
     ) -> GqlResult<CreateEvaluationPayload> {
         let c = Command::sent(ctx, input.options).await?;
-        let year = c.year_of(input.date).await?;
+        let year = c.year_of(input.date.0).await?;
         c.actor.may_grade(&year, &input.class, &input.subject)?;
         let period = c.period(&year, input.period).await?;
         let id = c.new_id(input.id, "eval");
@@ -262,7 +262,7 @@ impl GradesMutation {
             subject: input.subject,
             teacher: c.actor.person.clone(),
             title: input.title,
-            date: input.date,
+            date: input.date.0,
             scale: input.scale,
             coefficient: input.coefficient,
             bonus: input.bonus,

@@ -36,8 +36,8 @@ impl From<BookingStatus> for BookingState {
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct BookedTime {
-    pub start: NaiveDateTime,
-    pub end: NaiveDateTime,
+    pub start: LocalDateTime,
+    pub end: LocalDateTime,
     pub cancelled: bool,
 }
 
@@ -96,8 +96,8 @@ pub fn booking(reader: &Reader, resource: &str, b: &Booking) -> BookingView {
             .occurrences
             .iter()
             .map(|o| BookedTime {
-                start: o.start,
-                end: o.end,
+                start: o.start.into(),
+                end: o.end.into(),
                 cancelled: o.cancelled,
             })
             .collect(),
@@ -107,8 +107,8 @@ pub fn booking(reader: &Reader, resource: &str, b: &Booking) -> BookingView {
 
 #[derive(Debug, Clone, SimpleObject)]
 pub struct Slot {
-    pub start: NaiveDateTime,
-    pub end: NaiveDateTime,
+    pub start: LocalDateTime,
+    pub end: LocalDateTime,
     pub free: u32,
 }
 
@@ -168,8 +168,8 @@ impl ResourceView {
         &self.resource.managers
     }
 
-    async fn retired_at(&self) -> Option<NaiveDateTime> {
-        self.resource.retired_at
+    async fn retired_at(&self) -> Option<LocalDateTime> {
+        self.resource.retired_at.map(LocalDateTime)
     }
 
     /// Each change of the resource itself: registered, its quantity, retired (each
@@ -212,18 +212,26 @@ impl ResourceView {
     /// What is free in each slot of `slotMinutes` from `from` to `to` (local times).
     async fn availability(
         &self,
-        from: NaiveDateTime,
-        to: NaiveDateTime,
+        from: LocalDateTime,
+        to: LocalDateTime,
         slot_minutes: Option<u32>,
     ) -> GqlResult<Vec<Slot>> {
+        let (from, to) = (from.0, to.0);
         let minutes = slot_minutes.unwrap_or(60);
         if !(5..=1440).contains(&minutes) {
-            return Err(ApiError::validation("slotMinutes", "between 5 and 1440").into());
+            return Err(ApiError::validation(
+                "slotMinutes",
+                Text::new("entre 5 et 1440", "between 5 and 1440"),
+            )
+            .into());
         }
         if to <= from || (to - from).num_days() > MAX_RANGE_DAYS {
             return Err(ApiError::validation(
                 "to",
-                format!("after `from`, at most {MAX_RANGE_DAYS} days later"),
+                Text::new(
+                    format!("après `from`, au plus {MAX_RANGE_DAYS} jours plus tard"),
+                    format!("after `from`, at most {MAX_RANGE_DAYS} days later"),
+                ),
             )
             .into());
         }
@@ -231,7 +239,11 @@ impl ResourceView {
             .resource
             .availability(from, to, Duration::minutes(i64::from(minutes)))
             .into_iter()
-            .map(|(start, end, free)| Slot { start, end, free })
+            .map(|(start, end, free)| Slot {
+                start: start.into(),
+                end: end.into(),
+                free,
+            })
             .collect())
     }
 }

@@ -11,9 +11,9 @@ pub struct BookInput {
     /// The resource's id (`Resource.id`).
     pub resource: String,
     /// When the booking starts (local time).
-    pub start: NaiveDateTime,
+    pub start: LocalDateTime,
     /// When it ends (local time).
-    pub end: NaiveDateTime,
+    pub end: LocalDateTime,
     /// How many of a pool's items (1 for a room or an item).
     #[graphql(default = 1)]
     pub quantity: u32,
@@ -112,7 +112,7 @@ payload!(
 pub struct RetireResourceInput {
     pub resource: String,
     /// From when it is out of service (local time).
-    pub at: NaiveDateTime,
+    pub at: LocalDateTime,
     /// Why; required.
     pub reason: String,
     #[graphql(flatten)]
@@ -168,8 +168,8 @@ impl ReservationsMutation {
         let command = ReservationCommand::Book {
             booking: id.clone(),
             by: c.actor.person.clone(),
-            start: input.start,
-            end: input.end,
+            start: input.start.0,
+            end: input.end.0,
             quantity: input.quantity,
             purpose: input.purpose,
         };
@@ -279,7 +279,13 @@ impl ReservationsMutation {
             NewResourceKind::Item => ResourceKind::Item,
             NewResourceKind::Pool => ResourceKind::Pool {
                 quantity: input.quantity.ok_or_else(|| {
-                    ApiError::validation("quantity", "a pool needs its number of items")
+                    ApiError::validation(
+                        "quantity",
+                        Text::new(
+                            "un lot de matériel doit indiquer son nombre d'exemplaires",
+                            "a pool needs its number of items",
+                        ),
+                    )
                 })?,
             },
         };
@@ -294,7 +300,10 @@ impl ReservationsMutation {
             {
                 return Err(ApiError::validation(
                     "managers",
-                    format!("`{m}` is not on the establishment's staff"),
+                    Text::new(
+                        format!("`{m}` ne fait pas partie du personnel de l'établissement"),
+                        format!("`{m}` is not on the establishment's staff"),
+                    ),
                 )
                 .into());
             }
@@ -333,7 +342,7 @@ impl ReservationsMutation {
         c.actor.may_manage(&found.managers)?;
         non_empty(&input.reason, "reason")?;
         let command = ReservationCommand::RetireResource {
-            at: input.at,
+            at: input.at.0,
             by: c.actor.person.clone(),
             reason: input.reason,
         };

@@ -20,8 +20,8 @@ impl From<WeekLabel> for AlternatingWeek {
 #[graphql(name = "Closure")]
 pub struct CalendarClosure {
     pub name: String,
-    pub from: NaiveDate,
-    pub to: NaiveDate,
+    pub from: Date,
+    pub to: Date,
     /// Whether it covers every school day of at least one week (holidays, rather than
     /// a day or two off).
     pub holidays: bool,
@@ -30,7 +30,7 @@ pub struct CalendarClosure {
 /// A week with lessons and its label in the A/B alternation.
 #[derive(Debug, Clone, SimpleObject)]
 pub struct SchoolWeek {
-    pub monday: NaiveDate,
+    pub monday: Date,
     pub week: AlternatingWeek,
 }
 
@@ -40,9 +40,9 @@ pub struct SchoolWeek {
 pub struct CalendarView {
     pub year: String,
     /// The day of the rentrée.
-    pub first_day: NaiveDate,
+    pub first_day: Date,
     /// The last day of lessons.
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     /// The weekdays with lessons.
     pub weekdays: Vec<Day>,
     /// Holidays only (closures that cover a whole week).
@@ -81,8 +81,8 @@ pub(crate) fn calendar_view(year: &SchoolYear, c: &SchoolCalendar) -> CalendarVi
             });
             CalendarClosure {
                 name: k.name.clone(),
-                from: k.from,
-                to: k.to,
+                from: k.from.into(),
+                to: k.to.into(),
                 holidays,
             }
         })
@@ -93,7 +93,7 @@ pub(crate) fn calendar_view(year: &SchoolYear, c: &SchoolCalendar) -> CalendarVi
     while monday <= c.last_day {
         if let Some(label) = c.week_label(monday) {
             weeks.push(SchoolWeek {
-                monday,
+                monday: monday.into(),
                 week: label.into(),
             });
         }
@@ -101,8 +101,8 @@ pub(crate) fn calendar_view(year: &SchoolYear, c: &SchoolCalendar) -> CalendarVi
     }
     CalendarView {
         year: year.to_string(),
-        first_day: c.first_day,
-        last_day: c.last_day,
+        first_day: c.first_day.into(),
+        last_day: c.last_day.into(),
         weekdays: c.weekdays.iter().filter_map(|w| day(*w)).collect(),
         holidays: closures.iter().filter(|k| k.holidays).cloned().collect(),
         closures,

@@ -25,10 +25,10 @@ pub struct Lesson {
     #[graphql(name = "localId")]
     pub id: String,
     pub course: String,
-    pub date: NaiveDate,
+    pub date: Date,
     /// Local times of the establishment.
-    pub start: NaiveDateTime,
-    pub end: NaiveDateTime,
+    pub start: LocalDateTime,
+    pub end: LocalDateTime,
     pub start_utc: DateTime<Utc>,
     /// The subject's code in the establishment (`MATHS`), as `Subject.code` and
     /// evaluations say it; `subjectInfo` gives its label and national code.
@@ -41,7 +41,7 @@ pub struct Lesson {
     pub week: Option<AlternatingWeek>,
     pub kind: LessonKind,
     /// The day it was due, when moved.
-    pub moved_from: Option<NaiveDate>,
+    pub moved_from: Option<Date>,
     /// Why it does not take place, when cancelled.
     pub cancelled: Option<String>,
     #[graphql(skip)]
@@ -52,15 +52,15 @@ impl Lesson {
     pub fn new(o: Occurrence, reader: &Reader, actor: &Arc<Actor>, year: &SchoolYear) -> Self {
         let (kind, moved_from) = match o.kind {
             OccurrenceKind::Regular => (LessonKind::Regular, None),
-            OccurrenceKind::Moved { from_date } => (LessonKind::Moved, Some(from_date)),
+            OccurrenceKind::Moved { from_date } => (LessonKind::Moved, Some(from_date.into())),
             OccurrenceKind::Extra => (LessonKind::Extra, None),
         };
         Lesson {
             id: o.id,
             course: o.course,
-            date: o.date,
-            start: o.start,
-            end: o.end,
+            date: o.date.into(),
+            start: o.start.into(),
+            end: o.end.into(),
             start_utc: o.start_utc,
             subject: o.subject,
             teachers: o.teachers,
@@ -120,9 +120,10 @@ impl Lesson {
     async fn register(&self) -> GqlResult<Vec<RegisterLine>> {
         let (reader, actor, year) = &self.context;
         if !(actor.sees_establishment() || self.teachers.contains(&actor.person)) {
-            return Err(ApiError::forbidden(
+            return Err(ApiError::forbidden(Text::new(
+                "l'appel de ce cours est réservé à ses enseignants et à la vie scolaire",
                 "the register is for the lesson's teachers and vie scolaire",
-            )
+            ))
             .into());
         }
         let current = attendance::register(&reader.pool, &reader.tenant, &self.id).await?;
@@ -206,27 +207,27 @@ pub struct CourseInput {
     /// The course's id; by default one is made.
     pub id: Option<String>,
     pub day: Day,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
+    pub start: Time,
+    pub end: Time,
     pub subject: String,
     pub attendees: Attendees,
     #[graphql(default_with = "Weeks::Every")]
     pub weeks: Weeks,
     /// Mondays of the weeks, with `weeks: LISTED`.
     #[graphql(default)]
-    pub listed_weeks: Vec<NaiveDate>,
+    pub listed_weeks: Vec<Date>,
     /// First and last day of the course; by default those of the school year of
     /// `validFrom` (or today's).
-    pub valid_from: Option<NaiveDate>,
-    pub valid_to: Option<NaiveDate>,
+    pub valid_from: Option<Date>,
+    pub valid_to: Option<Date>,
 }
 
 #[derive(Debug, Clone, InputObject)]
 pub struct ExtraLessonInput {
     pub id: Option<String>,
-    pub date: NaiveDate,
-    pub start: NaiveTime,
-    pub end: NaiveTime,
+    pub date: Date,
+    pub start: Time,
+    pub end: Time,
     pub subject: String,
     pub attendees: Attendees,
 }
@@ -242,19 +243,28 @@ pub(crate) fn check_classes(
     let Some(y) = e.years.get(year) else {
         return Err(ApiError::validation(
             field,
-            format!("no school year {year}"),
+            Text::new(
+                format!("aucune année scolaire {year}"),
+                format!("no school year {year}"),
+            ),
         ));
     };
     if let Some(d) = divisions.iter().find(|d| !y.divisions.contains_key(*d)) {
         return Err(ApiError::validation(
             &format!("{field}divisions"),
-            format!("no division `{d}` in {year}"),
+            Text::new(
+                format!("aucune division `{d}` en {year}"),
+                format!("no division `{d}` in {year}"),
+            ),
         ));
     }
     if let Some(g) = groups.iter().find(|g| !y.groups.contains_key(*g)) {
         return Err(ApiError::validation(
             &format!("{field}groups"),
-            format!("no group `{g}` in {year}"),
+            Text::new(
+                format!("aucun groupe `{g}` en {year}"),
+                format!("no group `{g}` in {year}"),
+            ),
         ));
     }
     Ok(())
@@ -274,7 +284,10 @@ pub(crate) fn check_teachers(
         if !ok {
             return Err(ApiError::validation(
                 "attendees.teachers",
-                format!("`{t}` is not a teacher of this establishment on {on}"),
+                Text::new(
+                    format!("`{t}` n'est pas enseignant de cet établissement le {on}"),
+                    format!("`{t}` is not a teacher of this establishment on {on}"),
+                ),
             ));
         }
     }
@@ -290,7 +303,10 @@ pub(crate) fn check_attendees(
     if a.divisions.is_empty() && a.groups.is_empty() {
         return Err(ApiError::validation(
             "attendees",
-            "a lesson needs at least one division or group",
+            Text::new(
+                "un cours doit avoir au moins une division ou un groupe",
+                "a lesson needs at least one division or group",
+            ),
         ));
     }
     check_classes(e, year, &a.divisions, &a.groups, "attendees.")?;
@@ -317,17 +333,28 @@ pub async fn find_lesson_in(
     extra_year: Option<SchoolYear>,
 ) -> Result<(SchoolYear, Occurrence), ApiError> {
     let due = match id.split_once('@') {
-        Some((_, d)) => Some(
-            d.parse::<NaiveDate>()
-                .map_err(|_| ApiError::validation(field, "a lesson id is `course@YYYY-MM-DD`"))?,
-        ),
+        Some((_, d)) => Some(d.parse::<NaiveDate>().map_err(|_| {
+            ApiError::validation(
+                field,
+                Text::new(
+                    "un identifiant de cours s'écrit `cours@AAAA-MM-JJ`",
+                    "a lesson id is `course@YYYY-MM-DD`",
+                ),
+            )
+        })?),
         None => None,
     };
     let year = match due {
         Some(date) => {
             let establishment = reader.establishment().await?;
             year_of(&establishment, date).ok_or_else(|| {
-                ApiError::validation(field, format!("{date} is in no school year"))
+                ApiError::validation(
+                    field,
+                    Text::new(
+                        format!("le {date} n'est dans aucune année scolaire"),
+                        format!("{date} is in no school year"),
+                    ),
+                )
             })?
         }
         None => match extra_year {
@@ -335,12 +362,17 @@ pub async fn find_lesson_in(
             None => year(reader, None).await?,
         },
     };
-    let t = reader
-        .timetable(&year)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no timetable for {year}")))?;
+    let t = reader.timetable(&year).await?.ok_or_else(|| {
+        ApiError::not_found(Text::new(
+            format!("aucun emploi du temps pour {year}"),
+            format!("no timetable for {year}"),
+        ))
+    })?;
     let found = t.occurrence_by_id(id).ok_or_else(|| {
-        ApiError::not_found(format!("no lesson `{id}` in the timetable of {year}"))
+        ApiError::not_found(Text::new(
+            format!("aucun cours `{id}` dans l'emploi du temps de {year}"),
+            format!("no lesson `{id}` in the timetable of {year}"),
+        ))
     })?;
     Ok((year, found))
 }

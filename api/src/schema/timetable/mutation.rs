@@ -16,7 +16,7 @@ pub struct CancelLessonInput {
     /// The lesson's course (or extra lesson).
     pub course: String,
     /// The day the lesson is due.
-    pub date: NaiveDate,
+    pub date: Date,
     /// Why, as families read it next to the crossed-out lesson.
     pub reason: String,
     #[graphql(flatten)]
@@ -28,12 +28,12 @@ pub struct CancelLessonInput {
 pub struct MoveLessonInput {
     pub course: String,
     /// The day the lesson is due.
-    pub date: NaiveDate,
+    pub date: Date,
     /// The day it takes place instead.
-    pub to_date: NaiveDate,
+    pub to_date: Date,
     /// Local times of the establishment.
-    pub start: NaiveTime,
-    pub end: NaiveTime,
+    pub start: Time,
+    pub end: Time,
     /// Another room; by default its own.
     pub room: Option<String>,
     #[graphql(flatten)]
@@ -45,7 +45,7 @@ pub struct MoveLessonInput {
 pub struct ReplaceTeacherInput {
     pub course: String,
     /// The day the lesson is due.
-    pub date: NaiveDate,
+    pub date: Date,
     /// Who teaches it instead.
     pub teachers: Vec<String>,
     #[graphql(flatten)]
@@ -65,7 +65,7 @@ pub struct AddCourseInput {
 pub struct EndCourseInput {
     pub course: String,
     /// Its last day: its lessons after it are gone.
-    pub last_day: NaiveDate,
+    pub last_day: Date,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -75,7 +75,7 @@ pub struct EndCourseInput {
 pub struct ChangeRoomInput {
     pub course: String,
     /// The day the lesson is due.
-    pub date: NaiveDate,
+    pub date: Date,
     pub room: String,
     #[graphql(flatten)]
     pub options: CommandOptions,
@@ -205,10 +205,10 @@ impl TimetableMutation {
     ) -> GqlResult<CancelLessonPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(input.date).await?;
+        let year = c.year_of(input.date.0).await?;
         let command = TimetableCommand::CancelOccurrence {
             course: input.course.clone(),
-            date: input.date,
+            date: input.date.0,
             reason: input.reason,
         };
         let result = c
@@ -220,7 +220,7 @@ impl TimetableMutation {
                 None,
             )
             .await?;
-        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date.0).await?;
         Ok(CancelLessonPayload { result, lesson })
     }
 
@@ -232,13 +232,13 @@ impl TimetableMutation {
     ) -> GqlResult<MoveLessonPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(input.date).await?;
+        let year = c.year_of(input.date.0).await?;
         let command = TimetableCommand::MoveOccurrence {
             course: input.course.clone(),
-            date: input.date,
-            to_date: input.to_date,
-            start: input.start,
-            end: input.end,
+            date: input.date.0,
+            to_date: input.to_date.0,
+            start: input.start.0,
+            end: input.end.0,
             room: input.room,
         };
         let result = c
@@ -250,7 +250,7 @@ impl TimetableMutation {
                 None,
             )
             .await?;
-        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date.0).await?;
         Ok(MoveLessonPayload { result, lesson })
     }
 
@@ -262,10 +262,10 @@ impl TimetableMutation {
     ) -> GqlResult<ReplaceTeacherPayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(input.date).await?;
+        let year = c.year_of(input.date.0).await?;
         let command = TimetableCommand::ReplaceTeacher {
             course: input.course.clone(),
-            date: input.date,
+            date: input.date.0,
             teachers: input.teachers,
         };
         let result = c
@@ -277,7 +277,7 @@ impl TimetableMutation {
                 None,
             )
             .await?;
-        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date.0).await?;
         Ok(ReplaceTeacherPayload { result, lesson })
     }
 
@@ -295,15 +295,22 @@ impl TimetableMutation {
         let establishment = c.reader.establishment().await?;
         let anchor = course
             .valid_from
+            .map(|d| d.0)
             .unwrap_or_else(|| crate::schema::common::today(&c.reader, &establishment));
         let year = year_containing(&establishment, anchor, "course.validFrom")?;
         let bounds = &establishment.years[&year];
-        let valid_from = course.valid_from.unwrap_or(bounds.first_day);
-        let valid_to = course.valid_to.unwrap_or(bounds.last_day);
+        let valid_from = course.valid_from.map_or(bounds.first_day, |d| d.0);
+        let valid_to = course.valid_to.map_or(bounds.last_day, |d| d.0);
         if valid_to > bounds.last_day {
             return Err(ApiError::validation(
                 "course.validTo",
-                format!("is after the end of {year} ({})", bounds.last_day),
+                Text::new(
+                    format!(
+                        "est après la fin de l'année scolaire {year} ({})",
+                        bounds.last_day
+                    ),
+                    format!("is after the end of {year} ({})", bounds.last_day),
+                ),
             )
             .into());
         }
@@ -316,11 +323,20 @@ impl TimetableMutation {
                 if course.listed_weeks.is_empty() {
                     return Err(ApiError::validation(
                         "course.listedWeeks",
-                        "LISTED weeks need at least one Monday",
+                        Text::new(
+                            "avec LISTED, il faut au moins un lundi",
+                            "LISTED weeks need at least one Monday",
+                        ),
                     )
                     .into());
                 }
-                WeekPattern::Weeks(course.listed_weeks.iter().copied().collect::<BTreeSet<_>>())
+                WeekPattern::Weeks(
+                    course
+                        .listed_weeks
+                        .iter()
+                        .map(|d| d.0)
+                        .collect::<BTreeSet<_>>(),
+                )
             }
         };
         let id = c.new_id(course.id, "course");
@@ -328,8 +344,8 @@ impl TimetableMutation {
         let command = TimetableCommand::AddCourse(CourseSpec {
             id: id.clone(),
             weekday: course.day.into(),
-            start: course.start,
-            end: course.end,
+            start: course.start.0,
+            end: course.end.0,
             subject: course.subject,
             teachers: a.teachers,
             divisions: a.divisions,
@@ -361,10 +377,10 @@ impl TimetableMutation {
     ) -> GqlResult<EndCoursePayload> {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
-        let year = c.year_of(input.last_day).await?;
+        let year = c.year_of(input.last_day.0).await?;
         let command = TimetableCommand::EndCourse {
             id: input.course.clone(),
-            last_day: input.last_day,
+            last_day: input.last_day.0,
         };
         let result = c
             .run(
@@ -388,10 +404,10 @@ impl TimetableMutation {
         let c = Command::sent(ctx, input.options).await?;
         c.actor.may_administer("changing the timetable")?;
         non_empty(&input.room, "room")?;
-        let year = c.year_of(input.date).await?;
+        let year = c.year_of(input.date.0).await?;
         let command = TimetableCommand::ChangeRoom {
             course: input.course.clone(),
-            date: input.date,
+            date: input.date.0,
             room: input.room,
         };
         let result = c
@@ -403,7 +419,7 @@ impl TimetableMutation {
                 None,
             )
             .await?;
-        let lesson = lesson_after(&c, &year, &input.course, input.date).await?;
+        let lesson = lesson_after(&c, &year, &input.course, input.date.0).await?;
         Ok(ChangeRoomPayload { result, lesson })
     }
 
@@ -419,15 +435,15 @@ impl TimetableMutation {
         c.actor.may_administer("changing the timetable")?;
         non_empty(&lesson.subject, "lesson.subject")?;
         let establishment = c.reader.establishment().await?;
-        let year = year_containing(&establishment, lesson.date, "lesson.date")?;
-        check_attendees(&establishment, &year, &lesson.attendees, lesson.date)?;
+        let year = year_containing(&establishment, lesson.date.0, "lesson.date")?;
+        check_attendees(&establishment, &year, &lesson.attendees, lesson.date.0)?;
         let id = c.new_id(lesson.id, "extra");
         let a = lesson.attendees;
         let command = TimetableCommand::AddExtraLesson(ExtraLesson {
             id: id.clone(),
-            date: lesson.date,
-            start: lesson.start,
-            end: lesson.end,
+            date: lesson.date.0,
+            start: lesson.start.0,
+            end: lesson.end.0,
             subject: lesson.subject,
             teachers: a.teachers,
             divisions: a.divisions,

@@ -24,9 +24,7 @@ impl TimetableQuery {
     ) -> GqlResult<Option<Lesson>> {
         let (reader, actor) = caller(ctx, as_of).await?;
         let id = local_id(&reader, NodeType::Lesson, &id)?;
-        let year = year
-            .map(|y| SchoolYear::parse(&y).map_err(|e| ApiError::validation("year", e.to_string())))
-            .transpose()?;
+        let year = year.map(|y| school_year_arg("year", &y)).transpose()?;
         Ok(Some(Lesson::load(&reader, &actor, &id, year).await?))
     }
 }
