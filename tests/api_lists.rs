@@ -512,3 +512,48 @@ async fn lists_on_sqlite() {
 async fn lists_on_postgres() {
     lists(BackendKind::Postgres).await;
 }
+
+/// A client passes the ids it read (`Node.id`) straight to mutations: the lesson and the
+/// student of a roll call by their global ids; another establishment's id is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutations_take_global_ids() {
+    let server = TestServer::start(BackendKind::Sqlite, 20).await;
+    let week = principal(
+        &server,
+        "query($id: String!) { student(id: $id) { id timetable(from: \"2026-12-01\", to: \"2026-12-01\") { id localId teachers cancelled } } }",
+        json!({ "id": CHILD }),
+    )
+    .await;
+    let student = &week["student"];
+    let lesson = student["timetable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["cancelled"].is_null())
+        .unwrap()
+        .clone();
+    const RECORD: &str = "mutation($input: RecordAttendanceInput!) { recordAttendance(input: $input) { changed line { student status { kind } } } }";
+    let recorded = server
+        .as_(
+        "cpe1",
+        ClaimedRole::Cpe,
+        RECORD,
+        json!({ "input": { "lesson": lesson["id"], "student": student["id"], "status": { "kind": "ABSENT" } } }),
+    )
+    .await;
+    let answer = &data(&recorded)["recordAttendance"];
+    assert_eq!(answer["changed"], json!(true), "{recorded}");
+    assert_eq!(answer["line"]["student"], json!(CHILD));
+    assert_eq!(answer["line"]["status"]["kind"], json!("ABSENT"));
+
+    let elsewhere = global("Student", "0750656K", CHILD);
+    let refused = server
+        .as_(
+        "cpe1",
+        ClaimedRole::Cpe,
+        RECORD,
+        json!({ "input": { "lesson": lesson["localId"], "student": elsewhere, "status": { "kind": "ABSENT" } } }),
+    )
+    .await;
+    assert_eq!(code(&refused).as_deref(), Some("NOT_FOUND"), "{refused}");
+}

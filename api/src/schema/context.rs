@@ -121,6 +121,12 @@ impl<'a> Command<'a> {
         }
     }
 
+    /// The school's own id an input names, given as it or as a global id (`Node.id`)
+    /// of type `t` of this establishment.
+    pub(crate) fn local(&self, t: crate::schema::node::NodeType, id: &str) -> ApiResult<String> {
+        crate::schema::node::local_id(&self.reader, t, id)
+    }
+
     pub(super) fn context(&self) -> CommandContext {
         CommandContext {
             command_id: self.command_id,

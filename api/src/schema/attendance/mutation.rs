@@ -1,5 +1,6 @@
 //! The attendance commands: roll calls, their corrections, justifications.
 
+use crate::schema::node::NodeType;
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -144,6 +145,10 @@ impl AttendanceMutation {
         input: RecordAttendanceInput,
     ) -> GqlResult<RecordAttendancePayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
+        input.lesson = c.local(NodeType::Lesson, &input.lesson)?;
         let status = input.status.status()?;
         let (year, o, record) = c.lesson_for(&input.lesson, &input.student).await?;
         let command = AttendanceCommand::RecordAttendance {
@@ -176,6 +181,10 @@ impl AttendanceMutation {
         input: CorrectAttendanceInput,
     ) -> GqlResult<CorrectAttendancePayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
+        input.lesson = c.local(NodeType::Lesson, &input.lesson)?;
         let status = input.status.status()?;
         let (year, _, record) = c.lesson_for(&input.lesson, &input.student).await?;
         let command = AttendanceCommand::CorrectAttendance {
@@ -206,6 +215,9 @@ impl AttendanceMutation {
         input: DeclareJustificationInput,
     ) -> GqlResult<DeclareJustificationPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         let student = input.student;
         c.actor.may_justify(&student)?;
         c.reader.student(&student).await?;
@@ -243,6 +255,9 @@ impl AttendanceMutation {
         input: DecideJustificationInput,
     ) -> GqlResult<DecideJustificationPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_decide_justification()?;
         let year = crate::schema::common::year(&c.reader, input.year.as_deref()).await?;
         let command = AttendanceCommand::DecideJustification {

@@ -18,6 +18,7 @@ use carnet_domain::enrolment::{Decision, Rollover};
 use carnet_store::CommandError;
 use cqrs_es::event_sink::EventSink;
 
+use crate::schema::node::NodeType;
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -836,6 +837,9 @@ impl AdministrationMutation {
         input: ServiceInput,
     ) -> GqlResult<ServicePayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.teacher = c.local(NodeType::Teacher, &input.teacher)?;
         c.actor.may_administer("assigning services")?;
         let (year, service) = c.service(&input).await?;
         let result = c
@@ -859,6 +863,9 @@ impl AdministrationMutation {
         input: ServiceInput,
     ) -> GqlResult<ServicePayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.teacher = c.local(NodeType::Teacher, &input.teacher)?;
         c.actor.may_administer("ending services")?;
         let (year, service) = c.service(&input).await?;
         let result = c

@@ -1,6 +1,7 @@
 //! The enrolment commands: admissions, departures, divisions and groups,
 //! guardians and their rights, external identifiers.
 
+use crate::schema::node::NodeType;
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -234,6 +235,9 @@ impl EnrolmentMutation {
         input: ChangeDivisionInput,
     ) -> GqlResult<ChangeDivisionPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let command = StudentCommand::ChangeDivision {
             division: input.division,
@@ -260,6 +264,9 @@ impl EnrolmentMutation {
         input: JoinGroupInput,
     ) -> GqlResult<JoinGroupPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let command = StudentCommand::JoinGroup {
             group: input.group,
@@ -285,6 +292,9 @@ impl EnrolmentMutation {
         input: LeaveGroupInput,
     ) -> GqlResult<LeaveGroupPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let command = StudentCommand::LeaveGroup {
             group: input.group,
@@ -310,6 +320,9 @@ impl EnrolmentMutation {
         input: ChangeGuardianRightsInput,
     ) -> GqlResult<ChangeGuardianRightsPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let command = StudentCommand::ChangeGuardianRights {
             guardian: input.guardian,
@@ -335,6 +348,9 @@ impl EnrolmentMutation {
         input: AdmitStudentInput,
     ) -> GqlResult<AdmitStudentPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let AdmitStudentInput {
             student,
@@ -421,6 +437,9 @@ impl EnrolmentMutation {
         input: StudentLeavesInput,
     ) -> GqlResult<StudentLeavesPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         non_empty(&input.reason, "reason")?;
         let command = StudentCommand::Depart {
@@ -447,6 +466,9 @@ impl EnrolmentMutation {
         input: LinkGuardianInput,
     ) -> GqlResult<LinkGuardianPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         non_empty(&input.guardian, "guardian")?;
         non_empty(&input.name, "name")?;
@@ -622,6 +644,9 @@ impl EnrolmentMutation {
         input: UnlinkGuardianInput,
     ) -> GqlResult<UnlinkGuardianPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         c.actor.may_enrol()?;
         let command = StudentCommand::UnlinkGuardian {
             guardian: input.guardian,

@@ -1,6 +1,7 @@
 //! The gradebook commands: evaluations, marks, corrections, closing a period.
 
 use super::student_mark;
+use crate::schema::node::NodeType;
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -293,6 +294,9 @@ impl GradesMutation {
         input: EnterMarkInput,
     ) -> GqlResult<EnterMarkPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         let mark = input.mark.mark("mark")?;
         let (year, period) = year_and_period(&c, input.year, input.period).await?;
         let stream = c
@@ -359,6 +363,9 @@ impl GradesMutation {
         input: CorrectMarkInput,
     ) -> GqlResult<CorrectMarkPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.student = c.local(NodeType::Student, &input.student)?;
         let mark = input.mark.mark("mark")?;
         let (year, period) = year_and_period(&c, input.year, input.period).await?;
         let stream = c

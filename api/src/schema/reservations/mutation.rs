@@ -1,5 +1,6 @@
 //! The reservation commands.
 
+use crate::schema::node::NodeType;
 use crate::schema::prelude::*;
 
 #[derive(Debug, Default)]
@@ -193,6 +194,9 @@ impl ReservationsMutation {
         input: CancelBookingInput,
     ) -> GqlResult<CancelBookingPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.resource = c.local(NodeType::Resource, &input.resource)?;
         c.actor.may_book()?;
         let command = ReservationCommand::CancelBooking {
             booking: input.booking.clone(),
@@ -219,6 +223,9 @@ impl ReservationsMutation {
         input: ApproveBookingInput,
     ) -> GqlResult<ApproveBookingPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.resource = c.local(NodeType::Resource, &input.resource)?;
         let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
         let command = ReservationCommand::ApproveBooking {
@@ -245,6 +252,9 @@ impl ReservationsMutation {
         input: RefuseBookingInput,
     ) -> GqlResult<RefuseBookingPayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.resource = c.local(NodeType::Resource, &input.resource)?;
         let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
         let command = ReservationCommand::RefuseBooking {
@@ -338,6 +348,9 @@ impl ReservationsMutation {
         input: RetireResourceInput,
     ) -> GqlResult<RetireResourcePayload> {
         let c = Command::sent(ctx, input.options).await?;
+        // A global id (`Node.id`) or the school's own.
+        let mut input = input;
+        input.resource = c.local(NodeType::Resource, &input.resource)?;
         let found = c.reader.resource(&input.resource).await?;
         c.actor.may_manage(&found.managers)?;
         non_empty(&input.reason, "reason")?;
