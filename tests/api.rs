@@ -1171,7 +1171,7 @@ async fn setting_up_the_school(kind: BackendKind) {
     // Erasure (RGPD art. 17): for the head only; an unknown person is named; then the
     // student's names, birth date, reasons and comments read as erased, the guardian
     // (another person) keeps theirs, and a second call destroys nothing more.
-    let erase = "mutation($p: String!) { erasePerson(input: { person: $p, grounds: \"demande de la famille\" }) { changed erasure { person keysDestroyed } } }";
+    let erase = "mutation($p: String!) { erasePerson(input: { person: $p, grounds: \"demande de la famille\" }) { changed replayed position erasure { person keysDestroyed } } }";
     let refused = server
         .as_(
             "resp-zoe",
@@ -1249,6 +1249,10 @@ async fn setting_up_the_school(kind: BackendKind) {
         json!(0)
     );
     assert_eq!(data(&again)["erasePerson"]["changed"], json!(false));
+    assert!(
+        data(&erased)["erasePerson"]["position"].is_i64(),
+        "{erased}"
+    );
 
     // The timetable's mutations answer the lessons as the command left them (its read
     // model follows later); an enrolment's, the student.

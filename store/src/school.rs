@@ -13,7 +13,7 @@ use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
 
 use crate::aggregate::{AggregateCache, AggregateStore};
-use crate::commands::{CommandBus, CommandContext, CommandError};
+use crate::commands::{CommandBus, CommandContext, CommandError, CommandOutcome};
 use crate::error::StoreError;
 use crate::keys::Erase;
 use crate::model::now_micros;
@@ -90,6 +90,21 @@ impl School {
         grounds: &str,
         context: &CommandContext,
     ) -> Result<Vec<String>, CommandError<EstablishmentError>> {
+        Ok(self
+            .erase_person_answered(person, grounds, context)
+            .await?
+            .1)
+    }
+
+    /// As [`School::erase_person`], with the answer of the command that recorded the
+    /// erasure (`None` when it had been recorded before, by a run a crash cut short or
+    /// an earlier request).
+    pub async fn erase_person_answered(
+        &self,
+        person: &str,
+        grounds: &str,
+        context: &CommandContext,
+    ) -> Result<(Option<CommandOutcome>, Vec<String>), CommandError<EstablishmentError>> {
         if !self
             .store
             .vault()
@@ -107,15 +122,16 @@ impl School {
             by: context.actor.clone().unwrap_or_default(),
             grounds: grounds.to_string(),
         };
-        match self
+        let outcome = match self
             .establishment
             .execute(&self.establishment_id(), command, context)
             .await
         {
-            Ok(_) | Err(CommandError::Rejected(EstablishmentError::AlreadyErased(_))) => {}
+            Ok(outcome) => Some(outcome),
+            Err(CommandError::Rejected(EstablishmentError::AlreadyErased(_))) => None,
             Err(e) => return Err(e),
-        }
-        Ok(self
+        };
+        let keys = self
             .store
             .vault()
             .erase(
@@ -124,6 +140,7 @@ impl School {
                 grounds,
                 now_micros(),
             )
-            .await?)
+            .await?;
+        Ok((outcome, keys))
     }
 }

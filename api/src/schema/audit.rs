@@ -21,9 +21,9 @@ pub struct ErasePersonInput {
 
 payload!(
     ErasePersonPayload,
-    "What the erasure did. Its result names the establishment's stream and its version \
-     after the erasure; `changed` says whether keys were destroyed by this call; \
-     `replayed` is false, and `position` and `recordedAt` are not given.",
+    "What the erasure did: the command that recorded it (its position, `replayed` on a \
+     retry with the same `commandId`); when the erasure had been recorded before, \
+     `changed` says whether this call destroyed keys left by an interrupted run.",
     erasure: Erasure
 );
 
@@ -52,27 +52,49 @@ impl AuditMutation {
         non_empty(&person, "person")?;
         non_empty(&grounds, "grounds")?;
         let context = c.context();
-        let destroyed = c
+        let (outcome, destroyed) = c
             .school
-            .erase_person(&person, &grounds, &context)
+            .erase_person_answered(&person, &grounds, &context)
             .await
             .map_err(ApiError::from)?;
         let stream_id = c.school.establishment_id();
-        let (version, _) = c
-            .school
-            .establishment
-            .state(&stream_id)
-            .await
-            .map_err(ApiError::from)?;
-        let result = CommandResult {
-            stream: format!("{}/{stream_id}", Establishment::TYPE),
-            version,
-            changed: !destroyed.is_empty(),
-            replayed: false,
-            position: None,
-            recorded_at: None,
-            command_id: context.command_id,
-            created: None,
+        let stream = format!("{}/{stream_id}", Establishment::TYPE);
+        let result = match outcome {
+            Some(CommandOutcome::Appended(o)) => CommandResult {
+                stream,
+                version: o.stream_version,
+                changed: true,
+                replayed: o.replayed,
+                position: Some(o.last_position),
+                recorded_at: Some(o.recorded_at),
+                command_id: context.command_id,
+                created: None,
+            },
+            // Recorded before (an earlier request, or a run a crash cut short): this
+            // call destroyed what keys were left.
+            other => {
+                let version = match other {
+                    Some(CommandOutcome::Unchanged { stream_version }) => stream_version,
+                    _ => {
+                        c.school
+                            .establishment
+                            .state(&stream_id)
+                            .await
+                            .map_err(ApiError::from)?
+                            .0
+                    }
+                };
+                CommandResult {
+                    stream,
+                    version,
+                    changed: !destroyed.is_empty(),
+                    replayed: false,
+                    position: None,
+                    recorded_at: None,
+                    command_id: context.command_id,
+                    created: None,
+                }
+            }
         };
         Ok(ErasePersonPayload {
             result,
