@@ -1,9 +1,7 @@
-//! Relay-style pagination (`first`/`after`, `last`/`before`) over an ordered list.
+//! The bounds of Relay pages (`first`/`last`) and what a page costs; the pages
+//! themselves are keyed (`crate::schema::connection`).
 
-use async_graphql::connection::{query, Connection, Edge};
-use async_graphql::{OutputType, SimpleObject};
-
-use crate::error::ApiError;
+use async_graphql::SimpleObject;
 
 /// Items per page when the client does not say.
 pub const DEFAULT_PAGE: usize = 50;
@@ -24,63 +22,4 @@ pub fn page_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize)
 pub struct Total {
     /// How many items there are in all pages.
     pub total_count: usize,
-}
-
-pub type Page<T> = Connection<usize, T, Total>;
-
-/// One page of `items`; the cursor of an item is its index in the list.
-pub async fn paginate<T: OutputType>(
-    items: Vec<T>,
-    after: Option<String>,
-    before: Option<String>,
-    first: Option<i32>,
-    last: Option<i32>,
-) -> async_graphql::Result<Page<T>> {
-    for (field, n) in [("first", first), ("last", last)] {
-        if n.is_some_and(|n| n as usize > MAX_PAGE) {
-            return Err(ApiError::validation(
-                field,
-                crate::i18n::Text::new(
-                    format!("au plus {MAX_PAGE} éléments par page"),
-                    format!("at most {MAX_PAGE} items a page"),
-                ),
-            )
-            .into());
-        }
-    }
-    query(
-        after,
-        before,
-        first,
-        last,
-        |after, before, first, last| async move {
-            let total = items.len();
-            let start = after.map_or(0, |a: usize| a.saturating_add(1)).min(total);
-            let mut end = before.unwrap_or(total).clamp(start, total);
-            let mut start = start;
-            match (first, last) {
-                (Some(first), _) => end = end.min(start + first),
-                (None, Some(last)) => start = end.saturating_sub(last).max(start),
-                (None, None) => end = end.min(start + DEFAULT_PAGE),
-            }
-            if let (Some(_), Some(last)) = (first, last) {
-                start = end.saturating_sub(last).max(start);
-            }
-            let mut page = Connection::with_additional_fields(
-                start > 0,
-                end < total,
-                Total { total_count: total },
-            );
-            page.edges.extend(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .skip(start)
-                    .take(end - start)
-                    .map(|(i, item)| Edge::new(i, item)),
-            );
-            Ok::<_, async_graphql::Error>(page)
-        },
-    )
-    .await
 }

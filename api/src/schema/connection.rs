@@ -42,10 +42,31 @@ impl CursorType for Key {
 /// A page of a keyed list.
 pub type KeyedPage<T> = Connection<Key, T, Total>;
 
+/// The order of a keyed list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    /// Latest first, for lists whose keys are times (absences).
+    Descending,
+}
+
 /// One page of `items`, each with its key: sorted by key (keys are unique; the first of
 /// equal keys is kept), then cut after `after`'s key and before `before`'s key, then to
 /// the `first` or `last` of what is left (50 by default, at most 500).
 pub async fn keyed<T: OutputType>(
+    items: Vec<(String, T)>,
+    after: Option<String>,
+    before: Option<String>,
+    first: Option<i32>,
+    last: Option<i32>,
+) -> async_graphql::Result<KeyedPage<T>> {
+    keyed_in(Order::Ascending, items, after, before, first, last).await
+}
+
+/// As [`keyed`], in `order`: in a descending list, "after X" is what comes later in the
+/// list, so keys below X's.
+pub async fn keyed_in<T: OutputType>(
+    order: Order,
     mut items: Vec<(String, T)>,
     after: Option<String>,
     before: Option<String>,
@@ -66,6 +87,14 @@ pub async fn keyed<T: OutputType>(
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));
     items.dedup_by(|a, b| a.0 == b.0);
+    if order == Order::Descending {
+        items.reverse();
+    }
+    // Whether `key` comes before `cursor` in the list's order.
+    let earlier = move |key: &str, cursor: &str| match order {
+        Order::Ascending => key < cursor,
+        Order::Descending => key > cursor,
+    };
     query(
         after,
         before,
@@ -73,9 +102,11 @@ pub async fn keyed<T: OutputType>(
         last,
         |after: Option<Key>, before: Option<Key>, first, last| async move {
             let total = items.len();
-            let mut start = after.map_or(0, |a| items.partition_point(|(k, _)| *k <= a.0));
+            let mut start = after.map_or(0, |a| {
+                items.partition_point(|(k, _)| earlier(k, &a.0) || *k == a.0)
+            });
             let mut end = before
-                .map_or(total, |b| items.partition_point(|(k, _)| *k < b.0))
+                .map_or(total, |b| items.partition_point(|(k, _)| earlier(k, &b.0)))
                 .max(start);
             match (first, last) {
                 (Some(first), _) => end = end.min(start + first),
@@ -101,4 +132,55 @@ pub async fn keyed<T: OutputType>(
         },
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn page(
+        order: Order,
+        keys: &[&str],
+        after: Option<String>,
+        first: i32,
+    ) -> (Vec<String>, Option<String>) {
+        let items = keys
+            .iter()
+            .map(|k| (k.to_string(), k.to_string()))
+            .collect();
+        let page = keyed_in(order, items, after, None, Some(first), None)
+            .await
+            .ok();
+        let nodes: Vec<String> = page
+            .iter()
+            .flat_map(|p| p.edges.iter().map(|e| e.node.clone()))
+            .collect();
+        let last = page.and_then(|p| p.edges.last().map(|e| e.cursor.encode_cursor()));
+        (nodes, last)
+    }
+
+    #[tokio::test]
+    async fn a_latest_first_list_keeps_its_cursors_when_later_items_arrive() {
+        let keys = ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04"];
+        let (first, cursor) = page(Order::Descending, &keys, None, 2).await;
+        assert_eq!(first, ["2026-12-04", "2026-12-03"]);
+        // A newer item arrives before the client asks for the next page.
+        let grown = [
+            "2026-12-01",
+            "2026-12-02",
+            "2026-12-03",
+            "2026-12-04",
+            "2026-12-05",
+        ];
+        let (next, _) = page(Order::Descending, &grown, cursor, 2).await;
+        assert_eq!(next, ["2026-12-02", "2026-12-01"]);
+    }
+
+    #[tokio::test]
+    async fn an_ascending_list_pages_after_its_cursor() {
+        let (first, cursor) = page(Order::Ascending, &["a", "b", "c"], None, 1).await;
+        assert_eq!(first, ["a"]);
+        let (next, _) = page(Order::Ascending, &["0", "a", "b", "c"], cursor, 5).await;
+        assert_eq!(next, ["b", "c"]);
+    }
 }

@@ -35,9 +35,9 @@ pub(crate) use crate::access::{student_classes, Actor};
 pub(crate) use crate::error::{ApiError, ApiResult};
 pub(crate) use crate::history::{history, Change};
 pub(crate) use crate::i18n::Text;
-pub(crate) use crate::pagination::{paginate, Page};
 pub(crate) use crate::reader::Reader;
 pub(crate) use crate::scalars::{Date, LocalDateTime, Time};
+pub(crate) use crate::schema::connection::{keyed, keyed_in, KeyedPage, Order};
 pub(crate) use crate::state::Caller;
 
 pub(crate) use super::attendance::*;

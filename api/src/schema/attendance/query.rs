@@ -21,7 +21,7 @@ impl AttendanceQuery {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> GqlResult<Page<AlertView>> {
+    ) -> GqlResult<KeyedPage<AlertView>> {
         let (reader, actor) = caller(ctx, as_of).await?;
         actor.may_see_alerts()?;
         let year = crate::schema::common::year(&reader, year.as_deref()).await?;
@@ -46,6 +46,10 @@ impl AttendanceQuery {
             }
             items = kept;
         }
-        paginate(items, after, before, first, last).await
+        let items = items
+            .into_iter()
+            .map(|a| (format!("{}|{}", a.month, a.student), a))
+            .collect();
+        keyed(items, after, before, first, last).await
     }
 }

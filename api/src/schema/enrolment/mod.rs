@@ -209,17 +209,19 @@ impl StudentView {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> GqlResult<Page<Absence>> {
+    ) -> GqlResult<KeyedPage<Absence>> {
         let (year, record) = self.attendance_record(year).await?;
         let stream = format!("{year}/{}", self.id);
-        let mut items: Vec<Absence> = record
+        // Keyed on when and which lesson: an absence recorded while a client pages
+        // through the list does not shift its cursors.
+        let items: Vec<(String, Absence)> = record
             .lessons
             .iter()
             .filter(|(_, e)| e.status != Status::Present)
             .map(|(lesson, e)| absence(&self.reader, &stream, &record, lesson, e))
+            .map(|a| (format!("{}T{}|{}", a.date, a.start, a.lesson), a))
             .collect();
-        items.sort_by(|a, b| (b.date, b.start, &b.lesson).cmp(&(a.date, a.start, &a.lesson)));
-        paginate(items, after, before, first, last).await
+        keyed_in(Order::Descending, items, after, before, first, last).await
     }
 
     /// Half-days of absence from `from` to `to` (a month, a period, the year).
@@ -375,7 +377,7 @@ impl ClassView {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> GqlResult<Page<StudentView>> {
+    ) -> GqlResult<KeyedPage<StudentView>> {
         self.actor.may_see_class(&self.year, &self.id)?;
         let date = match date {
             Some(d) => d.0,
@@ -412,7 +414,8 @@ impl ClassView {
                 });
             }
         }
-        paginate(students, after, before, first, last).await
+        let students = students.into_iter().map(|s| (s.id.clone(), s)).collect();
+        keyed(students, after, before, first, last).await
     }
 
     async fn timetable(&self, from: Date, to: Date) -> GqlResult<Vec<Lesson>> {

@@ -199,14 +199,14 @@ impl ResourceView {
         before: Option<String>,
         first: Option<i32>,
         last: Option<i32>,
-    ) -> GqlResult<Page<BookingView>> {
+    ) -> GqlResult<KeyedPage<BookingView>> {
         let items = self
             .resource
             .bookings
-            .values()
-            .map(|b| booking(&self.reader, &self.resource.id, b))
+            .iter()
+            .map(|(id, b)| (id.clone(), booking(&self.reader, &self.resource.id, b)))
             .collect();
-        paginate(items, after, before, first, last).await
+        keyed(items, after, before, first, last).await
     }
 
     /// What is free in each slot of `slotMinutes` from `from` to `to` (local times).
