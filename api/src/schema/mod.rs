@@ -96,6 +96,19 @@ pub fn build(state: Arc<AppState>) -> CarnetSchema {
     .finish()
 }
 
+/// The schema with no state, to check documents against it: a document it refuses
+/// answers `GRAPHQL_PARSE_FAILED` or `GRAPHQL_VALIDATION_FAILED` (a valid one fails
+/// later, for want of a server).
+pub fn unserved() -> CarnetSchema {
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot,
+    )
+    .extension(crate::codes::ErrorCodes)
+    .finish()
+}
+
 /// The schema with no state, to print its SDL.
 pub fn sdl() -> String {
     Schema::build(
