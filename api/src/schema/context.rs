@@ -205,6 +205,36 @@ impl<'a> Command<'a> {
         })
     }
 
+    /// Runs `command` on the establishment's own stream (its setup: years, classes,
+    /// subjects, staff, services).
+    pub(crate) async fn on_establishment(
+        &self,
+        name: &str,
+        command: EstablishmentCommand,
+        created: Option<String>,
+    ) -> GqlResult<CommandResult> {
+        let school = &self.school;
+        self.run(
+            name,
+            &school.establishment,
+            &school.establishment_id(),
+            command,
+            created,
+        )
+        .await
+    }
+
+    /// Runs `command` on the enrolment stream of `student`.
+    pub(crate) async fn on_student(
+        &self,
+        name: &str,
+        student: &str,
+        command: StudentCommand,
+    ) -> GqlResult<CommandResult> {
+        self.run(name, &self.school.students, student, command, None)
+            .await
+    }
+
     /// The school year a date is in.
     pub(super) async fn year_of(&self, date: NaiveDate) -> ApiResult<SchoolYear> {
         let establishment = self.reader.establishment().await?;

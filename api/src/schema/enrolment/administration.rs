@@ -589,13 +589,7 @@ impl AdministrationMutation {
             .await?;
         }
         let result = c
-            .run(
-                "open_school_year",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                open_year,
-                Some(spec.year.to_string()),
-            )
+            .on_establishment("open_school_year", open_year, Some(spec.year.to_string()))
             .await?;
         c.part("timetable")
             .run(
@@ -641,13 +635,7 @@ impl AdministrationMutation {
             name: input.label,
         };
         let result = c
-            .run(
-                "define_subject",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                command,
-                Some(code.to_string()),
-            )
+            .on_establishment("define_subject", command, Some(code.to_string()))
             .await?;
         let subject =
             c.establishment_now()
@@ -680,13 +668,7 @@ impl AdministrationMutation {
             },
         };
         let result = c
-            .run(
-                "create_division",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                command,
-                Some(input.id.clone()),
-            )
+            .on_establishment("create_division", command, Some(input.id.clone()))
             .await?;
         let class = c.class_view(year, &input.id).await?;
         Ok(CreateDivisionPayload { result, class })
@@ -722,13 +704,7 @@ impl AdministrationMutation {
             decide(&c.school.timetable, year.as_str(), declare.clone()).await?;
         }
         let result = c
-            .run(
-                "create_group",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                create,
-                Some(input.id.clone()),
-            )
+            .on_establishment("create_group", create, Some(input.id.clone()))
             .await?;
         if timetable_open {
             c.part("timetable")
@@ -759,13 +735,7 @@ impl AdministrationMutation {
             roles: roles(input.roles),
         };
         let result = c
-            .run(
-                "hire_staff",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                command,
-                Some(input.person.clone()),
-            )
+            .on_establishment("hire_staff", command, Some(input.person.clone()))
             .await?;
         let staff_member = c.staff_member(&input.person).await?;
         Ok(StaffMemberPayload {
@@ -787,13 +757,7 @@ impl AdministrationMutation {
             roles: roles(input.roles),
         };
         let result = c
-            .run(
-                "change_staff_roles",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                command,
-                None,
-            )
+            .on_establishment("change_staff_roles", command, None)
             .await?;
         let staff_member = c.staff_member(&input.person).await?;
         Ok(StaffMemberPayload {
@@ -815,13 +779,7 @@ impl AdministrationMutation {
             last_day: input.last_day.0,
         };
         let result = c
-            .run(
-                "staff_member_leaves",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                command,
-                None,
-            )
+            .on_establishment("staff_member_leaves", command, None)
             .await?;
         let staff_member = c.staff_member(&input.person).await?;
         Ok(StaffMemberPayload {
@@ -843,10 +801,8 @@ impl AdministrationMutation {
         c.actor.may_administer("assigning services")?;
         let (year, service) = c.service(&input).await?;
         let result = c
-            .run(
+            .on_establishment(
                 "assign_service",
-                &c.school.establishment,
-                &c.school.establishment_id(),
                 EstablishmentCommand::AssignService { year, service },
                 None,
             )
@@ -869,10 +825,8 @@ impl AdministrationMutation {
         c.actor.may_administer("ending services")?;
         let (year, service) = c.service(&input).await?;
         let result = c
-            .run(
+            .on_establishment(
                 "end_service",
-                &c.school.establishment,
-                &c.school.establishment_id(),
                 EstablishmentCommand::RemoveService { year, service },
                 None,
             )
@@ -1060,14 +1014,8 @@ impl AdministrationMutation {
             return Ok(payload);
         }
         let mut outcomes = vec![
-            c.run(
-                "roll_over_year",
-                &c.school.establishment,
-                &c.school.establishment_id(),
-                plan.establishment_command(),
-                None,
-            )
-            .await?,
+            c.on_establishment("roll_over_year", plan.establishment_command(), None)
+                .await?,
         ];
         if let Some(command) = open_timetable {
             outcomes.push(
@@ -1085,13 +1033,7 @@ impl AdministrationMutation {
         for (student, command) in student_commands {
             outcomes.push(
                 c.part(&format!("student/{student}"))
-                    .run(
-                        "roll_over_year",
-                        &c.school.students,
-                        &student,
-                        command,
-                        None,
-                    )
+                    .on_student("roll_over_year", &student, command)
                     .await?,
             );
         }

@@ -245,13 +245,7 @@ impl EnrolmentMutation {
             on: input.on.0,
         };
         let result = c
-            .run(
-                "change_division",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
+            .on_student("change_division", &input.student, command)
             .await?;
         let student = student_after(&c, &input.student).await?;
         Ok(ChangeDivisionPayload { result, student })
@@ -272,15 +266,7 @@ impl EnrolmentMutation {
             group: input.group,
             on: input.on.0,
         };
-        let result = c
-            .run(
-                "join_group",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
-            .await?;
+        let result = c.on_student("join_group", &input.student, command).await?;
         let student = student_after(&c, &input.student).await?;
         Ok(JoinGroupPayload { result, student })
     }
@@ -300,15 +286,7 @@ impl EnrolmentMutation {
             group: input.group,
             last_day: input.last_day.0,
         };
-        let result = c
-            .run(
-                "leave_group",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
-            .await?;
+        let result = c.on_student("leave_group", &input.student, command).await?;
         let student = student_after(&c, &input.student).await?;
         Ok(LeaveGroupPayload { result, student })
     }
@@ -329,13 +307,7 @@ impl EnrolmentMutation {
             rights: input.rights.into(),
         };
         let result = c
-            .run(
-                "change_guardian_rights",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
+            .on_student("change_guardian_rights", &input.student, command)
             .await?;
         let student = student_after(&c, &input.student).await?;
         Ok(ChangeGuardianRightsPayload { result, student })
@@ -447,13 +419,7 @@ impl EnrolmentMutation {
             reason: input.reason,
         };
         let result = c
-            .run(
-                "student_leaves",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
+            .on_student("student_leaves", &input.student, command)
             .await?;
         let student = student_after(&c, &input.student).await?;
         Ok(StudentLeavesPayload { result, student })
@@ -479,13 +445,7 @@ impl EnrolmentMutation {
             rights: input.rights.into(),
         };
         let result = c
-            .run(
-                "link_guardian",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
+            .on_student("link_guardian", &input.student, command)
             .await?;
         let student = student_after(&c, &input.student).await?;
         Ok(LinkGuardianPayload { result, student })
@@ -652,13 +612,7 @@ impl EnrolmentMutation {
             guardian: input.guardian,
         };
         let result = c
-            .run(
-                "unlink_guardian",
-                &c.school.students,
-                &input.student,
-                command,
-                None,
-            )
+            .on_student("unlink_guardian", &input.student, command)
             .await?;
         let student = student_after(&c, &input.student).await?;
         Ok(UnlinkGuardianPayload { result, student })
