@@ -549,6 +549,7 @@ async fn csv_people(f: &Fixture) -> (Vec<Occurrence>, String) {
             coefficient: Decimal::new(15, 1),
             bonus: false,
             not_handed_in: NotHandedIn::CountsAsZero,
+            competences: Vec::new(),
         }),
         G::EnterMark {
             evaluation: "eval-90000".into(),

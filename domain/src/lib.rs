@@ -9,6 +9,7 @@ pub mod enrolment;
 pub mod grades;
 pub mod personal;
 pub mod refusal;
+pub mod reportcards;
 pub mod reservations;
 pub mod timetable;
 pub mod uai;

@@ -25,6 +25,7 @@ use crate::contact::{ContactEvent, GuardianContact};
 use crate::enrolment::{Establishment, EstablishmentEvent, SchoolYear, Student, StudentEvent};
 use crate::grades::{Gradebook, GradebookEvent};
 use crate::personal::{absences_owner, KNOWN_TAG};
+use crate::reportcards::{ClassCouncil, CompetenceFramework, CouncilEvent, FrameworkEvent};
 use crate::reservations::{ReservationEvent, Resource};
 use crate::timetable::{Timetable, TimetableEvent};
 
@@ -32,7 +33,7 @@ use crate::timetable::{Timetable, TimetableEvent};
 /// themselves (a variant's name is its serde tag and its `event_type`): an event added
 /// to an enum is in this list without anyone remembering to add it, and the tests of
 /// old versions (`domain/tests/event_versions.rs`) then ask for its fixtures.
-pub const EVENT_TYPES: [(&str, &[&str]); 7] = [
+pub const EVENT_TYPES: [(&str, &[&str]); 9] = [
     (Establishment::TYPE, EstablishmentEvent::VARIANTS),
     (Student::TYPE, StudentEvent::VARIANTS),
     (Timetable::TYPE, TimetableEvent::VARIANTS),
@@ -40,6 +41,8 @@ pub const EVENT_TYPES: [(&str, &[&str]); 7] = [
     (Gradebook::TYPE, GradebookEvent::VARIANTS),
     (Resource::TYPE, ReservationEvent::VARIANTS),
     (GuardianContact::TYPE, ContactEvent::VARIANTS),
+    (ClassCouncil::TYPE, CouncilEvent::VARIANTS),
+    (CompetenceFramework::TYPE, FrameworkEvent::VARIANTS),
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

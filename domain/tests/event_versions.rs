@@ -31,6 +31,8 @@ fn the_event_types_are_those_of_the_event_enums() {
         stream_types,
         [
             "attendance",
+            "class_council",
+            "competence_framework",
             "establishment",
             "gradebook",
             "guardian_contact",

@@ -38,6 +38,7 @@ fn spec(id: &str, subject: &str, scale: Decimal, coefficient: Decimal) -> Evalua
         coefficient,
         bonus: false,
         not_handed_in: NotHandedIn::CountsAsZero,
+        competences: Vec::new(),
     }
 }
 

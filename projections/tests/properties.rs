@@ -229,6 +229,7 @@ fn grades_command(op: &Op) -> Option<G> {
             } else {
                 NotHandedIn::CountsAsZero
             },
+            competences: Vec::new(),
         }),
         Op::Mark {
             evaluation,

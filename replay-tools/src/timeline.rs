@@ -10,6 +10,7 @@ use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::contact::GuardianContact;
 use carnet_domain::enrolment::{Establishment, Student};
 use carnet_domain::grades::Gradebook;
+use carnet_domain::reportcards::{ClassCouncil, CompetenceFramework};
 use carnet_domain::reservations::Resource;
 use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
@@ -249,14 +250,23 @@ fn fold(events: &[RecordedEvent]) -> Result<Value, TimelineError> {
         "timetable" => to_json(&fold_as::<Timetable>(events)?),
         "resource" => to_json(&fold_as::<Resource>(events)?),
         "guardian_contact" => to_json(&fold_as::<GuardianContact>(events)?),
+        "class_council" => to_json(&fold_as::<ClassCouncil>(events)?),
+        "competence_framework" => to_json(&fold_as::<CompetenceFramework>(events)?),
         other => Err(TimelineError::StreamType(other.to_string())),
     }
 }
 
 fn check_type(kind: &str) -> Result<(), TimelineError> {
     match kind {
-        "establishment" | "student" | "attendance" | "gradebook" | "timetable" | "resource"
-        | "guardian_contact" => Ok(()),
+        "establishment"
+        | "student"
+        | "attendance"
+        | "gradebook"
+        | "timetable"
+        | "resource"
+        | "guardian_contact"
+        | "class_council"
+        | "competence_framework" => Ok(()),
         other => Err(TimelineError::StreamType(other.to_string())),
     }
 }

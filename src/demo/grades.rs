@@ -84,6 +84,7 @@ pub async fn enter(
                 coefficient,
                 bonus: false,
                 not_handed_in: NotHandedIn::CountsAsZero,
+                competences: Vec::new(),
             };
             commands.push((
                 format!("evaluation/{id}"),

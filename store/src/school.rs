@@ -8,6 +8,7 @@ use carnet_domain::enrolment::{
     Establishment, EstablishmentCommand, EstablishmentError, SchoolYear, Student,
 };
 use carnet_domain::grades::Gradebook;
+use carnet_domain::reportcards::{ClassCouncil, CompetenceFramework};
 use carnet_domain::reservations::Resource;
 use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
@@ -36,6 +37,10 @@ pub struct School {
     pub resources: CommandBus<Resource>,
     /// One stream per guardian (their id): how they are reached, what they want to hear.
     pub contacts: CommandBus<GuardianContact>,
+    /// One stream per division and period: its report cards and class council.
+    pub councils: CommandBus<ClassCouncil>,
+    /// One stream (the UAI): the competence items the teachers assess.
+    pub framework: CommandBus<CompetenceFramework>,
 }
 
 impl School {
@@ -58,6 +63,8 @@ impl School {
             resources: bus(&store, &tenant, ()),
             timetable: bus(&store, &tenant, ()),
             contacts: bus(&store, &tenant, ()),
+            councils: bus(&store, &tenant, ()),
+            framework: bus(&store, &tenant, ()),
             tenant,
             store,
         }
@@ -76,6 +83,11 @@ impl School {
     /// The gradebook of a division or group for one period of one year.
     pub fn gradebook_id(year: &SchoolYear, class: &str, period: &str) -> String {
         format!("{year}/{class}/{period}")
+    }
+
+    /// The report cards of a division for one period of one year.
+    pub fn council_id(year: &SchoolYear, division: &str, period: &str) -> String {
+        format!("{year}/{division}/{period}")
     }
 
     /// Erases a person's personal data (RGPD art. 17, or a retention rule): records

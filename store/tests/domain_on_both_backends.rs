@@ -31,6 +31,7 @@ fn commands() -> Vec<C> {
         coefficient: Decimal::new(15, 1),
         bonus: false,
         not_handed_in: NotHandedIn::CountsAsZero,
+        competences: Vec::new(),
     })];
     for (student, mark) in [
         ("lea", Mark::Score(Decimal::new(145, 1))),

@@ -158,6 +158,9 @@ pub struct Year {
     pub services: BTreeSet<Service>,
     /// The year the rollover moved this one's students to.
     pub rolled_over_to: Option<SchoolYear>,
+    /// Per division, its professeurs principaux (who write the general appreciation).
+    #[serde(default)]
+    pub principal_teachers: BTreeMap<String, BTreeSet<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -270,6 +273,19 @@ pub enum EstablishmentCommand {
         year: SchoolYear,
         service: Service,
     },
+    /// Makes a teacher a professeur principal of a division (a division may have two).
+    /// Already so: nothing is recorded.
+    AppointPrincipalTeacher {
+        year: SchoolYear,
+        division: String,
+        teacher: String,
+    },
+    /// Ends it; not one: nothing is recorded.
+    DismissPrincipalTeacher {
+        year: SchoolYear,
+        division: String,
+        teacher: String,
+    },
     /// Passage to the next school year: opens it with its divisions and groups. Safe to
     /// run twice: what already exists as asked is left alone, and a second run records
     /// nothing. The students' side is one command per student (see `rollover`).
@@ -334,6 +350,16 @@ pub enum EstablishmentEvent {
         from: SchoolYear,
         to: SchoolYear,
     },
+    PrincipalTeacherAppointed {
+        year: SchoolYear,
+        division: String,
+        teacher: String,
+    },
+    PrincipalTeacherDismissed {
+        year: SchoolYear,
+        division: String,
+        teacher: String,
+    },
     ExternalIdLinked {
         person: String,
         kind: PersonKind,
@@ -364,6 +390,8 @@ impl DomainEvent for EstablishmentEvent {
             Self::ServiceAssigned { .. } => "ServiceAssigned",
             Self::ServiceRemoved { .. } => "ServiceRemoved",
             Self::YearRolledOver { .. } => "YearRolledOver",
+            Self::PrincipalTeacherAppointed { .. } => "PrincipalTeacherAppointed",
+            Self::PrincipalTeacherDismissed { .. } => "PrincipalTeacherDismissed",
             Self::ExternalIdLinked { .. } => "ExternalIdLinked",
             Self::ExternalIdUnlinked { .. } => "ExternalIdUnlinked",
             Self::MarkNotificationsSet { .. } => "MarkNotificationsSet",
@@ -1029,6 +1057,50 @@ impl Establishment {
                 }
                 vec![V::ServiceRemoved { year, service }]
             }
+            C::AppointPrincipalTeacher {
+                year,
+                division,
+                teacher,
+            } => {
+                let member = self.active_staff(&teacher)?;
+                if !member.roles.contains(&Role::Teacher) {
+                    return Err(E::NotATeacher(teacher));
+                }
+                let y = self.year(&year)?;
+                if !y.divisions.contains_key(&division) {
+                    return Err(E::UnknownDivision { year, division });
+                }
+                if y.principal_teachers
+                    .get(&division)
+                    .is_some_and(|t| t.contains(&teacher))
+                {
+                    return Ok(Vec::new());
+                }
+                vec![V::PrincipalTeacherAppointed {
+                    year,
+                    division,
+                    teacher,
+                }]
+            }
+            C::DismissPrincipalTeacher {
+                year,
+                division,
+                teacher,
+            } => {
+                let appointed = self
+                    .year(&year)?
+                    .principal_teachers
+                    .get(&division)
+                    .is_some_and(|t| t.contains(&teacher));
+                if !appointed {
+                    return Ok(Vec::new());
+                }
+                vec![V::PrincipalTeacherDismissed {
+                    year,
+                    division,
+                    teacher,
+                }]
+            }
             C::RollOverYear {
                 from,
                 next,
@@ -1192,6 +1264,7 @@ impl Aggregate for Establishment {
                         groups: BTreeMap::new(),
                         services: BTreeSet::new(),
                         rolled_over_to: None,
+                        principal_teachers: BTreeMap::new(),
                     },
                 );
             }
@@ -1245,6 +1318,29 @@ impl Aggregate for Establishment {
             V::ServiceRemoved { year, service } => {
                 if let Some(y) = self.years.get_mut(&year) {
                     y.services.remove(&service);
+                }
+            }
+            V::PrincipalTeacherAppointed {
+                year,
+                division,
+                teacher,
+            } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    y.principal_teachers
+                        .entry(division)
+                        .or_default()
+                        .insert(teacher);
+                }
+            }
+            V::PrincipalTeacherDismissed {
+                year,
+                division,
+                teacher,
+            } => {
+                if let Some(y) = self.years.get_mut(&year) {
+                    if let Some(t) = y.principal_teachers.get_mut(&division) {
+                        t.remove(&teacher);
+                    }
                 }
             }
             V::YearRolledOver { from, to } => {

@@ -8,6 +8,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use super::competences::Level;
 use super::values::{Mark, NotHandedIn};
 use crate::personal::Personal;
 use crate::refusal::{what_fr, Lang, Refusal};
@@ -38,6 +39,19 @@ pub struct Evaluation {
     pub bonus: bool,
     pub not_handed_in: NotHandedIn,
     pub marks: BTreeMap<String, MarkEntry>,
+    /// The competence items (of the establishment's framework) it assesses.
+    #[serde(default)]
+    pub competences: Vec<String>,
+    /// The levels each student was given on those items, with every earlier assessment.
+    #[serde(default)]
+    pub assessments: BTreeMap<String, AssessmentEntry>,
+}
+
+/// A student's levels on an evaluation's items, with the assessments they replaced.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentEntry {
+    pub levels: BTreeMap<String, Level>,
+    pub previous: Vec<BTreeMap<String, Level>>,
 }
 
 /// A student's mark on an evaluation, with every value it had before.
@@ -64,6 +78,12 @@ pub struct EvaluationSpec {
     /// A bonus evaluation counts only where it raises the student's average.
     pub bonus: bool,
     pub not_handed_in: NotHandedIn,
+    /// The competence items it assesses, besides or instead of a mark (an evaluation of
+    /// competences only has coefficient 0). The caller checks that they exist in the
+    /// establishment's framework. Left out of the JSON when empty: an evaluation
+    /// without competences is written as it was before they existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub competences: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,6 +109,14 @@ pub enum GradebookCommand {
         mark: Mark,
         by: String,
         reason: String,
+    },
+    /// A student's levels on the evaluation's competence items; assessing again replaces
+    /// the levels (the earlier ones are kept).
+    AssessCompetences {
+        evaluation: String,
+        student: String,
+        levels: BTreeMap<String, Level>,
+        by: String,
     },
     SetSubjectCoefficient {
         subject: String,
@@ -123,6 +151,12 @@ pub enum GradebookEvent {
         /// The student's personal data: it often says why (an illness, a family matter).
         reason: Personal<String>,
     },
+    CompetencesAssessed {
+        evaluation: String,
+        student: String,
+        levels: BTreeMap<String, Level>,
+        by: String,
+    },
     SubjectCoefficientSet {
         subject: String,
         coefficient: Decimal,
@@ -142,6 +176,7 @@ impl DomainEvent for GradebookEvent {
             GradebookEvent::EvaluationCreated(_) => "EvaluationCreated",
             GradebookEvent::MarkEntered { .. } => "MarkEntered",
             GradebookEvent::MarkCorrected { .. } => "MarkCorrected",
+            GradebookEvent::CompetencesAssessed { .. } => "CompetencesAssessed",
             GradebookEvent::SubjectCoefficientSet { .. } => "SubjectCoefficientSet",
             GradebookEvent::PeriodClosed { .. } => "PeriodClosed",
             GradebookEvent::PeriodReopened { .. } => "PeriodReopened",
@@ -209,6 +244,12 @@ pub enum GradebookError {
     NotClosed,
     #[error("il manque {}", what_fr(.0))]
     Missing(&'static str),
+    #[error("l'évaluation {evaluation} n'évalue pas la compétence {item}")]
+    ItemNotAssessed { evaluation: String, item: String },
+    #[error("la compétence {0} figure deux fois dans l'évaluation")]
+    ItemTwice(String),
+    #[error("les niveaux de {student} à l'évaluation {evaluation} sont déjà ceux-là")]
+    SameAssessment { evaluation: String, student: String },
 }
 
 impl Refusal for GradebookError {
@@ -231,6 +272,9 @@ impl Refusal for GradebookError {
             GradebookError::AlreadyClosed => "PERIOD_ALREADY_CLOSED",
             GradebookError::NotClosed => "PERIOD_NOT_CLOSED",
             GradebookError::Missing(_) => "MISSING_VALUE",
+            GradebookError::ItemNotAssessed { .. } => "ITEM_NOT_ASSESSED",
+            GradebookError::ItemTwice(_) => "ITEM_TWICE",
+            GradebookError::SameAssessment { .. } => "SAME_ASSESSMENT",
         }
     }
 
@@ -291,6 +335,16 @@ impl Refusal for GradebookError {
             GradebookError::AlreadyClosed => "the period is already closed".to_string(),
             GradebookError::NotClosed => "the period is not closed".to_string(),
             GradebookError::Missing(what) => format!("{what} must not be empty"),
+            GradebookError::ItemNotAssessed { evaluation, item } => {
+                format!("the evaluation {evaluation} does not assess the competence {item}")
+            }
+            GradebookError::ItemTwice(item) => {
+                format!("the competence {item} appears twice in the evaluation")
+            }
+            GradebookError::SameAssessment {
+                evaluation,
+                student,
+            } => format!("{student} already has exactly these levels for {evaluation}"),
         }
     }
 }
@@ -353,6 +407,10 @@ impl Gradebook {
                 }
                 if spec.coefficient < Decimal::ZERO {
                     return Err(GradebookError::NegativeCoefficient(spec.coefficient));
+                }
+                let mut items = std::collections::BTreeSet::new();
+                if let Some(twice) = spec.competences.iter().find(|i| !items.insert(*i)) {
+                    return Err(GradebookError::ItemTwice(twice.clone()));
                 }
                 Ok(vec![GradebookEvent::EvaluationCreated(spec)])
             }
@@ -443,6 +501,12 @@ impl Gradebook {
                     by,
                 }])
             }
+            GradebookCommand::AssessCompetences {
+                evaluation,
+                student,
+                levels,
+                by,
+            } => self.assess(evaluation, student, levels, by),
             GradebookCommand::SetSubjectCoefficient {
                 subject,
                 coefficient,
@@ -472,6 +536,43 @@ impl Gradebook {
                 Ok(vec![GradebookEvent::PeriodReopened { by, reason }])
             }
         }
+    }
+}
+
+impl Gradebook {
+    fn assess(
+        &self,
+        evaluation: String,
+        student: String,
+        levels: BTreeMap<String, Level>,
+        by: String,
+    ) -> Result<Vec<GradebookEvent>, GradebookError> {
+        self.check_open()?;
+        if student.trim().is_empty() {
+            return Err(GradebookError::Missing("the student"));
+        }
+        let found = self.evaluation_of(&evaluation, &by)?;
+        if levels.is_empty() {
+            return Err(GradebookError::EmptyGrid(evaluation));
+        }
+        if let Some(item) = levels.keys().find(|i| !found.competences.contains(i)) {
+            return Err(GradebookError::ItemNotAssessed {
+                evaluation,
+                item: item.clone(),
+            });
+        }
+        if found.assessments.get(&student).map(|a| &a.levels) == Some(&levels) {
+            return Err(GradebookError::SameAssessment {
+                evaluation,
+                student,
+            });
+        }
+        Ok(vec![GradebookEvent::CompetencesAssessed {
+            evaluation,
+            student,
+            levels,
+            by,
+        }])
     }
 }
 
@@ -521,6 +622,8 @@ impl Aggregate for Gradebook {
                         bonus: spec.bonus,
                         not_handed_in: spec.not_handed_in,
                         marks: BTreeMap::new(),
+                        competences: spec.competences,
+                        assessments: BTreeMap::new(),
                     },
                 );
             }
@@ -554,6 +657,28 @@ impl Aggregate for Gradebook {
                     });
                     entry.previous.push(entry.mark);
                     entry.mark = mark;
+                }
+            }
+            GradebookEvent::CompetencesAssessed {
+                evaluation,
+                student,
+                levels,
+                ..
+            } => {
+                if let Some(e) = self.evaluations.get_mut(&evaluation) {
+                    match e.assessments.entry(student) {
+                        std::collections::btree_map::Entry::Occupied(mut entry) => {
+                            let entry = entry.get_mut();
+                            let earlier = std::mem::replace(&mut entry.levels, levels);
+                            entry.previous.push(earlier);
+                        }
+                        std::collections::btree_map::Entry::Vacant(entry) => {
+                            entry.insert(AssessmentEntry {
+                                levels,
+                                previous: Vec::new(),
+                            });
+                        }
+                    }
                 }
             }
             GradebookEvent::SubjectCoefficientSet {

@@ -7,10 +7,12 @@
 
 mod aggregate;
 pub mod averages;
+pub mod competences;
 mod values;
 
 pub use aggregate::{
-    Evaluation, EvaluationSpec, Gradebook, GradebookCommand, GradebookError, GradebookEvent,
-    MarkEntry,
+    AssessmentEntry, Evaluation, EvaluationSpec, Gradebook, GradebookCommand, GradebookError,
+    GradebookEvent, MarkEntry,
 };
+pub use competences::Level;
 pub use values::{Mark, NotHandedIn};

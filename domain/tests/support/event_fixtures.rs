@@ -11,6 +11,7 @@ use carnet_domain::attendance::{AttendanceEvent, StudentAttendance};
 use carnet_domain::contact::{ContactEvent, GuardianContact};
 use carnet_domain::enrolment::{Establishment, EstablishmentEvent, Student, StudentEvent};
 use carnet_domain::grades::{Gradebook, GradebookEvent};
+use carnet_domain::reportcards::{ClassCouncil, CompetenceFramework, CouncilEvent, FrameworkEvent};
 use carnet_domain::reservations::{ReservationEvent, Resource};
 use carnet_domain::timetable::{Timetable, TimetableEvent};
 use carnet_domain::upcast::{current_version, upcast, UpcastError};
@@ -191,6 +192,8 @@ pub enum AnyEvent {
     Gradebook(GradebookEvent),
     Resource(ReservationEvent),
     Contact(ContactEvent),
+    Council(CouncilEvent),
+    Framework(FrameworkEvent),
 }
 
 impl AnyEvent {
@@ -207,6 +210,8 @@ impl AnyEvent {
             t if t == Gradebook::TYPE => as_event(payload).map(Self::Gradebook),
             t if t == Resource::TYPE => as_event(payload).map(Self::Resource),
             t if t == GuardianContact::TYPE => as_event(payload).map(Self::Contact),
+            t if t == ClassCouncil::TYPE => as_event(payload).map(Self::Council),
+            t if t == CompetenceFramework::TYPE => as_event(payload).map(Self::Framework),
             other => Err(format!("no aggregate has the stream type `{other}`")),
         }
     }
@@ -220,6 +225,8 @@ impl AnyEvent {
             Self::Gradebook(e) => e.event_type(),
             Self::Resource(e) => e.event_type(),
             Self::Contact(e) => e.event_type(),
+            Self::Council(e) => e.event_type(),
+            Self::Framework(e) => e.event_type(),
         }
     }
 
@@ -232,6 +239,8 @@ impl AnyEvent {
             Self::Gradebook(e) => e.event_version(),
             Self::Resource(e) => e.event_version(),
             Self::Contact(e) => e.event_version(),
+            Self::Council(e) => e.event_version(),
+            Self::Framework(e) => e.event_version(),
         }
     }
 
@@ -245,6 +254,8 @@ impl AnyEvent {
             Self::Gradebook(e) => serde_json::to_value(e),
             Self::Resource(e) => serde_json::to_value(e),
             Self::Contact(e) => serde_json::to_value(e),
+            Self::Council(e) => serde_json::to_value(e),
+            Self::Framework(e) => serde_json::to_value(e),
         };
         written.unwrap_or_else(|e| panic!("{} does not serialize: {e}", self.event_type()))
     }

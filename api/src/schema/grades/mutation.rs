@@ -272,6 +272,7 @@ impl GradesMutation {
             } else {
                 NotHandedIn::Excluded
             },
+            competences: Vec::new(),
         };
         let stream = School::gradebook_id(&year, &input.class, &period);
         let result = c
