@@ -137,25 +137,29 @@ fn the_general_appreciation_is_the_principal_teachers_and_vie_scolaire_the_cpes(
 
 #[test]
 fn appreciations_keep_to_the_lsu_lengths() {
-    let long = "é".repeat(601);
-    let e = refused(Vec::new(), appreciate(maths(), &long, MATHS_TEACHER));
+    let e = refused(Vec::new(), appreciate(maths(), &"é".repeat(1001), MATHS_TEACHER));
     assert_eq!(
         e,
         E::TooLong {
             topic: maths(),
-            length: 601,
-            max: 600
+            length: 1001,
+            max: 1000
         }
     );
-    // 600 characters, however many bytes, are accepted; the general one goes to 1000.
+    // Characters are counted, not bytes: 1000 accented letters are accepted.
     Test::with(())
         .given_no_previous_events()
-        .when(appreciate(maths(), &"é".repeat(600), MATHS_TEACHER))
-        .then_expect_events(vec![written(maths(), &"é".repeat(600), MATHS_TEACHER)]);
+        .when(appreciate(maths(), &"é".repeat(1000), MATHS_TEACHER))
+        .then_expect_events(vec![written(maths(), &"é".repeat(1000), MATHS_TEACHER)]);
+    // The CPE's text stops at 600, the synthesis of the cycle at 1500.
+    assert_eq!(
+        refused(Vec::new(), appreciate(Topic::VieScolaire, &"a".repeat(601), CPE)).rule(),
+        "APPRECIATION_TOO_LONG"
+    );
     Test::with(())
         .given_no_previous_events()
-        .when(appreciate(Topic::General, &"a".repeat(1000), PP))
-        .then_expect_events(vec![written(Topic::General, &"a".repeat(1000), PP)]);
+        .when(appreciate(Topic::CycleSynthesis, &"a".repeat(1500), PP))
+        .then_expect_events(vec![written(Topic::CycleSynthesis, &"a".repeat(1500), PP)]);
     assert_eq!(
         refused(Vec::new(), appreciate(maths(), "   ", MATHS_TEACHER)).rule(),
         "EMPTY_APPRECIATION"
@@ -359,6 +363,7 @@ fn bulletins_are_published_after_the_council_and_issued_after_publication() {
     );
     let issued = Issued {
         code: "0750655E-K7QM-3XPA".into(),
+        sources: vec!["class_council/2026-2027/3A/T1".into()],
         position: 42,
         event_hash: "ab".repeat(32),
         digest: "cd".repeat(32),

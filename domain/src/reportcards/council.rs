@@ -22,11 +22,13 @@ use crate::grades::Level;
 use crate::personal::Personal;
 use crate::refusal::{Lang, Refusal};
 
-/// The longest appreciation of a subject, of the vie scolaire and of a cycle's synthesis
-/// the LSU accepts (characters).
-pub const SUBJECT_APPRECIATION_MAX: usize = 600;
-/// The longest general appreciation the LSU accepts (characters).
+/// The longest texts the LSU accepts (characters), from its import schema (version
+/// 10.0): a subject's appreciation and the general one 1000, the CPE's 600, the
+/// synthesis of the bilan de fin de cycle 1500.
+pub const SUBJECT_APPRECIATION_MAX: usize = 1000;
 pub const GENERAL_APPRECIATION_MAX: usize = 1000;
+pub const VIE_SCOLAIRE_APPRECIATION_MAX: usize = 600;
+pub const SYNTHESIS_MAX: usize = 1500;
 
 /// Who may write on this division's report cards, as the establishment knows them when
 /// the command is sent.
@@ -73,8 +75,10 @@ impl Topic {
     /// The longest text the LSU accepts for it.
     pub fn max_length(&self) -> usize {
         match self {
+            Topic::Subject(_) => SUBJECT_APPRECIATION_MAX,
             Topic::General => GENERAL_APPRECIATION_MAX,
-            _ => SUBJECT_APPRECIATION_MAX,
+            Topic::VieScolaire => VIE_SCOLAIRE_APPRECIATION_MAX,
+            Topic::CycleSynthesis => SYNTHESIS_MAX,
         }
     }
 
@@ -168,7 +172,10 @@ pub struct EndOfCycle {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Issued {
     pub code: String,
-    /// The log position the bulletin's data was read at, and that event's hash.
+    /// The streams the bulletin was made from (`type/id`), the position of the latest
+    /// of their events it read, and the SHA-256 (hex) of the hash of each stream's last
+    /// event read: the log as the bulletin saw it.
+    pub sources: Vec<String>,
     pub position: i64,
     pub event_hash: String,
     /// SHA-256 of the PDF file, hex.

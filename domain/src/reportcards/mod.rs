@@ -13,7 +13,7 @@ mod team;
 pub use council::{
     ClassCouncil, CouncilCommand, CouncilError, CouncilEvent, Decision, EndOfCycle, Issued,
     Override, StudentReport, Team, Topic, Written, GENERAL_APPRECIATION_MAX,
-    SUBJECT_APPRECIATION_MAX,
+    SUBJECT_APPRECIATION_MAX, SYNTHESIS_MAX, VIE_SCOLAIRE_APPRECIATION_MAX,
 };
 pub use framework::{CompetenceFramework, FrameworkCommand, FrameworkError, FrameworkEvent, Item};
 pub use socle::{brevet_points, brevet_total, Component, Cycle};

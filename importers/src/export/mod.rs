@@ -1,6 +1,7 @@
 //! Exports for reversibility and for the tools schools already use: timetables as
 //! iCalendar (RFC 5545) for any calendar application, absences and grades as CSV for a
 //! spreadsheet.
+//! [`lsu`](crate::export::lsu) writes the Livret scolaire unique's import file, checked first.
 //!
 //! Everything is read from the aggregates themselves (`CommandBus::state`), not from the
 //! read models: an export is right as soon as a command is answered, whether or not the
@@ -11,6 +12,7 @@
 pub mod absences;
 pub mod grades;
 pub mod ical;
+pub mod lsu;
 mod school;
 mod timezone;
 
