@@ -137,7 +137,10 @@ fn the_general_appreciation_is_the_principal_teachers_and_vie_scolaire_the_cpes(
 
 #[test]
 fn appreciations_keep_to_the_lsu_lengths() {
-    let e = refused(Vec::new(), appreciate(maths(), &"é".repeat(1001), MATHS_TEACHER));
+    let e = refused(
+        Vec::new(),
+        appreciate(maths(), &"é".repeat(1001), MATHS_TEACHER),
+    );
     assert_eq!(
         e,
         E::TooLong {
@@ -153,7 +156,11 @@ fn appreciations_keep_to_the_lsu_lengths() {
         .then_expect_events(vec![written(maths(), &"é".repeat(1000), MATHS_TEACHER)]);
     // The CPE's text stops at 600, the synthesis of the cycle at 1500.
     assert_eq!(
-        refused(Vec::new(), appreciate(Topic::VieScolaire, &"a".repeat(601), CPE)).rule(),
+        refused(
+            Vec::new(),
+            appreciate(Topic::VieScolaire, &"a".repeat(601), CPE)
+        )
+        .rule(),
         "APPRECIATION_TOO_LONG"
     );
     Test::with(())
