@@ -310,6 +310,11 @@ enum Command {
             value_delimiter = ','
         )]
         cors_origins: Vec<String>,
+        /// The address people reach this server at, e.g. `https://carnet.region.fr`:
+        /// printed (and QR-encoded) on bulletins for their verification. By default, the
+        /// host each request names.
+        #[arg(long, env = "CARNET_PUBLIC_URL")]
+        public_url: Option<String>,
         /// Who may act as an auditor: `person` or `person@UAI+UAI`, comma-separated. A
         /// token's `auditor` role counts for them only (with development tokens, the
         /// demo's `auditeur` too).
@@ -675,6 +680,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
             rate_per_second,
             rate_burst,
             cors_origins,
+            public_url,
             auditors,
             notify_config,
             ..
@@ -696,6 +702,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitCode> {
                 catch_up_first: embedded,
                 rate: (rate_per_second, rate_burst),
                 cors_origins,
+                public_url,
                 auditors,
                 notifier,
             };

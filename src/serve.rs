@@ -28,6 +28,8 @@ pub struct ServeOptions {
     pub rate: (u32, u32),
     /// Web origins allowed to call the API from a browser.
     pub cors_origins: Vec<String>,
+    /// The address printed on bulletins for their verification.
+    pub public_url: Option<String>,
     /// Bring the read models up to date before answering (the embedded demo); a région's
     /// server answers at once and says it is not ready until they are.
     pub catch_up_first: bool,
@@ -67,7 +69,8 @@ pub async fn serve(
             ),
         )
         .with_rate_limit(options.rate.0, options.rate.1)
-        .with_cors_origins(options.cors_origins.clone()),
+        .with_cors_origins(options.cors_origins.clone())
+        .with_public_url(options.public_url.clone()),
     );
     if options.dev_tokens && !options.bind.ip().is_loopback() {
         tracing::warn!(bind = %options.bind, "development tokens are trusted on an address other machines reach: anyone with the key file mints any token");

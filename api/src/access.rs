@@ -493,6 +493,9 @@ fn administration_fr(what: Text) -> Text {
         "changing the timetable" => "modifier l'emploi du temps",
         "registering a resource" => "enregistrer une ressource",
         "erasing personal data" => "effacer des données personnelles",
+        "defining competences" => "définir les compétences",
+        "exporting to the LSU" => "exporter vers le Livret scolaire unique",
+        "appointing principal teachers" => "nommer les professeurs principaux",
         "importing staff or timetables" => "importer du personnel ou des emplois du temps",
         "linking a member of staff to an ENT identifier" => {
             "associer un membre du personnel à un identifiant ENT"

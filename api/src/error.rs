@@ -374,14 +374,22 @@ impl From<ProjectionError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A school rule's refusal checked before any command was sent (a team that cannot
+    /// be formed, an item missing from the framework), with its rule code.
+    pub fn refused(refusal: impl Refusal) -> Self {
+        ApiError::rule_violation(
+            refusal.rule(),
+            Text::new(refusal.message(Lang::Fr), refusal.message(Lang::En)),
+        )
+    }
+}
+
 /// A refusal by a school rule keeps its rule code and says it in both languages.
 impl<E: Refusal> From<CommandError<E>> for ApiError {
     fn from(error: CommandError<E>) -> Self {
         match error {
-            CommandError::Rejected(refusal) => ApiError::rule_violation(
-                refusal.rule(),
-                Text::new(refusal.message(Lang::Fr), refusal.message(Lang::En)),
-            ),
+            CommandError::Rejected(refusal) => ApiError::refused(refusal),
             CommandError::Store(store) => store.into(),
         }
     }

@@ -312,7 +312,7 @@ fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "").into_response()
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     let reference = uuid::Uuid::new_v4();
     tracing::error!(%reference, error = %e, "a feed could not be made");
     (
@@ -472,7 +472,7 @@ impl CsvQuery {
 }
 
 /// A plain-text refusal, in the language of the request being answered.
-fn refusal(status: StatusCode, message: impl Into<Text>) -> Response {
+pub(crate) fn refusal(status: StatusCode, message: impl Into<Text>) -> Response {
     let message = message.into();
     let mut response = (status, format!("{}\n", message.current())).into_response();
     if status == StatusCode::UNAUTHORIZED {
@@ -484,14 +484,62 @@ fn refusal(status: StatusCode, message: impl Into<Text>) -> Response {
     response
 }
 
-fn api_refusal(error: &ApiError) -> Response {
+pub(crate) fn api_refusal(error: &ApiError) -> Response {
     match error {
         ApiError::Unauthenticated(m) => refusal(StatusCode::UNAUTHORIZED, m.clone()),
         ApiError::Forbidden(m) => refusal(StatusCode::FORBIDDEN, m.clone()),
         ApiError::NotFound(m) => refusal(StatusCode::NOT_FOUND, m.clone()),
         ApiError::Validation { .. } => refusal(StatusCode::BAD_REQUEST, error.message()),
+        ApiError::RuleViolation(rule) => {
+            refusal(StatusCode::UNPROCESSABLE_ENTITY, rule.message.clone())
+        }
+        ApiError::Unavailable { .. } => refusal(StatusCode::SERVICE_UNAVAILABLE, error.message()),
         other => internal(format!("{other:?}")),
     }
+}
+
+/// The reader and actor of a request outside GraphQL that carries the bearer token
+/// (and `X-Carnet-Establishment` when the person works in several): authenticated,
+/// within the person's rate, or the refusal to answer.
+pub(crate) async fn authenticated(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+) -> Result<(Reader, Arc<Actor>), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let principal = state.auth.authenticate(token).await;
+    match &principal {
+        Err(AuthError::Missing) => {
+            return Err(refusal(StatusCode::UNAUTHORIZED, AuthError::Missing.text()))
+        }
+        Err(error) => {
+            return Err(refusal(
+                StatusCode::UNAUTHORIZED,
+                crate::server::auth_refusal(error),
+            ))
+        }
+        Ok(who) => {
+            if let Err(wait) = state.limits.check(who) {
+                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
+                return Err((
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [(header::RETRY_AFTER, seconds.to_string())],
+                )
+                    .into_response());
+            }
+        }
+    }
+    let establishment = headers
+        .get(ESTABLISHMENT_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let caller = Caller::new(principal, establishment, None);
+    let reads = Arc::new(RequestReads::with_budget(state.server_limits.stream_reads));
+    caller
+        .reader_and_actor(state, reads)
+        .await
+        .map_err(|e| api_refusal(&e))
 }
 
 /// `GET /export/absences.csv` and `GET /export/grades.csv`: the whole establishment's,
@@ -523,35 +571,9 @@ async fn export_csv(
             )
         }
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let principal = state.auth.authenticate(token).await;
-    match &principal {
-        Err(AuthError::Missing) => {
-            return refusal(StatusCode::UNAUTHORIZED, AuthError::Missing.text())
-        }
-        Err(error) => return refusal(StatusCode::UNAUTHORIZED, crate::server::auth_refusal(error)),
-        Ok(who) => {
-            if let Err(wait) = state.limits.check(who) {
-                let seconds = wait.as_secs_f64().ceil().max(1.0) as u64;
-                return (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    [(header::RETRY_AFTER, seconds.to_string())],
-                )
-                    .into_response();
-            }
-        }
-    }
-    let establishment = headers
-        .get(ESTABLISHMENT_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    let caller = Caller::new(principal, establishment, None);
-    let reads = Arc::new(RequestReads::with_budget(state.server_limits.stream_reads));
-    let (reader, actor) = match caller.reader_and_actor(&state, reads).await {
+    let (reader, actor) = match authenticated(&state, &headers).await {
         Ok(found) => found,
-        Err(e) => return api_refusal(&e),
+        Err(refused) => return refused,
     };
     if !actor.sees_establishment() {
         return refusal(

@@ -6,10 +6,12 @@
 
 pub mod access;
 pub mod auth;
+pub mod bulletin;
 pub mod codes;
 pub mod cost;
 pub mod deadline;
 pub mod depth;
+pub mod downloads;
 pub mod error;
 pub mod feed;
 pub mod feeds;
@@ -18,6 +20,7 @@ pub mod history;
 pub mod i18n;
 pub mod issuers;
 pub mod limits;
+pub mod lsu;
 pub mod metrics;
 pub mod notifications;
 pub mod pagination;
@@ -28,3 +31,4 @@ pub mod schema;
 pub mod server;
 pub mod socket;
 pub mod state;
+pub mod verification;

@@ -13,6 +13,7 @@ use carnet_domain::attendance::StudentAttendance;
 use carnet_domain::enrolment::{Establishment, SchoolYear, Student};
 use carnet_domain::grades::Gradebook;
 use carnet_domain::personal::Personal;
+use carnet_domain::reportcards::{ClassCouncil, CompetenceFramework};
 use carnet_domain::reservations::Resource;
 use carnet_domain::timetable::Timetable;
 use carnet_domain::Uai;
@@ -412,6 +413,26 @@ impl Reader {
                     .await
             }
         }
+    }
+
+    /// The report cards of a division for a period, folded from its stream (a small
+    /// one: a few events per student and period), as of this reader's instant.
+    pub async fn council(
+        &self,
+        year: &SchoolYear,
+        division: &str,
+        period: &str,
+    ) -> ApiResult<Option<Arc<ClassCouncil>>> {
+        self.folded::<ClassCouncil>(&format!("{year}/{division}/{period}"))
+            .await
+    }
+
+    /// The establishment's competence framework, folded from its stream.
+    pub async fn framework(&self) -> ApiResult<Arc<CompetenceFramework>> {
+        Ok(self
+            .folded::<CompetenceFramework>(self.tenant.as_str())
+            .await?
+            .unwrap_or_default())
     }
 
     pub async fn timetable(&self, year: &SchoolYear) -> ApiResult<Option<Arc<Timetable>>> {

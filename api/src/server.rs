@@ -97,6 +97,19 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/status/projections", get(lagging))
         .route("/calendar/{file}", get(crate::feeds::calendar))
         .route("/export/{file}", get(crate::feeds::csv))
+        .route(
+            "/bulletins/{year}/{period}/{file}",
+            get(crate::downloads::student_pdf),
+        )
+        .route(
+            "/bulletins/{year}/{period}/classes/{file}",
+            get(crate::downloads::class_pdf),
+        )
+        .route("/lsu/{year}/{period}/{file}", get(crate::lsu::division_xml))
+        .route(
+            "/verify/{code}",
+            get(crate::verification::check).post(crate::verification::check_file),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,

@@ -42,6 +42,9 @@ pub struct AppState {
     /// The web origins whose pages may call the API from a browser (an ENT's web app
     /// served from another origin), e.g. `https://ent.monlycee.net`; none by default.
     pub cors_origins: Vec<String>,
+    /// The address people reach this server at (`https://carnet.region.fr`), printed on
+    /// bulletins for their verification; the request's `Host` when not set.
+    pub public_url: Option<String>,
     schools: Mutex<HashMap<Uai, Arc<School>>>,
 }
 
@@ -57,6 +60,7 @@ impl AppState {
             server_limits: crate::limits::ServerLimits::default(),
             sockets: crate::limits::OpenSockets::default(),
             cors_origins: Vec::new(),
+            public_url: None,
             store,
             auth,
             schools: Mutex::new(HashMap::new()),
@@ -66,6 +70,12 @@ impl AppState {
     /// With the web origins allowed to call the API from a browser.
     pub fn with_cors_origins(mut self, origins: Vec<String>) -> Self {
         self.cors_origins = origins;
+        self
+    }
+
+    /// With the address people reach this server at (see [`AppState::public_url`]).
+    pub fn with_public_url(mut self, url: Option<String>) -> Self {
+        self.public_url = url.map(|u| u.trim_end_matches('/').to_string());
         self
     }
 

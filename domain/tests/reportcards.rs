@@ -374,6 +374,7 @@ fn bulletins_are_published_after_the_council_and_issued_after_publication() {
         position: 42,
         event_hash: "ab".repeat(32),
         digest: "cd".repeat(32),
+        issued_on: on,
     };
     let issue = C::Issue {
         student: "zoe".into(),

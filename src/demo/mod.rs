@@ -10,6 +10,7 @@ mod bookings;
 mod calendar;
 mod grades;
 mod people;
+mod reportcards;
 mod structure;
 mod timetable;
 
@@ -83,6 +84,9 @@ pub struct EstablishmentReport {
     pub justifications: usize,
     pub evaluations: usize,
     pub marks: usize,
+    pub competences_assessed: usize,
+    pub appreciations: usize,
+    pub council_decisions: usize,
     pub resources: usize,
     pub bookings: usize,
     pub bookings_refused: usize,
@@ -118,6 +122,11 @@ impl std::fmt::Display for EstablishmentReport {
             f,
             "  {} evaluations, {} marks",
             self.evaluations, self.marks
+        )?;
+        writeln!(
+            f,
+            "  {} students' competences assessed, {} appreciations, {} council decisions",
+            self.competences_assessed, self.appreciations, self.council_decisions
         )?;
         writeln!(
             f,
@@ -219,6 +228,7 @@ pub async fn load_establishment(
         attendance::record(&runner, &plan, &year, &timetable::stream(&year), &mut rng).await?;
     let (evaluations, marks) = grades::enter(&runner, &plan, &year, &mut rng).await?;
     let bookings = bookings::make(&runner, &plan, &mut rng).await?;
+    let reports = reportcards::record(&runner, &plan, &year, &mut rng).await?;
 
     let head = store
         .tenants()
@@ -242,6 +252,9 @@ pub async fn load_establishment(
         justifications: roll_calls.justifications,
         evaluations,
         marks,
+        competences_assessed: reports.competences,
+        appreciations: reports.appreciations,
+        council_decisions: reports.decisions,
         resources: bookings.resources,
         bookings: bookings.made,
         bookings_refused: bookings.refused,

@@ -8,7 +8,7 @@
 
 mod attendance;
 mod audit;
-mod common;
+pub(crate) mod common;
 pub(crate) mod connection;
 pub(crate) mod context;
 mod enrolment;
@@ -17,6 +17,7 @@ mod imports;
 pub(crate) mod node;
 mod notification_query;
 mod prelude;
+pub(crate) mod reportcards;
 mod reservations;
 mod subscription;
 mod timetable;
@@ -44,6 +45,7 @@ pub struct QueryRoot(
     attendance::AttendanceQuery,
     reservations::ReservationsQuery,
     notification_query::NotificationQuery,
+    reportcards::ReportCardsQuery,
 );
 
 /// Every mutation, merged from the contexts.
@@ -52,6 +54,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     attendance::AttendanceMutation,
     grades::GradesMutation,
+    reportcards::ReportCardsMutation,
     reservations::ReservationsMutation,
     enrolment::EnrolmentMutation,
     enrolment::AdministrationMutation,

@@ -180,6 +180,8 @@ pub struct Issued {
     pub event_hash: String,
     /// SHA-256 of the PDF file, hex.
     pub digest: String,
+    /// The date printed on it (the same file is given again on later days).
+    pub issued_on: NaiveDate,
 }
 
 /// One student's report for the period.

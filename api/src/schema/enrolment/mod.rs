@@ -280,6 +280,39 @@ impl StudentView {
         .await?)
     }
 
+    /// The bulletin of a period (the current one by default): averages, positionings,
+    /// appreciations, vie scolaire, the council's decisions. Families and the student
+    /// see it once the class council published it (null before).
+    async fn bulletin(
+        &self,
+        period: Option<String>,
+        year: Option<String>,
+    ) -> GqlResult<Option<crate::schema::reportcards::BulletinView>> {
+        let year = year_arg(&self.reader, year).await?;
+        let period = match period {
+            Some(p) => p,
+            None => current_period(&self.reader, &year).await?,
+        };
+        Ok(crate::schema::reportcards::bulletin_for(
+            &self.reader,
+            &self.actor,
+            &year,
+            &period,
+            &self.id,
+        )
+        .await?)
+    }
+
+    /// The latest bulletin published this school year (or `year`): what the parents'
+    /// dashboard shows.
+    async fn latest_bulletin(
+        &self,
+        year: Option<String>,
+    ) -> GqlResult<Option<crate::schema::reportcards::BulletinView>> {
+        let year = year_arg(&self.reader, year).await?;
+        Ok(crate::schema::reportcards::latest_published(&self.reader, &year, &self.id).await?)
+    }
+
     /// Each change of the student's enrolment: admission, divisions, groups,
     /// guardians, departure.
     #[graphql(complexity = "HISTORY_COST + child_complexity")]

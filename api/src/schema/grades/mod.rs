@@ -72,8 +72,18 @@ pub struct StudentMark {
     /// Marks this one replaced, oldest first.
     pub corrected_from: Vec<MarkValue>,
     pub class_figures: Option<Figures>,
+    /// The levels given on the evaluation's competence items.
+    pub competences: Vec<ItemLevel>,
     #[graphql(skip)]
     pub stream: (Reader, String),
+}
+
+/// A level given on one competence item.
+#[derive(Debug, Clone, SimpleObject)]
+pub struct ItemLevel {
+    /// The item's id in the framework.
+    pub competence: String,
+    pub level: crate::schema::reportcards::MasteryLevel,
 }
 
 #[ComplexObject]
@@ -116,7 +126,7 @@ pub struct ReportCard {
     pub marks: Vec<StudentMark>,
 }
 
-fn student_mark(
+pub(crate) fn student_mark(
     reader: &Reader,
     year: &SchoolYear,
     book: &Gradebook,
@@ -142,6 +152,19 @@ fn student_mark(
             .map(|m| m.previous.iter().map(Into::into).collect())
             .unwrap_or_default(),
         class_figures: averages::evaluation_figures(book, evaluation).map(Into::into),
+        competences: e
+            .assessments
+            .get(student)
+            .map(|a| {
+                a.levels
+                    .iter()
+                    .map(|(item, level)| ItemLevel {
+                        competence: item.clone(),
+                        level: (*level).into(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
         stream: (reader.clone(), format!("{year}/{class}/{period}")),
     })
 }
@@ -183,7 +206,10 @@ pub async fn report_card(
         marks.extend(
             book.evaluations
                 .values()
-                .filter(|e| e.marks.contains_key(id) && reads(&e.subject))
+                .filter(|e| {
+                    (e.marks.contains_key(id) || e.assessments.contains_key(id))
+                        && reads(&e.subject)
+                })
                 .filter_map(|e| student_mark(reader, year, &book, &e.id, id)),
         );
     }

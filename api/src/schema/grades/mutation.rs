@@ -27,6 +27,10 @@ pub struct CreateEvaluationInput {
     /// NR counts as 0 (default) or is left out of averages.
     #[graphql(default = true)]
     pub not_handed_in_counts_as_zero: bool,
+    /// The competence items of the subject it assesses (ids in the framework), besides
+    /// or instead of a mark (an evaluation of competences only has coefficient 0).
+    #[graphql(default)]
+    pub competences: Vec<String>,
     #[graphql(flatten)]
     pub options: CommandOptions,
 }
@@ -255,6 +259,18 @@ impl GradesMutation {
         let year = c.year_of(input.date.0).await?;
         c.actor.may_grade(&year, &input.class, &input.subject)?;
         let period = c.period(&year, input.period).await?;
+        if !input.competences.is_empty() {
+            // From the framework's own stream, not a read model: an item defined a
+            // moment ago is known.
+            let (_, framework) = c
+                .school
+                .framework
+                .state(&c.school.establishment_id())
+                .await?;
+            framework
+                .check_items(&input.subject, &input.competences)
+                .map_err(ApiError::refused)?;
+        }
         let id = c.new_id(input.id, "eval");
         let spec = EvaluationSpec {
             evaluation: id.clone(),
@@ -272,7 +288,7 @@ impl GradesMutation {
             } else {
                 NotHandedIn::Excluded
             },
-            competences: Vec::new(),
+            competences: input.competences,
         };
         let stream = School::gradebook_id(&year, &input.class, &period);
         let result = c
