@@ -517,6 +517,7 @@ async fn a_term_is_prepared_closed_and_published(kind: BackendKind) {
     assert_eq!(provisional.status().as_u16(), 200);
     let text = pdf_text(&provisional.bytes().await.unwrap());
     assert!(!text.contains("Code de vérification"), "{text}");
+    assert!(text.contains("Bulletin provisoire"), "{text}");
     assert!(text.contains("Très bon trimestre."), "{text}");
     let student_query =
         "query($id: String!) { student(id: $id) { bulletin(period: \"T2\") { period } } }";

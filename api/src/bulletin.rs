@@ -557,6 +557,7 @@ pub fn printable(
             appreciation: facts.vie_scolaire.clone(),
         },
         council_decision,
+        provisional: verification.is_none(),
         verification,
         issued_on,
     }

@@ -35,48 +35,84 @@ use crate::reader::Reader;
 use crate::state::AppState;
 use crate::verification;
 
-/// `GET /bulletins/{year}/{period}/{file}`.
-pub async fn student_pdf(
-    State(state): State<Arc<AppState>>,
-    Path((year, period, file)): Path<(String, String, String)>,
+/// A request for the file `{name}{ext}` of a year and period, authenticated.
+pub(crate) struct FileRequest {
+    pub state: Arc<AppState>,
+    pub headers: HeaderMap,
+    pub reader: Reader,
+    pub actor: Arc<Actor>,
+    pub year: String,
+    pub period: String,
+    pub name: String,
+}
+
+/// Answers a file request with `make`, in the request's language: 404 for a name
+/// without `ext`, the authentication's refusal, or `make`'s refusal.
+pub(crate) async fn serve_file<F, Fut>(
+    state: Arc<AppState>,
+    (year, period, file): (String, String, String),
     headers: HeaderMap,
-) -> Response {
+    ext: &str,
+    make: F,
+) -> Response
+where
+    F: FnOnce(FileRequest) -> Fut,
+    Fut: std::future::Future<Output = ApiResult<Response>>,
+{
     let lang = i18n::from_headers(&headers);
     i18n::scope(lang, async move {
-        let Some(student) = file.strip_suffix(".pdf") else {
+        let Some(name) = file.strip_suffix(ext).map(str::to_string) else {
             return not_a_file();
         };
         let (reader, actor) = match authenticated(&state, &headers).await {
             Ok(found) => found,
             Err(refused) => return refused,
         };
-        match student_bulletin(&state, &headers, &reader, &actor, &year, &period, student).await {
-            Ok(pdf) => pdf_response(pdf, &format!("bulletin-{period}-{student}.pdf")),
-            Err(e) => api_refusal(&e),
-        }
+        let request = FileRequest {
+            state,
+            headers,
+            reader,
+            actor,
+            year,
+            period,
+            name,
+        };
+        // Boxed: the bulletins' futures are deep, and each handler would carry them.
+        Box::pin(make(request))
+            .await
+            .unwrap_or_else(|e| api_refusal(&e))
     })
     .await
 }
 
-/// `GET /bulletins/{year}/{period}/classes/{file}`.
-pub async fn class_pdf(
+/// `GET /bulletins/{year}/{period}/{student}.pdf`.
+pub async fn student_pdf(
     State(state): State<Arc<AppState>>,
-    Path((year, period, file)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = i18n::from_headers(&headers);
-    i18n::scope(lang, async move {
-        let Some(division) = file.strip_suffix(".pdf") else {
-            return not_a_file();
-        };
-        let (reader, actor) = match authenticated(&state, &headers).await {
-            Ok(found) => found,
-            Err(refused) => return refused,
-        };
-        match class_bulletins(&state, &headers, &reader, &actor, &year, &period, division).await {
-            Ok(pdf) => pdf_response(pdf, &format!("bulletins-{period}-{division}.pdf")),
-            Err(e) => api_refusal(&e),
-        }
+    serve_file(state, path, headers, ".pdf", |r| async move {
+        let pdf = student_bulletin(&r).await?;
+        Ok(pdf_response(
+            pdf,
+            &format!("bulletin-{}-{}.pdf", r.period, r.name),
+        ))
+    })
+    .await
+}
+
+/// `GET /bulletins/{year}/{period}/classes/{division}.pdf`.
+pub async fn class_pdf(
+    State(state): State<Arc<AppState>>,
+    Path(path): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    serve_file(state, path, headers, ".pdf", |r| async move {
+        let pdf = class_bulletins(&r).await?;
+        Ok(pdf_response(
+            pdf,
+            &format!("bulletins-{}-{}.pdf", r.period, r.name),
+        ))
     })
     .await
 }
@@ -113,16 +149,9 @@ fn is_staff(actor: &Actor) -> bool {
     actor.sees_establishment() || !actor.services.is_empty()
 }
 
-async fn student_bulletin(
-    state: &AppState,
-    headers: &HeaderMap,
-    reader: &Reader,
-    actor: &Actor,
-    year: &str,
-    period: &str,
-    student: &str,
-) -> ApiResult<Vec<u8>> {
-    let year = parse_year(year)?;
+async fn student_bulletin(r: &FileRequest) -> ApiResult<Vec<u8>> {
+    let (reader, actor, period, student) = (&r.reader, &*r.actor, &r.period, &r.name);
+    let year = parse_year(&r.year)?;
     let record = reader.student(student).await?;
     actor.may_see_student(&record, student)?;
     let facts = bulletin::assemble(reader, &year, period, student).await?;
@@ -134,22 +163,15 @@ async fn student_bulletin(
             format!("the report card of period {period} is not published yet"),
         )));
     }
-    let school = state.school(reader).await?;
-    let base = verification::base_url(state, headers);
+    let school = r.state.school(reader).await?;
+    let base = verification::base_url(&r.state, &r.headers);
     let (_, pdf) = printable(&school, actor, &facts, &base, today).await?;
     Ok(pdf)
 }
 
-async fn class_bulletins(
-    state: &AppState,
-    headers: &HeaderMap,
-    reader: &Reader,
-    actor: &Actor,
-    year: &str,
-    period: &str,
-    division: &str,
-) -> ApiResult<Vec<u8>> {
-    let year = parse_year(year)?;
+async fn class_bulletins(r: &FileRequest) -> ApiResult<Vec<u8>> {
+    let (reader, actor, period, division) = (&r.reader, &*r.actor, &r.period, r.name.as_str());
+    let year = parse_year(&r.year)?;
     actor.may_see_class(&year, division)?;
     if !is_staff(actor) {
         return Err(ApiError::forbidden(Text::new(
@@ -168,8 +190,8 @@ async fn class_bulletins(
         found.to.min(today),
     )
     .await?;
-    let school = state.school(reader).await?;
-    let base = verification::base_url(state, headers);
+    let school = r.state.school(reader).await?;
+    let base = verification::base_url(&r.state, &r.headers);
     let mut printed = Vec::new();
     for student in &students {
         let facts = bulletin::assemble(reader, &year, period, student).await?;

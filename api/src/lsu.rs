@@ -18,69 +18,61 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use carnet_domain::enrolment::{Establishment, Role, SchoolYear};
-use carnet_domain::reportcards::Component;
 use carnet_importers::export::lsu;
 
 use crate::bulletin::{self, BulletinFacts};
-use crate::downloads::parse_year;
+use crate::downloads::{parse_year, serve_file, FileRequest};
 use crate::error::{ApiError, ApiResult};
-use crate::feeds::{api_refusal, authenticated};
-use crate::i18n;
 use crate::reader::Reader;
 use crate::state::AppState;
 
-/// `GET /lsu/{year}/{period}/{file}`.
+/// `GET /lsu/{year}/{period}/{division}.xml`.
 pub async fn division_xml(
     State(state): State<Arc<AppState>>,
-    Path((year, period, file)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    let lang = i18n::from_headers(&headers);
-    i18n::scope(lang, async move {
-        let Some(division) = file.strip_suffix(".xml") else {
-            return StatusCode::NOT_FOUND.into_response();
-        };
-        let (reader, actor) = match authenticated(&state, &headers).await {
-            Ok(found) => found,
-            Err(refused) => return refused,
-        };
-        if let Err(e) = actor.may_administer("exporting to the LSU") {
-            return api_refusal(&e);
-        }
-        let export = match export_of(&reader, &year, &period, division).await {
-            Ok(export) => export,
-            Err(e) => return api_refusal(&e),
-        };
-        match lsu::write(&export) {
-            Ok(xml) => (
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        "application/xml; charset=utf-8".to_string(),
-                    ),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"lsu-{year}-{period}-{division}.xml\""),
-                    ),
-                ],
-                xml,
-            )
-                .into_response(),
-            Err(refused) => {
-                let problems: Vec<serde_json::Value> = refused
-                    .problems
-                    .iter()
-                    .map(|p| serde_json::json!({ "code": p.code(), "message": p.to_string() }))
-                    .collect();
-                (
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    axum::Json(serde_json::json!({ "problems": problems })),
-                )
-                    .into_response()
-            }
-        }
+    serve_file(state, path, headers, ".xml", |r| async move {
+        r.actor.may_administer("exporting to the LSU")?;
+        let export = export_of(&r.reader, &r.year, &r.period, &r.name).await?;
+        Ok(match lsu::write(&export) {
+            Ok(xml) => file_response(xml, &r),
+            Err(refused) => refusal_response(&refused),
+        })
     })
     .await
+}
+
+fn file_response(xml: Vec<u8>, r: &FileRequest) -> Response {
+    let name = format!("lsu-{}-{}-{}.xml", r.year, r.period, r.name);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/xml; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        xml,
+    )
+        .into_response()
+}
+
+/// 422 with every problem: its stable code and what it says.
+fn refusal_response(refused: &lsu::LsuRefused) -> Response {
+    let problems: Vec<serde_json::Value> = refused
+        .problems
+        .iter()
+        .map(|p| serde_json::json!({ "code": p.code(), "message": p.to_string() }))
+        .collect();
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(serde_json::json!({ "problems": problems })),
+    )
+        .into_response()
 }
 
 /// A staff member's name as LSU wants it: civility, last and first name, from the one
@@ -110,13 +102,6 @@ fn national_id(establishment: &Establishment, person: &str, scheme: &str) -> Opt
         .iter()
         .find(|(_, link)| link.person == person && link.scheme.to_uppercase().contains(scheme))
         .map(|(value, _)| value.clone())
-}
-
-fn lsu_component(c: Component) -> lsu::model::SocleComponent {
-    lsu::model::SocleComponent::ALL
-        .into_iter()
-        .find(|l| l.code() == c.lsu_code())
-        .unwrap_or(lsu::model::SocleComponent::French)
 }
 
 async fn export_of(
@@ -279,16 +264,9 @@ fn add_student(
     if let Some(end) = &facts.end_of_cycle {
         export.end_of_cycle.push(lsu::model::CycleReport {
             student: facts.student.clone(),
-            cycle: match end.cycle {
-                carnet_domain::reportcards::Cycle::Three => lsu::model::Cycle::Three,
-                carnet_domain::reportcards::Cycle::Four => lsu::model::Cycle::Four,
-            },
+            cycle: end.cycle,
             created_on: facts.period.to,
-            components: end
-                .levels
-                .iter()
-                .map(|(c, l)| (lsu_component(*c), l.value()))
-                .collect(),
+            components: end.levels.iter().map(|(c, l)| (*c, l.value())).collect(),
             synthesis: facts.synthesis.clone().unwrap_or_default(),
             complement: None,
             principal_teachers,

@@ -155,7 +155,14 @@ fn shrink_to(fonts: &Fonts, paragraphs: &mut Vec<Paragraph>, room: f32) {
 /// URL, the code, and where to check it.
 pub fn verification(flow: &mut Flow<'_>) -> Result<(), RenderError> {
     let b = flow.bulletin();
-    let issued = format!("Bulletin édité le {}.", date(b.issued_on));
+    let issued = if b.provisional {
+        format!(
+            "Bulletin provisoire, non encore publié : sans valeur officielle ni code de vérification. Édité le {}.",
+            date(b.issued_on)
+        )
+    } else {
+        format!("Bulletin édité le {}.", date(b.issued_on))
+    };
     let Some(v) = b.verification.clone() else {
         flow.ensure(12.0 + GAP);
         let baseline = flow.y + GAP + 9.0;

@@ -7,8 +7,10 @@
 
 use std::collections::BTreeMap;
 
+use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
+use skrifa::{FontRef, GlyphId, MetadataProvider};
 use subsetter::GlyphRemapper;
-use ttf_parser::Face;
 
 use crate::RenderError;
 
@@ -31,7 +33,9 @@ pub struct Font {
     /// The resource name used in content streams.
     pub resource: &'static [u8],
     data: &'static [u8],
-    face: Face<'static>,
+    face: FontRef<'static>,
+    /// Units per em, read once.
+    upem: f32,
     remapper: GlyphRemapper,
     /// New glyph id → the character it was used for (for the ToUnicode map).
     used: BTreeMap<u16, char>,
@@ -51,40 +55,52 @@ impl Font {
         base_name: &'static str,
         resource: &'static [u8],
     ) -> Result<Self, RenderError> {
-        let face = Face::parse(data, 0).map_err(|e| RenderError::Font(e.to_string()))?;
+        let face = FontRef::new(data).map_err(|e| RenderError::Font(e.to_string()))?;
+        let metrics = face.metrics(Size::unscaled(), LocationRef::default());
         Ok(Self {
             base_name,
             resource,
             data,
             face,
+            upem: f32::from(metrics.units_per_em.max(1)),
             remapper: GlyphRemapper::new(),
             used: BTreeMap::new(),
         })
     }
 
     fn glyph(&self, c: char) -> u16 {
-        self.face.glyph_index(c).map_or(0, |g| g.0)
+        self.face
+            .charmap()
+            .map(c)
+            .and_then(|g| u16::try_from(g.to_u32()).ok())
+            .unwrap_or(0)
     }
 
     /// Units per em as a float, for scaling advances.
     fn upem(&self) -> f32 {
-        f32::from(self.face.units_per_em())
+        self.upem
+    }
+
+    /// The face's horizontal metrics in font units.
+    fn glyph_metrics(&self) -> GlyphMetrics<'static> {
+        self.face
+            .glyph_metrics(Size::unscaled(), LocationRef::default())
     }
 
     /// The advance of one glyph in thousandths of an em (the PDF `/W` unit).
-    fn advance_milli(&self, gid: u16) -> f32 {
-        let adv = self
-            .face
-            .glyph_hor_advance(ttf_parser::GlyphId(gid))
-            .unwrap_or(0);
-        f32::from(adv) * 1000.0 / self.upem()
+    fn advance_milli(&self, metrics: &GlyphMetrics<'_>, gid: u16) -> f32 {
+        let advance = metrics
+            .advance_width(GlyphId::new(u32::from(gid)))
+            .unwrap_or(0.0);
+        advance * 1000.0 / self.upem()
     }
 
     /// The width of `text` set at `size` points, in points.
     pub fn width(&self, text: &str, size: f32) -> f32 {
+        let metrics = self.glyph_metrics();
         let milli: f32 = text
             .chars()
-            .map(|c| self.advance_milli(self.glyph(c)))
+            .map(|c| self.advance_milli(&metrics, self.glyph(c)))
             .sum();
         milli * size / 1000.0
     }
@@ -110,9 +126,10 @@ impl Font {
 
     /// The widths of the subset's glyphs, by new glyph id, in thousandths of an em.
     pub fn subset_widths(&self) -> Vec<f32> {
+        let metrics = self.glyph_metrics();
         self.remapper
             .remapped_gids()
-            .map(|old| self.advance_milli(old))
+            .map(|old| self.advance_milli(&metrics, old))
             .collect()
     }
 
@@ -124,17 +141,18 @@ impl Font {
     /// Metrics for the font descriptor, in thousandths of an em.
     pub fn descriptor_metrics(&self) -> DescriptorMetrics {
         let scale = 1000.0 / self.upem();
-        let bbox = self.face.global_bounding_box();
+        let metrics = self.face.metrics(Size::unscaled(), LocationRef::default());
+        let bbox = metrics.bounds.unwrap_or_default();
         DescriptorMetrics {
             bbox: [
-                f32::from(bbox.x_min) * scale,
-                f32::from(bbox.y_min) * scale,
-                f32::from(bbox.x_max) * scale,
-                f32::from(bbox.y_max) * scale,
+                bbox.x_min * scale,
+                bbox.y_min * scale,
+                bbox.x_max * scale,
+                bbox.y_max * scale,
             ],
-            ascent: f32::from(self.face.ascender()) * scale,
-            descent: f32::from(self.face.descender()) * scale,
-            cap_height: f32::from(self.face.capital_height().unwrap_or(0)) * scale,
+            ascent: metrics.ascent * scale,
+            descent: metrics.descent * scale,
+            cap_height: metrics.cap_height.unwrap_or(0.0) * scale,
         }
     }
 }

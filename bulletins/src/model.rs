@@ -29,6 +29,10 @@ pub struct Bulletin {
     pub council_decision: Option<String>,
     /// What lets a reader check the printed bulletin against the server.
     pub verification: Option<Verification>,
+    /// A bulletin the class council has not published yet (staff print it to prepare
+    /// the council): it says so where the verification block would be.
+    #[serde(default)]
+    pub provisional: bool,
     /// The issue date; also the PDF's creation date, so the output stays deterministic.
     pub issued_on: NaiveDate,
 }

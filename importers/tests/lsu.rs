@@ -541,7 +541,7 @@ fn mastery_levels_of_the_socle() {
     let mut export = class_3e();
     export.end_of_cycle[1]
         .components
-        .retain(|(c, _)| *c != SocleComponent::World);
+        .retain(|(c, _)| *c != SocleComponent::WorldAndHumanity);
     assert_refused(
         &export,
         "LSU_MISSING_COMPONENT",
@@ -550,7 +550,7 @@ fn mastery_levels_of_the_socle() {
     let mut export = class_3e();
     export.end_of_cycle[1]
         .components
-        .push((SocleComponent::Arts, 2));
+        .push((SocleComponent::ArtsAndBody, 2));
     assert_refused(&export, "LSU_DUPLICATE_ID", &["CPD_ART", "Léa N'Diaye"]);
     // 0 is "dispensé", which the schema allows.
     let mut export = class_3e();

@@ -8,14 +8,14 @@ mod query;
 pub(crate) use mutation::ReportCardsMutation;
 pub(crate) use query::ReportCardsQuery;
 
-use carnet_domain::grades::Level;
-use carnet_domain::reportcards::{brevet_total, ClassCouncil, Component, Decision, StudentReport};
+use carnet_domain::reportcards::{brevet_total, ClassCouncil, StudentReport};
 
 use crate::bulletin::{self, BulletinFacts, SubjectFacts};
 use crate::schema::prelude::*;
 
 /// A level of mastery of the socle and of competence items.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "carnet_domain::grades::Level")]
 pub enum MasteryLevel {
     /// 1: maîtrise insuffisante.
     Insufficient,
@@ -27,30 +27,9 @@ pub enum MasteryLevel {
     VeryGood,
 }
 
-impl From<Level> for MasteryLevel {
-    fn from(level: Level) -> Self {
-        match level {
-            Level::Insufficient => MasteryLevel::Insufficient,
-            Level::Fragile => MasteryLevel::Fragile,
-            Level::Satisfactory => MasteryLevel::Satisfactory,
-            Level::VeryGood => MasteryLevel::VeryGood,
-        }
-    }
-}
-
-impl From<MasteryLevel> for Level {
-    fn from(level: MasteryLevel) -> Self {
-        match level {
-            MasteryLevel::Insufficient => Level::Insufficient,
-            MasteryLevel::Fragile => Level::Fragile,
-            MasteryLevel::Satisfactory => Level::Satisfactory,
-            MasteryLevel::VeryGood => Level::VeryGood,
-        }
-    }
-}
-
 /// A component of the socle commun (the LSU's code in brackets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "carnet_domain::reportcards::Component")]
 pub enum SocleComponent {
     /// CPD_FRA: la langue française.
     French,
@@ -70,49 +49,9 @@ pub enum SocleComponent {
     WorldAndHumanity,
 }
 
-const COMPONENTS: [(SocleComponent, Component); 8] = [
-    (SocleComponent::French, Component::French),
-    (
-        SocleComponent::ForeignLanguages,
-        Component::ForeignLanguages,
-    ),
-    (
-        SocleComponent::ScientificLanguages,
-        Component::ScientificLanguages,
-    ),
-    (SocleComponent::ArtsAndBody, Component::ArtsAndBody),
-    (SocleComponent::MethodsAndTools, Component::MethodsAndTools),
-    (SocleComponent::Citizenship, Component::Citizenship),
-    (
-        SocleComponent::NaturalAndTechnical,
-        Component::NaturalAndTechnical,
-    ),
-    (
-        SocleComponent::WorldAndHumanity,
-        Component::WorldAndHumanity,
-    ),
-];
-
-impl From<Component> for SocleComponent {
-    fn from(c: Component) -> Self {
-        COMPONENTS
-            .iter()
-            .find(|(_, d)| *d == c)
-            .map_or(SocleComponent::French, |(g, _)| *g)
-    }
-}
-
-impl From<SocleComponent> for Component {
-    fn from(c: SocleComponent) -> Self {
-        COMPONENTS
-            .iter()
-            .find(|(g, _)| *g == c)
-            .map_or(Component::French, |(_, d)| *d)
-    }
-}
-
 /// A decision of the class council about a student.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "carnet_domain::reportcards::Decision")]
 pub enum CouncilDecision {
     Felicitations,
     Compliments,
@@ -121,32 +60,6 @@ pub enum CouncilDecision {
     WarningWork,
     /// Mise en garde pour le comportement.
     WarningConduct,
-}
-
-const DECISIONS: [(CouncilDecision, Decision); 5] = [
-    (CouncilDecision::Felicitations, Decision::Felicitations),
-    (CouncilDecision::Compliments, Decision::Compliments),
-    (CouncilDecision::Encouragements, Decision::Encouragements),
-    (CouncilDecision::WarningWork, Decision::WarningWork),
-    (CouncilDecision::WarningConduct, Decision::WarningConduct),
-];
-
-impl From<CouncilDecision> for Decision {
-    fn from(d: CouncilDecision) -> Self {
-        DECISIONS
-            .iter()
-            .find(|(g, _)| *g == d)
-            .map_or(Decision::Encouragements, |(_, x)| *x)
-    }
-}
-
-impl From<Decision> for CouncilDecision {
-    fn from(d: Decision) -> Self {
-        DECISIONS
-            .iter()
-            .find(|(_, x)| *x == d)
-            .map_or(CouncilDecision::Encouragements, |(g, _)| *g)
-    }
 }
 
 /// A decision as the bulletin prints it.

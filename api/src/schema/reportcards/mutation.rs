@@ -206,6 +206,25 @@ async fn year_arg(c: &Command<'_>, year: Option<String>) -> ApiResult<SchoolYear
     crate::schema::common::year(&c.reader, year.as_deref()).await
 }
 
+/// Sends a command on the competence framework (the head's) and reads it back.
+async fn on_framework(
+    c: &Command<'_>,
+    name: &str,
+    command: FrameworkCommand,
+    created: Option<String>,
+) -> GqlResult<DefineCompetencePayload> {
+    c.actor.may_administer("defining competences")?;
+    let stream = c.school.establishment_id();
+    let result = c
+        .run(name, &c.school.framework, &stream, command, created)
+        .await?;
+    let framework = c.reader.fresh().framework().await?;
+    Ok(DefineCompetencePayload {
+        result,
+        framework: Some(items(&framework)),
+    })
+}
+
 /// Sends a command on a student's report and reads the bulletin back.
 async fn on_report(
     c: &Command<'_>,
@@ -289,29 +308,13 @@ impl ReportCardsMutation {
         input: DefineCompetenceInput,
     ) -> GqlResult<DefineCompetencePayload> {
         let c = Command::sent(ctx, input.options).await?;
-        c.actor.may_administer("defining competences")?;
         let command = FrameworkCommand::DefineItem {
             id: input.id.clone(),
             subject: input.subject,
             label: input.label,
             component: input.component.map(Into::into),
         };
-        let stream = c.school.establishment_id();
-        let result = c
-            .run(
-                "define_competence",
-                &c.school.framework,
-                &stream,
-                command,
-                Some(input.id),
-            )
-            .await?;
-        let framework = c.reader.fresh().framework().await?;
-        let framework = items(&framework);
-        Ok(DefineCompetencePayload {
-            result,
-            framework: Some(framework),
-        })
+        on_framework(&c, "define_competence", command, Some(input.id)).await
     }
 
     /// A competence item retired: evaluations that assessed it keep it. The head only.
@@ -321,24 +324,8 @@ impl ReportCardsMutation {
         input: RetireCompetenceInput,
     ) -> GqlResult<DefineCompetencePayload> {
         let c = Command::sent(ctx, input.options).await?;
-        c.actor.may_administer("defining competences")?;
-        let stream = c.school.establishment_id();
         let command = FrameworkCommand::RetireItem { id: input.id };
-        let result = c
-            .run(
-                "retire_competence",
-                &c.school.framework,
-                &stream,
-                command,
-                None,
-            )
-            .await?;
-        let framework = c.reader.fresh().framework().await?;
-        let framework = items(&framework);
-        Ok(DefineCompetencePayload {
-            result,
-            framework: Some(framework),
-        })
+        on_framework(&c, "retire_competence", command, None).await
     }
 
     /// Makes a teacher a professeur principal of a division. The head only.

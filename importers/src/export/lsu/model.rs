@@ -217,85 +217,9 @@ pub struct CycleReport {
     pub principal_teachers: Vec<String>,
 }
 
-/// Cycle 3 (CM1 to 6e) or 4 (5e to 3e).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Cycle {
-    Three,
-    Four,
-}
-
-impl Cycle {
-    pub fn number(self) -> u8 {
-        match self {
-            Cycle::Three => 3,
-            Cycle::Four => 4,
-        }
-    }
-}
-
-/// The eight components of the socle commun: domain 1's four languages, then domains
-/// 2 to 5, with the codes of the schema's `CodeDomaineSocle`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum SocleComponent {
-    /// D1.1 comprendre, s'exprimer en utilisant la langue française.
-    French,
-    /// D1.2 langues étrangères et régionales.
-    ForeignLanguages,
-    /// D1.3 langages mathématiques, scientifiques et informatiques.
-    Sciences,
-    /// D1.4 langages des arts et du corps.
-    Arts,
-    /// D2 les méthodes et outils pour apprendre.
-    Methods,
-    /// D3 la formation de la personne et du citoyen.
-    Citizenship,
-    /// D4 les systèmes naturels et les systèmes techniques.
-    NaturalSystems,
-    /// D5 les représentations du monde et l'activité humaine.
-    World,
-}
-
-impl SocleComponent {
-    /// All eight, in the order of the livret.
-    pub const ALL: [SocleComponent; 8] = [
-        SocleComponent::French,
-        SocleComponent::ForeignLanguages,
-        SocleComponent::Sciences,
-        SocleComponent::Arts,
-        SocleComponent::Methods,
-        SocleComponent::Citizenship,
-        SocleComponent::NaturalSystems,
-        SocleComponent::World,
-    ];
-
-    /// The schema's code.
-    pub fn code(self) -> &'static str {
-        match self {
-            SocleComponent::French => "CPD_FRA",
-            SocleComponent::ForeignLanguages => "CPD_ETR",
-            SocleComponent::Sciences => "CPD_SCI",
-            SocleComponent::Arts => "CPD_ART",
-            SocleComponent::Methods => "MET_APP",
-            SocleComponent::Citizenship => "FRM_CIT",
-            SocleComponent::NaturalSystems => "SYS_NAT",
-            SocleComponent::World => "REP_MND",
-        }
-    }
-
-    /// Its name in French, for messages.
-    pub fn label(self) -> &'static str {
-        match self {
-            SocleComponent::French => "langue française",
-            SocleComponent::ForeignLanguages => "langues étrangères et régionales",
-            SocleComponent::Sciences => "langages mathématiques, scientifiques et informatiques",
-            SocleComponent::Arts => "langages des arts et du corps",
-            SocleComponent::Methods => "méthodes et outils pour apprendre",
-            SocleComponent::Citizenship => "formation de la personne et du citoyen",
-            SocleComponent::NaturalSystems => "systèmes naturels et systèmes techniques",
-            SocleComponent::World => "représentations du monde et activité humaine",
-        }
-    }
-}
+/// The cycle a bilan de fin de cycle closes, and the socle's components: the domain's
+/// own types (`carnet_domain::reportcards`), which carry the LSU's codes.
+pub use carnet_domain::reportcards::{Component as SocleComponent, Cycle};
 
 /// A level of mastery of the socle, once checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

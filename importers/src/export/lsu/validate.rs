@@ -528,10 +528,10 @@ fn check_cycle(report: &CycleReport, index: &Index<'_>, out: &mut Vec<LsuError>)
     for &(component, level) in &report.components {
         if !seen.insert(component) {
             let what = format!("dans le bilan de fin de cycle de {student}, la composante");
-            out.push(duplicate(&what, component.code()));
+            out.push(duplicate(&what, component.lsu_code()));
         }
         if level > 4 {
-            let component = component.label();
+            let component = component.label_fr();
             out.push(LsuError::MasteryOutOfRange {
                 level,
                 component,
@@ -540,7 +540,7 @@ fn check_cycle(report: &CycleReport, index: &Index<'_>, out: &mut Vec<LsuError>)
         }
     }
     for component in SocleComponent::ALL.iter().filter(|c| !seen.contains(*c)) {
-        let component = component.label();
+        let component = component.label_fr();
         out.push(LsuError::MissingComponent {
             cycle,
             component,

@@ -445,7 +445,7 @@ fn socle(w: &mut Xml, report: &CycleReport) -> io::Result<()> {
         let level = report.components.iter().find(|(c, _)| *c == component);
         if let Some((_, level)) = level {
             w.create_element("domaine")
-                .with_attribute(("code", component.code()))
+                .with_attribute(("code", component.lsu_code()))
                 .with_attribute(("positionnement", level.to_string().as_str()))
                 .write_empty()?;
         }
