@@ -99,7 +99,8 @@ pub struct BulletinFacts {
     pub closed: bool,
     pub published_on: Option<NaiveDate>,
     pub issued: Vec<Issued>,
-    pub basis: Basis,
+    /// The streams it was made from (`type/id`): what its [`Basis`] covers.
+    pub sources: Vec<String>,
 }
 
 fn not_found(fr: String, en: String) -> ApiError {
@@ -306,7 +307,6 @@ pub async fn assemble(
             .iter()
             .map(|(stream, _)| format!("gradebook/{stream}")),
     );
-    let basis = basis(&reader.store, &reader.tenant, &sources, reader.as_of).await?;
     Ok(BulletinFacts {
         tenant: reader.tenant.clone(),
         establishment: establishment.name.clone(),
@@ -333,7 +333,7 @@ pub async fn assemble(
         division,
         division_name,
         period,
-        basis,
+        sources,
     })
 }
 
@@ -406,29 +406,53 @@ async fn subject_lines(
     Ok(lines)
 }
 
-/// The basis of a document made from `sources` (`type/id`) as of `as_of`: each
-/// stream's last event then, its position and hash. Verification recomputes it.
+/// The last counted event of each stream already read for this request: a class's
+/// bulletins share their council and gradebooks, read once.
+#[derive(Debug, Default)]
+pub struct BasisCache {
+    lasts: std::sync::Mutex<BTreeMap<String, Option<(i64, String)>>>,
+}
+
+/// The basis of the bulletin `facts` now: each stream's last event, its position and
+/// hash. Verification recomputes it.
 pub async fn basis(
     store: &EventStore,
     tenant: &Uai,
-    sources: &[String],
-    as_of: Option<chrono::DateTime<chrono::Utc>>,
+    facts: &BulletinFacts,
+    cache: &BasisCache,
 ) -> ApiResult<Basis> {
     let mut lines = Vec::new();
     let mut position = 0;
-    for source in sources {
-        let events = read_source(store, tenant, source, |e| {
-            as_of.is_none_or(|at| e.recorded_at <= at)
-        })
-        .await?;
-        let last = last_counted(&events);
-        if let Some(last) = last {
-            position = position.max(last.position);
+    for source in &facts.sources {
+        let known = cache
+            .lasts
+            .lock()
+            .map_err(|_| ApiError::internal(&"the basis cache was poisoned"))?
+            .get(source)
+            .cloned();
+        let last = match known {
+            Some(last) => last,
+            None => {
+                let events = read_source(store, tenant, source, |_| true).await?;
+                let last = last_counted(&events).map(|e| (e.position, basis_line(source, Some(e))));
+                cache
+                    .lasts
+                    .lock()
+                    .map_err(|_| ApiError::internal(&"the basis cache was poisoned"))?
+                    .insert(source.clone(), last.clone());
+                last
+            }
+        };
+        match last {
+            Some((at, line)) => {
+                position = position.max(at);
+                lines.push(line);
+            }
+            None => lines.push(basis_line(source, None)),
         }
-        lines.push(basis_line(source, last));
     }
     Ok(Basis {
-        sources: sources.to_vec(),
+        sources: facts.sources.clone(),
         position,
         digest: digest_lines(&lines),
     })

@@ -27,7 +27,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::access::Actor;
-use crate::bulletin::{self, BulletinFacts};
+use crate::bulletin::{self, Basis, BasisCache, BulletinFacts};
 use crate::error::{ApiError, ApiResult};
 use crate::feeds::{api_refusal, authenticated, refusal};
 use crate::i18n::{self, Text};
@@ -165,7 +165,8 @@ async fn student_bulletin(r: &FileRequest) -> ApiResult<Vec<u8>> {
     }
     let school = r.state.school(reader).await?;
     let base = verification::base_url(&r.state, &r.headers);
-    let (_, pdf) = printable(&school, actor, &facts, &base, today).await?;
+    let cache = BasisCache::default();
+    let (_, pdf) = printable(&school, actor, &facts, &base, today, &cache).await?;
     Ok(pdf)
 }
 
@@ -192,10 +193,11 @@ async fn class_bulletins(r: &FileRequest) -> ApiResult<Vec<u8>> {
     .await?;
     let school = r.state.school(reader).await?;
     let base = verification::base_url(&r.state, &r.headers);
+    let cache = BasisCache::default();
     let mut printed = Vec::new();
     for student in &students {
         let facts = bulletin::assemble(reader, &year, period, student).await?;
-        let (page, _) = printable(&school, actor, &facts, &base, today).await?;
+        let (page, _) = printable(&school, actor, &facts, &base, today, &cache).await?;
         printed.push(page);
     }
     if printed.is_empty() {
@@ -215,17 +217,17 @@ async fn printable(
     facts: &BulletinFacts,
     base: &str,
     today: NaiveDate,
+    cache: &BasisCache,
 ) -> ApiResult<(carnet_bulletins::Bulletin, Vec<u8>)> {
     if !facts.published_by(today) {
         let printed = bulletin::printable(facts, today, None);
         let pdf = carnet_bulletins::render(&printed).map_err(|e| ApiError::internal(&e))?;
         return Ok((printed, pdf));
     }
+    let basis = bulletin::basis(&school.store, &school.tenant, facts, cache).await?;
     // The same state of the log was issued before: give the same file again.
     let earlier = facts.issued.iter().rev().find(|i| {
-        i.position == facts.basis.position
-            && i.event_hash == facts.basis.digest
-            && i.sources == facts.basis.sources
+        i.position == basis.position && i.event_hash == basis.digest && i.sources == basis.sources
     });
     if let Some(issued) = earlier {
         let (printed, pdf) = render_with(facts, issued.issued_on, &issued.code, base)?;
@@ -234,7 +236,7 @@ async fn printable(
         }
         // The renderer or the address changed since: the file is issued anew.
     }
-    issue(school, actor, facts, today, base).await
+    issue(school, actor, facts, &basis, today, base).await
 }
 
 fn render_with(
@@ -264,6 +266,7 @@ async fn issue(
     school: &School,
     actor: &Actor,
     facts: &BulletinFacts,
+    basis: &Basis,
     today: NaiveDate,
     base: &str,
 ) -> ApiResult<(carnet_bulletins::Bulletin, Vec<u8>)> {
@@ -282,9 +285,9 @@ async fn issue(
             student: facts.student.clone(),
             issued: Issued {
                 code,
-                sources: facts.basis.sources.clone(),
-                position: facts.basis.position,
-                event_hash: facts.basis.digest.clone(),
+                sources: basis.sources.clone(),
+                position: basis.position,
+                event_hash: basis.digest.clone(),
                 digest: digest(&pdf),
                 issued_on: today,
             },
