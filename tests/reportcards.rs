@@ -306,7 +306,7 @@ async fn a_published_bulletin_is_downloaded_and_verified_on_sqlite() {
 
 const WRITE: &str = "mutation($input: WriteAppreciationInput!) {
   writeAppreciation(input: $input) {
-    changed
+    changed recordedAt
     bulletin { subjects { code appreciation } generalAppreciation vieScolaireAppreciation }
   }
 }";
@@ -376,7 +376,9 @@ async fn a_term_is_prepared_closed_and_published(kind: BackendKind) {
         )
         .await;
     assert_eq!(rule(&refused).as_deref(), Some("APPRECIATION_TOO_LONG"));
-    // A correction keeps the earlier text in the history.
+    // A correction keeps the earlier text in the history, and the bulletin as of
+    // before it shows the earlier text.
+    let first_at = data(&answer)["writeAppreciation"]["recordedAt"].clone();
     server
         .post(
             Some(&teacher(&maths)),
@@ -385,6 +387,23 @@ async fn a_term_is_prepared_closed_and_published(kind: BackendKind) {
             appreciation(&cast, "SUBJECT", Some("MATHS"), "Très bon trimestre."),
         )
         .await;
+    let before = server
+        .post(
+            Some(&teacher(&maths)),
+            &[],
+            "query($id: String!, $at: DateTime!) { student(id: $id, asOf: $at) {
+               bulletin(period: \"T2\") { subjects { code appreciation } } } }",
+            json!({ "id": cast.student, "at": first_at }),
+        )
+        .await;
+    let then = data(&before)["student"]["bulletin"]["subjects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "MATHS")
+        .unwrap()["appreciation"]
+        .clone();
+    assert_eq!(then, text, "{before}");
     // The general one is the professeur principal's, vie scolaire the CPE's.
     let general = server
         .post(
