@@ -214,6 +214,58 @@ async fn text(
     }
 }
 
+/// The division's students on the period's last day (or today, during the period).
+pub async fn roster_at_end(
+    reader: &Reader,
+    establishment: &Establishment,
+    year: &SchoolYear,
+    division: &str,
+    period: &Period,
+) -> ApiResult<Vec<String>> {
+    let day = period
+        .to
+        .min(crate::schema::common::today(reader, establishment));
+    Ok(
+        carnet_projections::enrolment::roster_on(&reader.pool, &reader.tenant, year, division, day)
+            .await?,
+    )
+}
+
+/// Half-days absent and unjustified, and lateness, of `student` in `period`, from the
+/// attendance read model.
+async fn attendance_of(
+    reader: &Reader,
+    year: &SchoolYear,
+    student: &str,
+    period: &Period,
+) -> ApiResult<(u32, u32, u32)> {
+    let attendance = reader.attendance(year, student).await?;
+    let (absent, _, unjustified) = attendance.range_counts(period.from, period.to);
+    let lateness = attendance
+        .lessons
+        .values()
+        .filter(|l| period.from <= l.date && l.date <= period.to)
+        .filter(|l| matches!(l.status, carnet_domain::attendance::Status::Late { .. }))
+        .count();
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok((count(absent), count(unjustified), count(lateness)))
+}
+
+/// The student's last and first names and birth date, `None` once erased.
+async fn identity_of(
+    reader: &Reader,
+    record: &Student,
+) -> ApiResult<(Option<String>, Option<String>, Option<NaiveDate>)> {
+    let Some(identity) = &record.identity else {
+        return Ok((None, None, None));
+    };
+    Ok((
+        reader.open(&identity.last_name).await?,
+        reader.open(&identity.first_name).await?,
+        reader.open(&identity.birth_date).await?,
+    ))
+}
+
 /// The report card of `student` for `period` of `year`, as of the reader's instant.
 pub async fn assemble(
     reader: &Reader,
@@ -257,56 +309,15 @@ pub async fn assemble(
     )
     .await?;
     let mine = averages_of(&books, student);
-    let last_day = period
-        .to
-        .min(crate::schema::common::today(reader, &establishment));
-    let roster = carnet_projections::enrolment::roster_on(
-        &reader.pool,
-        &reader.tenant,
-        year,
-        &division,
-        last_day,
-    )
-    .await?;
-    let attendance = reader.attendance(year, student).await?;
-    let (absent, _, unjustified) = attendance.range_counts(period.from, period.to);
-    let lateness = attendance
-        .lessons
-        .values()
-        .filter(|l| period.from <= l.date && l.date <= period.to)
-        .filter(|l| matches!(l.status, carnet_domain::attendance::Status::Late { .. }))
-        .count();
-    let identity = record.identity.as_ref();
-    let open_identity = |f: fn(
-        &carnet_domain::enrolment::IdentityRecord,
-    ) -> &carnet_domain::personal::Personal<String>| { identity.map(f) };
-    let last_name = match open_identity(|i| &i.last_name) {
-        Some(p) => reader.open(p).await?,
-        None => None,
-    };
-    let first_name = match open_identity(|i| &i.first_name) {
-        Some(p) => reader.open(p).await?,
-        None => None,
-    };
-    let birth_date = match identity {
-        Some(i) => reader.open(&i.birth_date).await?,
-        None => None,
-    };
+    let roster = roster_at_end(reader, &establishment, year, &division, &period).await?;
+    let (absent, unjustified, lateness) = attendance_of(reader, year, student, &period).await?;
+    let (last_name, first_name, birth_date) = identity_of(reader, &record).await?;
     let division_name = establishment
         .year(year)
         .ok()
         .and_then(|y| y.divisions.get(&division))
         .map_or_else(|| division.clone(), |d| d.name.clone());
-    let mut sources = vec![
-        format!("student/{student}"),
-        format!("attendance/{year}/{student}"),
-        format!("class_council/{year}/{division}/{}", period.id),
-    ];
-    sources.extend(
-        books
-            .iter()
-            .map(|(stream, _)| format!("gradebook/{stream}")),
-    );
+    let sources = sources_of(year, student, &division, &period, &books);
     Ok(BulletinFacts {
         tenant: reader.tenant.clone(),
         establishment: establishment.name.clone(),
@@ -318,9 +329,9 @@ pub async fn assemble(
         general: text(reader, report.general.as_ref()).await?,
         vie_scolaire: text(reader, report.vie_scolaire.as_ref()).await?,
         synthesis: text(reader, report.synthesis.as_ref()).await?,
-        half_days_absent: u32::try_from(absent).unwrap_or(u32::MAX),
-        half_days_unjustified: u32::try_from(unjustified).unwrap_or(u32::MAX),
-        lateness: u32::try_from(lateness).unwrap_or(u32::MAX),
+        half_days_absent: absent,
+        half_days_unjustified: unjustified,
+        lateness,
         decisions: report.decisions.clone(),
         end_of_cycle: report.end_of_cycle.clone(),
         closed: council.closed,
@@ -332,9 +343,31 @@ pub async fn assemble(
         birth_date,
         division,
         division_name,
-        period,
         sources,
+        period,
     })
+}
+
+/// The streams a bulletin is made from (`type/id`): the student's record and
+/// attendance, the class council and the gradebooks read.
+fn sources_of(
+    year: &SchoolYear,
+    student: &str,
+    division: &str,
+    period: &Period,
+    books: &[(String, std::sync::Arc<Gradebook>)],
+) -> Vec<String> {
+    let mut sources = vec![
+        format!("student/{student}"),
+        format!("attendance/{year}/{student}"),
+        format!("class_council/{year}/{division}/{}", period.id),
+    ];
+    sources.extend(
+        books
+            .iter()
+            .map(|(stream, _)| format!("gradebook/{stream}")),
+    );
+    sources
 }
 
 /// The subjects of the report card: every subject with marks, competences or an

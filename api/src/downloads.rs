@@ -183,14 +183,7 @@ async fn class_bulletins(r: &FileRequest) -> ApiResult<Vec<u8>> {
     let establishment = reader.establishment().await?;
     let found = bulletin::period_of(&establishment, &year, period)?;
     let today = crate::schema::common::today(reader, &establishment);
-    let students = carnet_projections::enrolment::roster_on(
-        &reader.pool,
-        &reader.tenant,
-        &year,
-        division,
-        found.to.min(today),
-    )
-    .await?;
+    let students = bulletin::roster_at_end(reader, &establishment, &year, division, &found).await?;
     let school = r.state.school(reader).await?;
     let base = verification::base_url(&r.state, &r.headers);
     let cache = BasisCache::default();

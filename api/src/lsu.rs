@@ -118,17 +118,7 @@ async fn export_of(
         .map_err(ApiError::refused)?
         .periods;
     let index = periods.iter().position(|p| p.id == found.id).unwrap_or(0);
-    let day = found
-        .to
-        .min(crate::schema::common::today(reader, &establishment));
-    let students = carnet_projections::enrolment::roster_on(
-        &reader.pool,
-        &reader.tenant,
-        &year,
-        division,
-        day,
-    )
-    .await?;
+    let students = bulletin::roster_at_end(reader, &establishment, &year, division, &found).await?;
     let mut all = Vec::new();
     for student in &students {
         all.push(bulletin::assemble(reader, &year, period, student).await?);

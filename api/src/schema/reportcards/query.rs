@@ -92,13 +92,12 @@ impl ClassCouncilView {
     async fn bulletins(&self) -> GqlResult<Vec<BulletinView>> {
         let establishment = self.reader.establishment().await?;
         let period = bulletin::period_of(&establishment, &self.year, &self.period)?;
-        let day = period.to.min(today(&self.reader, &establishment));
-        let students = enrolment::roster_on(
-            &self.reader.pool,
-            &self.reader.tenant,
+        let students = bulletin::roster_at_end(
+            &self.reader,
+            &establishment,
             &self.year,
             &self.division,
-            day,
+            &period,
         )
         .await?;
         let mut out = Vec::with_capacity(students.len());
