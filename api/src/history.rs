@@ -123,8 +123,20 @@ where
     if cell.raw.get().is_none() {
         let events = reader.stream::<A>(stream).await?;
         // The other items of a list (and aliases) are polled after this one: let them
-        // register their entities before the pass starts.
-        tokio::task::yield_now().await;
+        // register their entities before the pass starts. A long list is polled in
+        // rounds (futures' `join_all` beyond 30 items stops a round when its futures
+        // yield, as these do), so wait until a few rounds in a row register nothing new.
+        let mut registered = folds.histories.pending();
+        let mut quiet = 0;
+        for _ in 0..REGISTRATION_ROUNDS {
+            tokio::task::yield_now().await;
+            let now = folds.histories.pending();
+            quiet = if now == registered { quiet + 1 } else { 0 };
+            if quiet == QUIET_ROUNDS {
+                break;
+            }
+            registered = now;
+        }
         let _pass = folds.histories.pass.lock().await;
         if cell.raw.get().is_none() {
             let probes = std::mem::take(&mut lock(&folds.histories.waiting).pending);
@@ -201,7 +213,17 @@ impl<A> Default for Histories<A> {
     }
 }
 
+/// How many times at most a history waits for more fields of its request to register
+/// theirs, and how many rounds without any new one end the wait.
+const REGISTRATION_ROUNDS: usize = 64;
+const QUIET_ROUNDS: usize = 3;
+
 impl<A> Histories<A> {
+    /// How many entities wait for the next pass.
+    fn pending(&self) -> usize {
+        lock(&self.waiting).pending.len()
+    }
+
     /// The cell of `entity`'s history; its probe (made by `probe`) waits for the next
     /// pass if no field asked for it before.
     fn ask(&self, entity: Entity, probe: impl FnOnce() -> Box<dyn Probe<A>>) -> Arc<Cell> {

@@ -206,10 +206,7 @@ pub async fn report_card(
         marks.extend(
             book.evaluations
                 .values()
-                .filter(|e| {
-                    (e.marks.contains_key(id) || e.assessments.contains_key(id))
-                        && reads(&e.subject)
-                })
+                .filter(|e| e.marks.contains_key(id) && reads(&e.subject))
                 .filter_map(|e| student_mark(reader, year, &book, &e.id, id)),
         );
     }
