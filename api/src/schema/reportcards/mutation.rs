@@ -192,12 +192,19 @@ payload!(
 );
 
 /// The team of a division read from the establishment's aggregate itself.
-async fn team(c: &Command<'_>, year: &SchoolYear, division: &str, period: &str) -> ApiResult<Team> {
+/// The establishment as its own aggregate has it (the write side): what commands
+/// decide from, never a read model that could lag.
+async fn establishment(c: &Command<'_>) -> ApiResult<Establishment> {
     let (_, establishment) = c
         .school
         .establishment
         .state(&c.school.establishment_id())
         .await?;
+    Ok(establishment)
+}
+
+async fn team(c: &Command<'_>, year: &SchoolYear, division: &str, period: &str) -> ApiResult<Team> {
+    let establishment = establishment(c).await?;
     crate::bulletin::period_of(&establishment, year, period)?;
     Team::of(&establishment, year, division, period).map_err(ApiError::refused)
 }
@@ -286,7 +293,7 @@ async fn computed_positioning(
     subject: &str,
 ) -> ApiResult<Option<Level>> {
     let (_, record) = c.school.students.state(student).await?;
-    let establishment = c.reader.establishment().await?;
+    let establishment = establishment(c).await?;
     let period = bulletin::period_of(&establishment, year, &report.period)?;
     let (division, groups) = bulletin::classes_in(&record, year, &period)
         .unwrap_or_else(|| (report.division.clone(), Vec::new()));
@@ -503,7 +510,7 @@ impl ReportCardsMutation {
     ) -> GqlResult<BulletinPayload> {
         let c = Command::sent(ctx, input.options).await?;
         let year = year_arg(&c, input.report.year.clone()).await?;
-        let establishment = c.reader.establishment().await?;
+        let establishment = establishment(&c).await?;
         let level = establishment
             .year(&year)
             .ok()
@@ -586,7 +593,7 @@ impl ReportCardsMutation {
         let by = c.actor.person.clone();
         let on = match input.on {
             Some(d) => d.0,
-            None => today(&c.reader, &*c.reader.establishment().await?),
+            None => today(&c.reader, &establishment(&c).await?),
         };
         on_council(&c, "publish_bulletins", &input, |team| {
             CouncilCommand::Publish { on, by, team }
@@ -623,11 +630,7 @@ async fn principal_teacher(
         "dismiss_principal_teacher"
     };
     let result = c.on_establishment(name, command, None).await?;
-    let (_, establishment) = c
-        .school
-        .establishment
-        .state(&c.school.establishment_id())
-        .await?;
+    let establishment = establishment(&c).await?;
     let teachers = establishment
         .year(&year)
         .ok()
